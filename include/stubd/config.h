@@ -1,0 +1,102 @@
+/* config.h - stubd's settings: built-in defaults, the config file, the
+ * command line, and the default upstreams taken from resolv.conf.
+ *
+ * Owns struct config and every rule about which source wins (flags over
+ * file over defaults). A config is parsed whole before anyone uses it, so a
+ * reload can build a new one and swap it in, or keep the old one and say
+ * why. Holds no process state; errors are returned as text naming file,
+ * line and key, and the caller decides how to report them.
+ */
+#ifndef STUBD_CONFIG_H
+#define STUBD_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "stubd/log.h"
+#include "stubd/netaddr.h"
+
+#define CONFIG_MAX_ADDRS 16
+#define CONFIG_DEFAULT_FILE "/etc/stubd/stubd.conf"
+#define CONFIG_DEFAULT_LISTEN "127.0.0.53:53"
+#define CONFIG_DEFAULT_RESOLV_CONF "/etc/resolv.conf"
+#define CONFIG_DEFAULT_HOSTS "/etc/hosts"
+#define CONFIG_DEFAULT_CONTROL "/run/stubd/control.sock"
+
+/* What failed while loading; msg is complete and ready to print, e.g.
+ * "/etc/stubd/stubd.conf:12: key 'cache-size': 'ten' is not a number". */
+struct config_error {
+	char msg[512];
+};
+
+struct config {
+	/* Where the settings came from, for logs and --check-config. */
+	char config_file[PATH_MAX];  /* "" when built-in defaults only */
+
+	struct netaddr listen[CONFIG_MAX_ADDRS];
+	size_t n_listen;
+	struct netaddr upstream[CONFIG_MAX_ADDRS];
+	size_t n_upstream;
+	/* True when no upstream was configured and the list was read from
+	 * resolv_conf (minus our own listen addresses). */
+	bool upstream_from_resolv_conf;
+	char resolv_conf[PATH_MAX];
+
+	char hosts_file[PATH_MAX];   /* "none" turns the hosts stage off */
+	char control_socket[PATH_MAX];
+	unsigned cache_size;         /* max cached answers, 0 = no cache */
+
+	unsigned upstream_timeout_ms; /* one try at one server */
+	unsigned query_timeout_ms;    /* the whole question, all tries: then SERVFAIL */
+	unsigned edns_buffer_size;    /* advertised to upstreams and clients */
+	unsigned tcp_idle_timeout_ms; /* RFC 7766 §6.2.3 */
+	unsigned tcp_max_clients;     /* concurrent client connections */
+	unsigned tcp_max_queries;     /* in flight on one connection */
+
+	enum log_level log_level;
+	bool foreground;
+};
+
+/* Which command the command line asked for. */
+enum config_action {
+	CONFIG_ACTION_RUN,
+	CONFIG_ACTION_CHECK,   /* --check-config */
+	CONFIG_ACTION_VERSION, /* --version */
+	CONFIG_ACTION_HELP,    /* --help */
+};
+
+/* Fills in the built-in defaults (no file, no resolv.conf read). */
+void config_defaults(struct config *cfg);
+
+/* Sets one key from text, as a config file line would ("listen" appends to
+ * the list). Returns 0, or -EINVAL with err->msg "key 'K': why" (no file
+ * or line: the caller adds where the value came from). */
+int config_set(struct config *cfg, const char *key, const char *value,
+	       struct config_error *err);
+
+/* Reads a config file into cfg over what is already there. Returns 0,
+ * -ENOENT when the file does not exist (err set), or -EINVAL on the first
+ * bad line (err names file, line and key). */
+int config_load_file(struct config *cfg, const char *path, struct config_error *err);
+
+/* The whole start-up sequence: defaults, then the config file (-c FILE, or
+ * CONFIG_DEFAULT_FILE when it exists), then the flags, then the default
+ * upstreams from resolv.conf. Returns 0 and sets *action, or -EINVAL with
+ * err set (a usage or config error: exit status 2). A reload (SIGHUP) calls
+ * it again with the same argv, so flags keep overriding the file. */
+int config_from_args(struct config *cfg, int argc, char **argv,
+		     enum config_action *action, struct config_error *err);
+
+/* Fills cfg->upstream from cfg->resolv_conf when no upstream is set,
+ * leaving out our own listen addresses. Logs each address left out.
+ * Returns 0 (an empty list is not an error: see the caller). */
+int config_resolve_upstreams(struct config *cfg);
+
+/* Prints the effective settings in config file syntax (--check-config). */
+void config_print(const struct config *cfg, FILE *out);
+
+/* Usage text for --help. */
+void config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,45 @@
+/* daemon.h - the one daemon context: every long-lived object of a running
+ * stubd, and the signals that steer it.
+ *
+ * Owns the event base, the config in force, and the modules built from it
+ * in pipeline order (upstream, pipeline, listeners). Nothing else in stubd
+ * keeps mutable state outside this struct (log.h's level aside).
+ */
+#ifndef STUBD_DAEMON_H
+#define STUBD_DAEMON_H
+
+#include <event2/event.h>
+#include <time.h>
+
+#include "stubd/config.h"
+#include "stubd/listener.h"
+#include "stubd/pipeline.h"
+#include "stubd/upstream.h"
+
+struct daemon {
+	struct event_base *base;
+	struct config cfg;
+	int argc;                 /* kept to re-read the config on SIGHUP */
+	char **argv;
+	time_t started;
+
+	struct upstream *upstream;
+	struct pipeline *pipeline;
+	struct listener_set *listeners;
+	struct event *on_sigterm;
+	struct event *on_sigint;
+	struct event *on_sighup;
+};
+
+/* Builds every module and opens the listening sockets. Returns 0, or -1
+ * with err set (the caller exits 1). daemon_fini() cleans up either way. */
+int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,
+		struct config_error *err);
+
+/* Runs the event loop until SIGTERM or SIGINT. Returns 0. */
+int daemon_run(struct daemon *d);
+
+/* Frees everything daemon_init() built; safe on a partly built daemon. */
+void daemon_fini(struct daemon *d);
+
+#endif

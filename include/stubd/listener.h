@@ -1,0 +1,47 @@
+/* listener.h - where questions come in: UDP and TCP on each listen address.
+ *
+ * Owns the listening sockets, the TCP client connections (RFC 7766: 2-byte
+ * length framing, pipelined queries answered in any order, an idle
+ * timeout, a cap on connections and on queries in flight per connection)
+ * and the per-transport counters. Each packet is checked by wire, then
+ * handed to the pipeline; replies go back the way the question came. All
+ * I/O is libevent on the daemon's event base.
+ */
+#ifndef STUBD_LISTENER_H
+#define STUBD_LISTENER_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "stubd/config.h"
+#include "stubd/pipeline.h"
+
+struct listener_stats {
+	uint64_t udp_queries;
+	uint64_t tcp_queries;
+	uint64_t dropped;          /* packets not worth an answer */
+	uint64_t rejected;         /* answered FORMERR/NOTIMP/BADVERS/REFUSED */
+	uint64_t truncated;        /* UDP replies sent with TC=1 */
+	uint64_t tcp_connections;  /* accepted */
+	uint64_t tcp_refused;      /* closed at once: too many connections */
+	uint64_t tcp_idle_closed;
+	uint64_t send_errors;
+};
+
+struct listener_set;
+
+/* Opens UDP and TCP sockets on every cfg->listen address. On failure
+ * returns NULL with a message in err that names the address and says what
+ * to check (exit status 1). The caller frees with listener_set_free(). */
+struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
+				      const struct config *cfg, struct config_error *err);
+
+/* Closes every socket and connection. NULL ok. */
+void listener_set_free(struct listener_set *set);
+
+/* "127.0.0.53:53, [::1]:53": for the ready message and status. */
+void listener_set_describe(const struct listener_set *set, char *buf, size_t size);
+
+const struct listener_stats *listener_set_stats(const struct listener_set *set);
+
+#endif

@@ -1,0 +1,83 @@
+/* pipeline.h - one question's way through stubd, as nsswitch's
+ * "hosts: files dns": hosts, then cache, then upstream.
+ *
+ * Owns the questions that are waiting for an upstream, and the turn from
+ * "an answer" into "the reply this client gets" (ID, case, EDNS, size
+ * limit). Listeners and the control socket call it; it knows nothing of
+ * sockets. Stages that know the answer at once (hosts, cache) reply
+ * synchronously into the caller's buffer without allocating; only a
+ * question that must go upstream allocates its pending state.
+ */
+#ifndef STUBD_PIPELINE_H
+#define STUBD_PIPELINE_H
+
+#include <event2/event.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stubd/config.h"
+#include "stubd/netaddr.h"
+#include "stubd/upstream.h"
+#include "stubd/wire.h"
+
+/* Where an answer came from: for logs, counters and stubctl query. */
+enum pipeline_source {
+	PIPELINE_SOURCE_LOCAL,    /* stubd itself: errors, SERVFAIL */
+	PIPELINE_SOURCE_HOSTS,
+	PIPELINE_SOURCE_CACHE,
+	PIPELINE_SOURCE_UPSTREAM,
+	PIPELINE_SOURCE_COUNT_,
+};
+extern const char *const pipeline_source_names[PIPELINE_SOURCE_COUNT_];
+
+struct pipeline_client;
+
+/* Delivers a reply to a client that had to wait. reply is valid only
+ * during the call. */
+typedef void (*pipeline_reply_fn)(const struct pipeline_client *client,
+				  const uint8_t *reply, size_t len,
+				  enum pipeline_source source);
+
+/* The way back to a client, copied by value into a waiting question so
+ * that the caller allocates nothing per question. */
+struct pipeline_client {
+	pipeline_reply_fn reply;
+	void *owner;             /* the listener or connection that asked */
+	struct netaddr addr;     /* the client's address (UDP replies go here) */
+	size_t reply_limit;      /* the largest reply the transport takes */
+};
+
+struct pipeline_stats {
+	uint64_t answers[PIPELINE_SOURCE_COUNT_];
+	uint64_t rcodes[WIRE_RCODE_COUNT_];
+	uint64_t pending;        /* questions waiting for an upstream now */
+};
+
+struct pipeline;
+
+/* The caller owns the pipeline and frees it with pipeline_free(); up is
+ * borrowed and must outlive it. */
+struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg);
+
+/* Forgets every waiting question (no replies are sent). NULL ok. */
+void pipeline_free(struct pipeline *p);
+
+/* Runs q through the stages. When a stage answers at once, the reply is
+ * written to out (cap bytes, at least client->reply_limit) and its length
+ * returned, with *source set. Otherwise returns 0 and client->reply is
+ * called later, exactly once, unless pipeline_cancel_owner() comes first. */
+size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
+		       const struct pipeline_client *client, uint8_t *out, size_t cap,
+		       enum pipeline_source *source);
+
+/* Drops every waiting question whose client has this owner (a TCP
+ * connection that closed): no reply will be attempted for them. */
+void pipeline_cancel_owner(struct pipeline *p, const void *owner);
+
+/* Answers a packet that wire_parse_query() rejected with rcode, into out. */
+size_t pipeline_reject(struct pipeline *p, const struct wire_query *q, unsigned rcode,
+		       uint8_t *out, size_t cap);
+
+const struct pipeline_stats *pipeline_get_stats(const struct pipeline *p);
+
+#endif

@@ -1,0 +1,74 @@
+/* upstream.h - the third stage: asks the upstream servers, asynchronously.
+ *
+ * Owns the upstream server list with each server's counters, and one
+ * transaction per question sent upstream: its sockets, timers, retries
+ * and the checks a reply must pass before it is believed (RFC 5452: fresh
+ * random ID and source port per try, reply only from the server's address
+ * and port, same ID, same question). UDP first; TC=1 means the same server
+ * again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or a refused connection
+ * move on to the next server; a timeout moves on and may come back round.
+ * All I/O goes through libevent on the caller's event base; nothing blocks.
+ */
+#ifndef STUBD_UPSTREAM_H
+#define STUBD_UPSTREAM_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "stubd/config.h"
+#include "stubd/netaddr.h"
+#include "stubd/wire.h"
+
+struct upstream_server {
+	struct netaddr addr;
+	char name[NETADDR_STRLEN];
+	uint64_t queries;      /* tries sent, UDP and TCP */
+	uint64_t answers;      /* replies accepted */
+	uint64_t failures;     /* SERVFAIL/REFUSED/NOTIMP/FORMERR, refused connections */
+	uint64_t timeouts;
+	uint64_t tcp_fallbacks;
+	unsigned srtt_ms;      /* smoothed round-trip time, 0 until measured */
+};
+
+struct upstream_stats {
+	uint64_t mismatched;   /* replies dropped: wrong ID, question or source */
+	uint64_t malformed;    /* replies that matched but did not parse */
+	uint64_t failed;       /* questions that got no answer from any server */
+};
+
+enum upstream_status {
+	UPSTREAM_ANSWER,       /* answer holds the stored-answer form (scrub.h) */
+	UPSTREAM_FAILED,       /* every server failed or the deadline passed */
+};
+
+/* Called once per transaction unless it was cancelled first. answer is
+ * valid only during the call; server is the one that answered, or NULL. */
+typedef void (*upstream_done_fn)(void *arg, enum upstream_status status,
+				 const uint8_t *answer, size_t answer_len,
+				 const struct upstream_server *server);
+
+struct upstream;
+struct upstream_txn;
+
+/* Creates the upstream stage for cfg's servers and timeouts. The caller
+ * owns the result and frees it with upstream_free(). */
+struct upstream *upstream_new(struct event_base *base, const struct config *cfg);
+
+/* Cancels every transaction still open (no callbacks) and frees. NULL ok. */
+void upstream_free(struct upstream *up);
+
+/* Starts resolving q. Returns the transaction, owned by the upstream
+ * module until done is called or upstream_cancel(); NULL when there are no
+ * servers, no server could be sent to, or memory ran out (the caller
+ * answers SERVFAIL itself; done is never called then). */
+struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
+				      upstream_done_fn done, void *arg);
+
+/* Stops a transaction; done will not be called. */
+void upstream_cancel(struct upstream_txn *txn);
+
+size_t upstream_server_count(const struct upstream *up);
+const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i);
+const struct upstream_stats *upstream_get_stats(const struct upstream *up);
+
+#endif

@@ -1,0 +1,1014 @@
+/* config.c - defaults, config file, command line and the default upstreams
+ * from resolv.conf. See config.h.
+ *
+ * Every key is one row of the keys[] table: its parser, limits, default and
+ * help line. Defaults, the file, the flags and config_print all go through
+ * that table, so a key cannot be known to one of them and not the others.
+ */
+#define _GNU_SOURCE
+#include "stubd/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "stubd/resolvconf.h"
+
+#define CONFIG_MAX_LINE 4096 /* bytes, without the newline */
+#define CONFIG_DNS_PORT 53
+#define CONFIG_QUOTE_MAX 80  /* longest user text quoted back in a message */
+#define CONFIG_PROGRAM "stubd"
+
+enum key_kind {
+	KEY_ADDRS,    /* list of ADDR[:PORT], port 53 by default */
+	KEY_PATH,
+	KEY_HOSTS,    /* a path, or "none" */
+	KEY_SOCKET,   /* a path that must fit in sockaddr_un */
+	KEY_UINT,
+	KEY_DURATION, /* milliseconds; "2s" and "1500ms" also accepted */
+	KEY_LOG_LEVEL,
+	KEY_BOOL,
+};
+
+struct key {
+	const char *name;
+	enum key_kind kind;
+	size_t offset;       /* the field in struct config */
+	size_t count_offset; /* KEY_ADDRS: the size_t count beside the array */
+	unsigned min, max;   /* KEY_UINT, KEY_DURATION */
+	const char *default_text; /* NULL: unset by default */
+	const char *help;    /* one line, for config_print */
+};
+
+/* Same order as conf/stubd.conf. */
+static const struct key keys[] = {
+	{ .name = "listen", .kind = KEY_ADDRS,
+	  .offset = offsetof(struct config, listen),
+	  .count_offset = offsetof(struct config, n_listen),
+	  .default_text = CONFIG_DEFAULT_LISTEN,
+	  .help = "addresses to answer DNS on, UDP and TCP; repeat the key for more" },
+	{ .name = "upstream", .kind = KEY_ADDRS,
+	  .offset = offsetof(struct config, upstream),
+	  .count_offset = offsetof(struct config, n_upstream),
+	  .help = "servers to forward to; repeat the key for more; unset: resolv-conf's nameservers" },
+	{ .name = "resolv-conf", .kind = KEY_PATH,
+	  .offset = offsetof(struct config, resolv_conf),
+	  .default_text = CONFIG_DEFAULT_RESOLV_CONF,
+	  .help = "where the upstreams come from when no upstream is set" },
+	{ .name = "hosts-file", .kind = KEY_HOSTS,
+	  .offset = offsetof(struct config, hosts_file),
+	  .default_text = CONFIG_DEFAULT_HOSTS,
+	  .help = "names answered locally, never forwarded; 'none' turns the stage off" },
+	{ .name = "control-socket", .kind = KEY_SOCKET,
+	  .offset = offsetof(struct config, control_socket),
+	  .default_text = CONFIG_DEFAULT_CONTROL,
+	  .help = "unix socket that stubctl talks to" },
+	{ .name = "cache-size", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, cache_size),
+	  .min = 0, .max = 10000000, .default_text = "10000",
+	  .help = "max cached answers; 0 turns the cache off" },
+	{ .name = "upstream-timeout", .kind = KEY_DURATION,
+	  .offset = offsetof(struct config, upstream_timeout_ms),
+	  .min = 50, .max = 30000, .default_text = "1000",
+	  .help = "ms to wait for one upstream before trying the next" },
+	{ .name = "query-timeout", .kind = KEY_DURATION,
+	  .offset = offsetof(struct config, query_timeout_ms),
+	  .min = 100, .max = 60000, .default_text = "5000",
+	  .help = "ms for the whole question, all tries, before answering SERVFAIL" },
+	{ .name = "edns-buffer-size", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, edns_buffer_size),
+	  .min = 512, .max = 4096, .default_text = "1232",
+	  .help = "EDNS UDP payload size; 1232 avoids IP fragmentation (DNS Flag Day 2020)" },
+	{ .name = "tcp-idle-timeout", .kind = KEY_DURATION,
+	  .offset = offsetof(struct config, tcp_idle_timeout_ms),
+	  .min = 100, .max = 600000, .default_text = "10000",
+	  .help = "ms an idle client TCP connection stays open (RFC 7766 section 6.2.3)" },
+	{ .name = "tcp-max-clients", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, tcp_max_clients),
+	  .min = 1, .max = 65535, .default_text = "256",
+	  .help = "client TCP connections at once" },
+	{ .name = "tcp-max-queries", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, tcp_max_queries),
+	  .min = 1, .max = 1024, .default_text = "64",
+	  .help = "queries in flight on one client TCP connection" },
+	{ .name = "log-level", .kind = KEY_LOG_LEVEL,
+	  .offset = offsetof(struct config, log_level),
+	  .default_text = "info",
+	  .help = "error, warning, info or debug" },
+	{ .name = "foreground", .kind = KEY_BOOL,
+	  .offset = offsetof(struct config, foreground),
+	  .default_text = "no",
+	  .help = "stay in the foreground, log to stderr; default yes under systemd or when not root" },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int fail(struct config_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Every error message goes through here: vsnprintf truncates a message that
+ * names a long path instead of overflowing, and GCC does not warn about it. */
+static int fail(struct config_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* User text quoted back in a message, cut short so that the message still
+ * has room for what was expected. */
+struct quote {
+	char s[CONFIG_QUOTE_MAX + 4];
+};
+
+static const char *quote(const char *text, struct quote *q)
+{
+	size_t len = strlen(text);
+	if (len <= CONFIG_QUOTE_MAX)
+		return text;
+	snprintf(q->s, sizeof(q->s), "%.*s...", CONFIG_QUOTE_MAX, text);
+	return q->s;
+}
+
+static void *field(struct config *cfg, const struct key *k)
+{
+	return (char *)cfg + k->offset;
+}
+
+static const void *cfield(const struct config *cfg, const struct key *k)
+{
+	return (const char *)cfg + k->offset;
+}
+
+static size_t *list_count(struct config *cfg, const struct key *k)
+{
+	return (size_t *)((char *)cfg + k->count_offset);
+}
+
+static size_t clist_count(const struct config *cfg, const struct key *k)
+{
+	return *(const size_t *)((const char *)cfg + k->count_offset);
+}
+
+static const struct key *find_key(const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* ---- values ---------------------------------------------------------- */
+
+/* Strict decimal: digits only, no sign, no spaces, no overflow. */
+static int parse_number(const char *text, size_t len, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)text[i]))
+			return -EINVAL;
+		if (v > (ULLONG_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (unsigned)(text[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_duration_ms(const char *text, unsigned long long *ms)
+{
+	size_t digits = strspn(text, "0123456789");
+	const char *unit = text + digits;
+	unsigned long long v;
+	unsigned long long scale;
+
+	if (strcmp(unit, "") == 0 || strcmp(unit, "ms") == 0)
+		scale = 1;
+	else if (strcmp(unit, "s") == 0)
+		scale = 1000;
+	else
+		return -EINVAL;
+	if (parse_number(text, digits, &v) < 0 || v > ULLONG_MAX / scale)
+		return -EINVAL;
+	*ms = v * scale;
+	return 0;
+}
+
+static int parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* What a value of key k looks like, for "empty value (expected ...)". */
+static void expected(const struct key *k, char *buf, size_t size)
+{
+	switch (k->kind) {
+	case KEY_ADDRS:
+		snprintf(buf, size, "ADDR[:PORT], IPv6 as [::1]:53");
+		return;
+	case KEY_PATH:
+		snprintf(buf, size, "a file path");
+		return;
+	case KEY_HOSTS:
+		snprintf(buf, size, "a file path or 'none'");
+		return;
+	case KEY_SOCKET:
+		snprintf(buf, size, "a unix socket path");
+		return;
+	case KEY_UINT:
+		snprintf(buf, size, "a number from %u to %u", k->min, k->max);
+		return;
+	case KEY_DURATION:
+		snprintf(buf, size, "milliseconds from %u to %u, or 1500ms, 2s", k->min, k->max);
+		return;
+	case KEY_LOG_LEVEL:
+		snprintf(buf, size, "error, warning, info or debug");
+		return;
+	case KEY_BOOL:
+		snprintf(buf, size, "yes or no");
+		return;
+	}
+}
+
+static int set_addr(struct config *cfg, const struct key *k, const char *text,
+		    struct config_error *why)
+{
+	struct netaddr *list = field(cfg, k);
+	size_t *n = list_count(cfg, k);
+	struct netaddr addr;
+	struct quote q;
+
+	if (netaddr_parse(text, CONFIG_DNS_PORT, &addr) < 0)
+		return fail(why, "'%s' is not an address (expected ADDR[:PORT], IPv6 as [::1]:53)",
+			    quote(text, &q));
+	/* An explicit upstream replaces the list read from resolv.conf. */
+	if (list == cfg->upstream && cfg->upstream_from_resolv_conf) {
+		cfg->upstream_from_resolv_conf = false;
+		*n = 0;
+	}
+	if (*n >= CONFIG_MAX_ADDRS)
+		return fail(why, "too many addresses (at most %d)", CONFIG_MAX_ADDRS);
+	list[(*n)++] = addr;
+	return 0;
+}
+
+static int set_path(struct config *cfg, const struct key *k, const char *text,
+		    struct config_error *why)
+{
+	struct quote q;
+
+	if (strlen(text) >= PATH_MAX)
+		return fail(why, "path is longer than %d bytes", PATH_MAX - 1);
+	/* bind() would fail much later, with a less helpful message. */
+	if (k->kind == KEY_SOCKET && strlen(text) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return fail(why, "'%s' is too long for a unix socket path (at most %zu bytes)",
+			    quote(text, &q), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	memcpy(field(cfg, k), text, strlen(text) + 1);
+	return 0;
+}
+
+static int set_uint(struct config *cfg, const struct key *k, const char *text,
+		    struct config_error *why)
+{
+	unsigned long long v;
+	struct quote q;
+
+	if (parse_number(text, strlen(text), &v) < 0 || v < k->min || v > k->max)
+		return fail(why, "'%s' is not a number from %u to %u", quote(text, &q), k->min,
+			    k->max);
+	*(unsigned *)field(cfg, k) = (unsigned)v;
+	return 0;
+}
+
+static int set_duration(struct config *cfg, const struct key *k, const char *text,
+			struct config_error *why)
+{
+	unsigned long long ms;
+	struct quote q;
+
+	if (parse_duration_ms(text, &ms) < 0 || ms < k->min || ms > k->max)
+		return fail(why,
+			    "'%s' is not a duration from %u to %u ms (a plain number is ms; "
+			    "1500ms and 2s also work)",
+			    quote(text, &q), k->min, k->max);
+	*(unsigned *)field(cfg, k) = (unsigned)ms;
+	return 0;
+}
+
+static int set_value(struct config *cfg, const struct key *k, const char *text,
+		     struct config_error *why)
+{
+	struct quote q;
+	char what[128];
+
+	if (*text == '\0') {
+		expected(k, what, sizeof(what));
+		return fail(why, "empty value (expected %s)", what);
+	}
+	switch (k->kind) {
+	case KEY_ADDRS:
+		return set_addr(cfg, k, text, why);
+	case KEY_PATH:
+	case KEY_HOSTS:
+	case KEY_SOCKET:
+		return set_path(cfg, k, text, why);
+	case KEY_UINT:
+		return set_uint(cfg, k, text, why);
+	case KEY_DURATION:
+		return set_duration(cfg, k, text, why);
+	case KEY_LOG_LEVEL:
+		if (log_level_parse(text, field(cfg, k)) < 0)
+			return fail(why,
+				    "'%s' is not a log level (expected error, warning, info or debug)",
+				    quote(text, &q));
+		return 0;
+	case KEY_BOOL:
+		if (parse_bool(text, field(cfg, k)) < 0)
+			return fail(why, "'%s' is not yes or no (also true/false, on/off, 1/0)",
+				    quote(text, &q));
+		return 0;
+	}
+	return fail(why, "internal error: key has no parser");
+}
+
+/* Lists start over when a file or the command line first names them: the
+ * file's "listen" replaces the default, a -l flag replaces the file's. */
+static void clear_list(struct config *cfg, const struct key *k)
+{
+	*list_count(cfg, k) = 0;
+	if (field(cfg, k) == (void *)cfg->upstream)
+		cfg->upstream_from_resolv_conf = false;
+}
+
+/* ---- unknown keys ---------------------------------------------------- */
+
+/* Levenshtein distance, ignoring case; keys are short, so one row on the
+ * stack is enough. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	enum { MAX = 32 };
+	unsigned row[MAX + 1];
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la > MAX || lb > MAX)
+		return UINT_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++) {
+		unsigned diag = row[0];
+		row[0] = (unsigned)i;
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned up = row[j];
+			unsigned cost = tolower((unsigned char)a[i - 1]) !=
+					tolower((unsigned char)b[j - 1]);
+			unsigned best = diag + cost;
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* A typo within edit distance 2, or a flag's name used as a key ("hosts"
+ * for "hosts-file", "control" for "control-socket"). */
+static const struct key *closest_key(const char *name)
+{
+	const struct key *best = NULL;
+	unsigned best_distance = 3;
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < N_KEYS; i++) {
+		unsigned d = edit_distance(name, keys[i].name);
+		if (d < best_distance) {
+			best = &keys[i];
+			best_distance = d;
+		}
+	}
+	for (size_t i = 0; i < N_KEYS && !best && len > 0; i++)
+		if (strncmp(keys[i].name, name, len) == 0 && keys[i].name[len] == '-')
+			best = &keys[i];
+	return best;
+}
+
+static int unknown_key(const char *name, struct config_error *why)
+{
+	const struct key *near = closest_key(name);
+	struct quote q;
+
+	if (near)
+		return fail(why,
+			    "key '%s': unknown key (see conf/stubd.conf for the list); "
+			    "did you mean '%s'?",
+			    quote(name, &q), near->name);
+	return fail(why, "key '%s': unknown key (see conf/stubd.conf for the list)",
+		    quote(name, &q));
+}
+
+/* ---- defaults and config_set ----------------------------------------- */
+
+static bool env_set(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v;
+}
+
+void config_defaults(struct config *cfg)
+{
+	struct config_error why;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].default_text)
+			continue;
+		/* The table's defaults are checked by the unit tests; a bad one
+		 * is a programming error, not something to run with. */
+		if (set_value(cfg, &keys[i], keys[i].default_text, &why) < 0)
+			abort();
+	}
+	/* SPEC: a daemon by default only as root outside systemd; systemd sets
+	 * INVOCATION_ID for every unit and NOTIFY_SOCKET for Type=notify. */
+	cfg->foreground = geteuid() != 0 || env_set("INVOCATION_ID") || env_set("NOTIFY_SOCKET");
+}
+
+int config_set(struct config *cfg, const char *key, const char *value,
+	       struct config_error *err)
+{
+	const struct key *k = find_key(key);
+	struct config_error why;
+
+	if (!k)
+		return unknown_key(key, err);
+	if (set_value(cfg, k, value, &why) < 0)
+		return fail(err, "key '%s': %s", k->name, why.msg);
+	return 0;
+}
+
+/* ---- config file ----------------------------------------------------- */
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		s[--len] = '\0';
+	return s;
+}
+
+/* A '#' starts a comment at the start of the value or after a blank, so
+ * that a path like /srv/a#b keeps its '#'. */
+static void cut_comment(char *value)
+{
+	for (char *p = value; *p; p++) {
+		if (*p == '#' && (p == value || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+struct file_state {
+	const char *path;
+	unsigned lineno;
+	unsigned first_line[N_KEYS]; /* where each key was first set, 0 = not yet */
+};
+
+static int parse_line(struct config *cfg, struct file_state *st, char *line,
+		      struct config_error *err)
+{
+	struct config_error why;
+	struct quote q;
+
+	line = trim(line);
+	if (*line == '\0' || *line == '#')
+		return 0;
+	char *eq = strchr(line, '=');
+	if (!eq || eq == line)
+		return fail(err, "%s:%u: expected 'key = value', got '%s'", st->path, st->lineno,
+			    quote(line, &q));
+	*eq = '\0';
+	char *name = trim(line);
+	char *value = eq + 1;
+	cut_comment(value);
+	value = trim(value);
+
+	const struct key *k = find_key(name);
+	if (!k) {
+		unknown_key(name, &why);
+		return fail(err, "%s:%u: %s", st->path, st->lineno, why.msg);
+	}
+	size_t idx = (size_t)(k - keys);
+	if (st->first_line[idx] && k->kind != KEY_ADDRS)
+		return fail(err, "%s:%u: key '%s': set twice, first on line %u", st->path,
+			    st->lineno, k->name, st->first_line[idx]);
+	if (!st->first_line[idx] && k->kind == KEY_ADDRS)
+		clear_list(cfg, k);
+	st->first_line[idx] = st->lineno;
+	if (set_value(cfg, k, value, &why) < 0)
+		return fail(err, "%s:%u: key '%s': %s", st->path, st->lineno, k->name, why.msg);
+	return 0;
+}
+
+static int read_lines(struct config *cfg, FILE *f, struct file_state *st,
+		      struct config_error *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int r = 0;
+
+	errno = 0;
+	while ((len = getline(&line, &cap, f)) != -1) {
+		st->lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if ((size_t)len > CONFIG_MAX_LINE) {
+			r = fail(err, "%s:%u: line is longer than %d bytes", st->path, st->lineno,
+				 CONFIG_MAX_LINE);
+			break;
+		}
+		if (strlen(line) != (size_t)len) {
+			r = fail(err, "%s:%u: line contains a NUL byte", st->path, st->lineno);
+			break;
+		}
+		r = parse_line(cfg, st, line, err);
+		if (r < 0)
+			break;
+		errno = 0;
+	}
+	/* getline returns -1 both at the end and on error (EISDIR, EIO). */
+	if (r == 0 && ferror(f)) {
+		r = errno ? -errno : -EIO;
+		fail(err, "%s: cannot read: %s", st->path, strerror(-r));
+	}
+	free(line);
+	return r;
+}
+
+int config_load_file(struct config *cfg, const char *path, struct config_error *err)
+{
+	struct file_state st = { .path = path };
+
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int r = -errno;
+		fail(err, "%s: cannot read: %s", path, strerror(-r));
+		return r;
+	}
+	int r = read_lines(cfg, f, &st, err);
+	fclose(f);
+	return r;
+}
+
+/* ---- command line ---------------------------------------------------- */
+
+enum {
+	OPT_HOSTS = 256,
+	OPT_CACHE_SIZE,
+	OPT_CHECK_CONFIG,
+	OPT_VERSION,
+	OPT_HELP,
+	OPT_RESOLV_CONF,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "upstream", required_argument, NULL, 'u' },
+	{ "hosts", required_argument, NULL, OPT_HOSTS },
+	{ "control", required_argument, NULL, 's' },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
+	{ "foreground", no_argument, NULL, 'f' },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* '+': stop at the first non-option instead of reordering argv, which a
+ * reload passes again; ':': report a missing value ourselves. */
+static const char short_options[] = "+:c:l:u:s:fv";
+
+/* Flags that set a config key, named as in error messages. */
+static const struct {
+	int opt;
+	const char *flag;
+	const char *key;
+} flag_keys[] = {
+	{ 'l', "--listen", "listen" },
+	{ 'u', "--upstream", "upstream" },
+	{ OPT_HOSTS, "--hosts", "hosts-file" },
+	{ 's', "--control", "control-socket" },
+	{ OPT_CACHE_SIZE, "--cache-size", "cache-size" },
+	{ OPT_RESOLV_CONF, "--resolv-conf", "resolv-conf" },
+};
+
+#define N_FLAG_KEYS (sizeof(flag_keys) / sizeof(flag_keys[0]))
+
+/* One key flag as given; applied after the config file, in order. */
+struct flag_setting {
+	size_t flag; /* index in flag_keys */
+	const char *value;
+};
+
+struct args {
+	const char *config_file; /* NULL: CONFIG_DEFAULT_FILE if it exists */
+	struct flag_setting *settings; /* argc entries at most */
+	size_t n_settings;
+	bool foreground;
+	unsigned verbose;
+	enum config_action action;
+};
+
+static int usage_error(struct config_error *err, const char *what, const char *arg)
+{
+	struct quote q;
+	return fail(err, "%s '%s'; run '" CONFIG_PROGRAM " --help' for usage", what,
+		    quote(arg, &q));
+}
+
+/* The option as the user wrote it: the whole word for a long one, "-x" for
+ * a short one (which may sit inside a group like "-fx"). */
+static const char *bad_option(const char *word, char *buf, size_t size)
+{
+	if (strncmp(word, "--", 2) == 0 || optopt <= 0 || optopt > 127)
+		return word;
+	snprintf(buf, size, "-%c", optopt);
+	return buf;
+}
+
+static int add_setting(struct args *a, int opt, const char *value)
+{
+	for (size_t i = 0; i < N_FLAG_KEYS; i++) {
+		if (flag_keys[i].opt == opt) {
+			a->settings[a->n_settings++] = (struct flag_setting){ i, value };
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* word: the argv element getopt was reading, for error messages. */
+static int parse_option(struct args *a, int opt, const char *word, struct config_error *err)
+{
+	char buf[8];
+
+	switch (opt) {
+	case 'c':
+		a->config_file = optarg;
+		return 0;
+	case 'f':
+		a->foreground = true;
+		return 0;
+	case 'v':
+		a->verbose++;
+		return 0;
+	case OPT_CHECK_CONFIG:
+		if (a->action == CONFIG_ACTION_RUN)
+			a->action = CONFIG_ACTION_CHECK;
+		return 0;
+	case OPT_VERSION:
+		if (a->action != CONFIG_ACTION_HELP)
+			a->action = CONFIG_ACTION_VERSION;
+		return 0;
+	case OPT_HELP:
+		a->action = CONFIG_ACTION_HELP;
+		return 0;
+	case ':':
+		return usage_error(err, "missing value for option",
+				   bad_option(word, buf, sizeof(buf)));
+	case '?':
+		return usage_error(err, "unknown option", bad_option(word, buf, sizeof(buf)));
+	}
+	if (add_setting(a, opt, optarg) < 0)
+		return usage_error(err, "unknown option", word);
+	return 0;
+}
+
+static int parse_args(struct args *a, int argc, char **argv, struct config_error *err)
+{
+	int opt;
+
+	/* optind = 0 makes glibc start over, including inside a group of
+	 * short options: config_from_args runs again on every reload. */
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		/* Without permutation, getopt reads argv[optind] next, or
+		 * argv[1] on the first call. */
+		int word = optind > 0 ? optind : 1;
+		opt = getopt_long(argc, argv, short_options, long_options, NULL);
+		if (opt == -1)
+			break;
+		int r = parse_option(a, opt, word < argc ? argv[word] : "", err);
+		if (r < 0)
+			return r;
+	}
+	if (optind < argc)
+		return usage_error(err, "unexpected argument", argv[optind]);
+	return 0;
+}
+
+static int apply_flags(struct config *cfg, const struct args *a, struct config_error *err)
+{
+	bool cleared[N_FLAG_KEYS] = { false };
+	struct config_error why;
+
+	for (size_t i = 0; i < a->n_settings; i++) {
+		const struct flag_setting *s = &a->settings[i];
+		const struct key *k = find_key(flag_keys[s->flag].key);
+		if (k->kind == KEY_ADDRS && !cleared[s->flag]) {
+			clear_list(cfg, k);
+			cleared[s->flag] = true;
+		}
+		if (set_value(cfg, k, s->value, &why) < 0)
+			return fail(err, "%s: %s", flag_keys[s->flag].flag, why.msg);
+	}
+	if (a->foreground)
+		cfg->foreground = true;
+	/* -v counts up from the configured level, so "log-level = warning"
+	 * plus -v gives info. */
+	unsigned level = (unsigned)cfg->log_level + a->verbose;
+	cfg->log_level = level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : (enum log_level)level;
+	return 0;
+}
+
+static int load_config(struct config *cfg, const char *path, struct config_error *err)
+{
+	bool explicit = path != NULL;
+
+	if (!explicit)
+		path = CONFIG_DEFAULT_FILE;
+	if (strlen(path) >= sizeof(cfg->config_file))
+		return fail(err, "--config: path is longer than %zu bytes",
+			    sizeof(cfg->config_file) - 1);
+	int r = config_load_file(cfg, path, err);
+	/* The default file is optional; one named with -c is not. */
+	if (r == -ENOENT && !explicit)
+		return 0;
+	if (r < 0)
+		return -EINVAL;
+	snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
+	return 0;
+}
+
+int config_from_args(struct config *cfg, int argc, char **argv,
+		     enum config_action *action, struct config_error *err)
+{
+	struct args a = { .action = CONFIG_ACTION_RUN };
+	int r;
+
+	config_defaults(cfg);
+	*action = CONFIG_ACTION_RUN;
+	a.settings = calloc(argc > 0 ? (size_t)argc : 1, sizeof(*a.settings));
+	if (!a.settings)
+		return fail(err, "out of memory");
+
+	r = parse_args(&a, argc, argv, err);
+	if (r < 0)
+		goto out;
+	*action = a.action;
+	/* --help and --version must work even with a broken config file. */
+	if (a.action == CONFIG_ACTION_HELP || a.action == CONFIG_ACTION_VERSION)
+		goto out;
+	r = load_config(cfg, a.config_file, err);
+	if (r < 0)
+		goto out;
+	r = apply_flags(cfg, &a, err);
+	if (r < 0)
+		goto out;
+	r = config_resolve_upstreams(cfg);
+out:
+	free(a.settings);
+	return r;
+}
+
+/* ---- upstreams from resolv.conf -------------------------------------- */
+
+static bool is_wildcard(const struct netaddr *a)
+{
+	if (netaddr_family(a) == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (netaddr_family(a) == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+	return false;
+}
+
+static bool same_ip(const struct netaddr *a, const struct sockaddr *sa)
+{
+	if (!sa || sa->sa_family != netaddr_family(a))
+		return false;
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
+		      &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+		      sizeof(struct in6_addr)) == 0;
+}
+
+/* One of this machine's interface addresses: a wildcard listener receives
+ * what is sent there, e.g. a LAN server whose resolv.conf names itself. */
+static bool is_local_address(const struct netaddr *a)
+{
+	struct ifaddrs *ifs;
+	bool found = false;
+
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next)
+		found = same_ip(a, i->ifa_addr);
+	freeifaddrs(ifs);
+	return found;
+}
+
+/* Why nameserver ns would send our own queries back to us, or NULL. */
+static const char *loop_reason(const struct config *cfg, const struct netaddr *ns,
+			       char *buf, size_t size)
+{
+	char listen[NETADDR_STRLEN];
+
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct netaddr *l = &cfg->listen[i];
+		if (netaddr_equal(l, ns))
+			return "it is stubd's own listen address (no forwarding loops)";
+		if (!is_wildcard(l) || netaddr_port(l) != netaddr_port(ns))
+			continue;
+		if (!netaddr_is_loopback(ns) && !is_local_address(ns))
+			continue;
+		snprintf(buf, size, "stubd listens on %s, which would receive it (no forwarding loops)",
+			 netaddr_str(l, listen, sizeof(listen)));
+		return buf;
+	}
+	return NULL;
+}
+
+int config_resolve_upstreams(struct config *cfg)
+{
+	struct netaddr found[CONFIG_MAX_ADDRS];
+	size_t n = 0;
+	char text[NETADDR_STRLEN];
+	char reason[160];
+
+	/* Configured upstreams win; a list read earlier is read again, so a
+	 * reload picks up a changed resolv.conf. */
+	if (cfg->n_upstream > 0 && !cfg->upstream_from_resolv_conf)
+		return 0;
+	cfg->n_upstream = 0;
+	cfg->upstream_from_resolv_conf = true;
+
+	int r = resolvconf_read_nameservers(cfg->resolv_conf, found, CONFIG_MAX_ADDRS, &n);
+	if (r == -ENOENT) {
+		log_warn("%s: does not exist, so there are no upstream servers", cfg->resolv_conf);
+		return 0;
+	}
+	if (r < 0)
+		log_warn("%s: cannot read: %s; using the %zu nameservers read so far",
+			 cfg->resolv_conf, strerror(-r), n);
+	for (size_t i = 0; i < n; i++) {
+		const char *why = loop_reason(cfg, &found[i], reason, sizeof(reason));
+		if (why) {
+			log_warn("%s: leaving out nameserver %s: %s", cfg->resolv_conf,
+				 netaddr_str(&found[i], text, sizeof(text)), why);
+			continue;
+		}
+		cfg->upstream[cfg->n_upstream++] = found[i];
+	}
+	return 0;
+}
+
+/* ---- printing -------------------------------------------------------- */
+
+static void print_upstreams(const struct config *cfg, const struct key *k, FILE *out)
+{
+	char text[NETADDR_STRLEN];
+
+	if (!cfg->upstream_from_resolv_conf && cfg->n_upstream == 0) {
+		fprintf(out, "# %s: none set\n", k->name);
+		return;
+	}
+	if (!cfg->upstream_from_resolv_conf) {
+		for (size_t i = 0; i < cfg->n_upstream; i++)
+			fprintf(out, "%s = %s\n", k->name,
+				netaddr_str(&cfg->upstream[i], text, sizeof(text)));
+		return;
+	}
+	/* Commented out: loading this output must keep following resolv.conf
+	 * rather than pin today's nameservers. */
+	if (cfg->n_upstream == 0) {
+		fprintf(out, "# %s: none set, and %s has no usable nameserver\n", k->name,
+			cfg->resolv_conf);
+		return;
+	}
+	fprintf(out, "# %s: none set, so these come from %s:\n", k->name, cfg->resolv_conf);
+	for (size_t i = 0; i < cfg->n_upstream; i++)
+		fprintf(out, "# %s = %s\n", k->name,
+			netaddr_str(&cfg->upstream[i], text, sizeof(text)));
+}
+
+static void print_key(const struct config *cfg, const struct key *k, FILE *out)
+{
+	char text[NETADDR_STRLEN];
+
+	switch (k->kind) {
+	case KEY_ADDRS:
+		if (cfield(cfg, k) == (const void *)cfg->upstream) {
+			print_upstreams(cfg, k, out);
+			return;
+		}
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			fprintf(out, "%s = %s\n", k->name,
+				netaddr_str((const struct netaddr *)cfield(cfg, k) + i, text,
+					    sizeof(text)));
+		return;
+	case KEY_PATH:
+	case KEY_HOSTS:
+	case KEY_SOCKET:
+		fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
+		return;
+	case KEY_UINT:
+	case KEY_DURATION:
+		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)cfield(cfg, k));
+		return;
+	case KEY_LOG_LEVEL:
+		fprintf(out, "%s = %s\n", k->name,
+			log_level_names[*(const enum log_level *)cfield(cfg, k)]);
+		return;
+	case KEY_BOOL:
+		fprintf(out, "%s = %s\n", k->name, *(const bool *)cfield(cfg, k) ? "yes" : "no");
+		return;
+	}
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	if (cfg->config_file[0])
+		fprintf(out, "# effective configuration (from %s)\n", cfg->config_file);
+	else
+		fprintf(out, "# effective configuration (built-in defaults)\n");
+	for (size_t i = 0; i < N_KEYS; i++) {
+		fprintf(out, "# %s\n", keys[i].help);
+		print_key(cfg, &keys[i], out);
+	}
+}
+
+void config_usage(FILE *out)
+{
+	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]... [--hosts FILE|none]\n"
+	      "             [-s SOCKET] [--cache-size N] [-f] [-v] [--check-config] [--version] [--help]\n"
+	      "\n"
+	      "A caching DNS stub resolver.\n"
+	      "\n"
+	      "  -c, --config FILE         config file (default " CONFIG_DEFAULT_FILE " when it exists)\n"
+	      "  -l, --listen ADDR[:PORT]  answer on this address, UDP and TCP; repeatable; IPv6 as [::1]:53\n"
+	      "                            (default " CONFIG_DEFAULT_LISTEN ")\n"
+	      "  -u, --upstream ADDR[:PORT] forward to this server; repeatable (default: the nameservers\n"
+	      "                            of " CONFIG_DEFAULT_RESOLV_CONF ", minus stubd's own addresses)\n"
+	      "      --resolv-conf FILE    where the default upstreams come from\n"
+	      "      --hosts FILE|none     hosts file to answer from (default " CONFIG_DEFAULT_HOSTS ")\n"
+	      "  -s, --control SOCKET      control socket for stubctl (default " CONFIG_DEFAULT_CONTROL ")\n"
+	      "      --cache-size N        max cached answers, 0 = no cache (default 10000)\n"
+	      "  -f, --foreground          stay in the foreground, log to stderr\n"
+	      "                            (default under systemd and when not root)\n"
+	      "  -v                        more logging; repeat for more\n"
+	      "      --check-config        check the config, print the effective settings, exit\n"
+	      "      --version             print the version and exit\n"
+	      "      --help                print this help and exit\n"
+	      "\n"
+	      "Flags override the config file. Exit status: 0 clean shutdown, 1 runtime failure,\n"
+	      "2 usage or config error.\n",
+	      out);
+}

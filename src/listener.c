@@ -1,0 +1,462 @@
+/* listener.c - UDP and TCP listeners and client connections. See listener.h. */
+#include "stubd/listener.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stubd/log.h"
+#include "stubd/wire.h"
+
+/* Datagrams read per wake-up before other events get a turn. */
+#define UDP_BATCH 32
+/* A client that does not read its answers is not given more: stop reading
+ * its questions while this much output waits. */
+#define TCP_OUTPUT_HIGH (256 * 1024)
+
+struct listener {
+	struct listener_set *set;
+	struct netaddr addr;
+	int udp_fd;
+	struct event *udp_event;
+	struct evconnlistener *tcp;
+};
+
+struct tcp_conn {
+	struct listener_set *set;
+	LIST_ENTRY(tcp_conn) link;
+	struct bufferevent *bev;
+	struct netaddr peer;
+	unsigned inflight;      /* questions waiting for the pipeline */
+	bool client_done;       /* EOF seen: close once the answers are out */
+};
+
+struct listener_set {
+	struct event_base *base;
+	struct pipeline *pipeline;
+	size_t edns_size;
+	struct timeval tcp_idle;
+	unsigned tcp_max_clients;
+	unsigned tcp_max_queries;
+
+	struct listener listeners[CONFIG_MAX_ADDRS];
+	size_t n_listeners;
+	LIST_HEAD(, tcp_conn) conns;
+	unsigned n_conns;
+	struct listener_stats stats;
+
+	/* One event loop handles one packet at a time, so one buffer each
+	 * way serves every socket: no allocation per question. */
+	uint8_t rbuf[WIRE_MSG_MAX];
+	uint8_t wbuf[2 + WIRE_MSG_MAX]; /* room for the TCP length prefix */
+};
+
+/* ---- UDP ---------------------------------------------------------- */
+
+static void udp_send(struct listener *l, const struct netaddr *to, const uint8_t *reply,
+		     size_t len)
+{
+	struct listener_set *set = l->set;
+	if (len >= WIRE_HEADER_LEN && (wire_get16(reply + 2) & WIRE_FLAG_TC))
+		set->stats.truncated++;
+	/* A full socket buffer drops the reply; the client retries, as it
+	 * would after any lost datagram. */
+	if (sendto(l->udp_fd, reply, len, MSG_DONTWAIT, (const struct sockaddr *)&to->ss,
+		   to->len) < 0)
+		set->stats.send_errors++;
+}
+
+static void udp_deliver(const struct pipeline_client *client, const uint8_t *reply,
+			size_t len, enum pipeline_source source)
+{
+	udp_send(client->owner, &client->addr, reply, len);
+}
+
+static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
+{
+	struct listener_set *set = l->set;
+	struct wire_query q;
+	unsigned rcode;
+	size_t len;
+	enum pipeline_source source;
+
+	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
+	case WIRE_VERDICT_DROP:
+		set->stats.dropped++;
+		return;
+	case WIRE_VERDICT_ANSWER:
+		set->stats.rejected++;
+		len = pipeline_reject(set->pipeline, &q, rcode, set->wbuf, sizeof(set->wbuf));
+		break;
+	case WIRE_VERDICT_RESOLVE:
+	default: {
+		struct pipeline_client client = {
+			.reply = udp_deliver,
+			.owner = l,
+			.addr = *from,
+			.reply_limit = wire_udp_limit(&q, set->edns_size),
+		};
+		len = pipeline_submit(set->pipeline, &q, &client, set->wbuf, sizeof(set->wbuf),
+				      &source);
+		break;
+	}
+	}
+	if (len > 0)
+		udp_send(l, from, set->wbuf, len);
+}
+
+static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct listener_set *set = l->set;
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct netaddr from;
+		from.len = sizeof(from.ss);
+		ssize_t n = recvfrom(fd, set->rbuf, sizeof(set->rbuf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from.ss, &from.len);
+		if (n < 0)
+			return; /* EAGAIN, or an ICMP error for an earlier reply */
+		set->stats.udp_queries++;
+		udp_handle(l, &from, (size_t)n);
+	}
+}
+
+/* ---- TCP (RFC 7766) ------------------------------------------------ */
+
+static void conn_free(struct tcp_conn *conn)
+{
+	struct listener_set *set = conn->set;
+	if (conn->inflight > 0)
+		pipeline_cancel_owner(set->pipeline, conn);
+	bufferevent_free(conn->bev);
+	LIST_REMOVE(conn, link);
+	set->n_conns--;
+	free(conn);
+}
+
+static bool conn_finished(const struct tcp_conn *conn)
+{
+	return conn->client_done && conn->inflight == 0 &&
+	       evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
+}
+
+/* Reading stops while the connection has its fill of questions in flight
+ * or of answers unread, and starts again when that clears. */
+static bool conn_may_read(const struct tcp_conn *conn)
+{
+	return !conn->client_done && conn->inflight < conn->set->tcp_max_queries &&
+	       evbuffer_get_length(bufferevent_get_output(conn->bev)) < TCP_OUTPUT_HIGH;
+}
+
+static void conn_send(struct tcp_conn *conn, const uint8_t *reply, size_t len)
+{
+	uint8_t prefix[2];
+	wire_put16(prefix, (uint16_t)len);
+	bufferevent_write(conn->bev, prefix, 2);
+	bufferevent_write(conn->bev, reply, len);
+	if (!conn_may_read(conn))
+		bufferevent_disable(conn->bev, EV_READ);
+}
+
+static void conn_resume(struct tcp_conn *conn)
+{
+	if (!conn_may_read(conn) || (bufferevent_get_enabled(conn->bev) & EV_READ))
+		return;
+	bufferevent_enable(conn->bev, EV_READ);
+	/* Questions may already be buffered; read them from the loop, not
+	 * from inside whatever callback got us here. */
+	bufferevent_trigger(conn->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void tcp_deliver(const struct pipeline_client *client, const uint8_t *reply,
+			size_t len, enum pipeline_source source)
+{
+	struct tcp_conn *conn = client->owner;
+	conn->inflight--;
+	conn_send(conn, reply, len);
+	conn_resume(conn);
+}
+
+static void tcp_handle(struct tcp_conn *conn, size_t n)
+{
+	struct listener_set *set = conn->set;
+	struct wire_query q;
+	unsigned rcode;
+	size_t len = 0;
+	enum pipeline_source source;
+	uint8_t *out = set->wbuf + 2;
+	size_t cap = sizeof(set->wbuf) - 2;
+
+	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
+	case WIRE_VERDICT_DROP:
+		set->stats.dropped++;
+		return;
+	case WIRE_VERDICT_ANSWER:
+		set->stats.rejected++;
+		len = pipeline_reject(set->pipeline, &q, rcode, out, cap);
+		break;
+	case WIRE_VERDICT_RESOLVE:
+	default: {
+		struct pipeline_client client = {
+			.reply = tcp_deliver,
+			.owner = conn,
+			.addr = conn->peer,
+			.reply_limit = WIRE_MSG_MAX,
+		};
+		conn->inflight++;
+		len = pipeline_submit(set->pipeline, &q, &client, out, cap, &source);
+		if (len > 0)
+			conn->inflight--;
+		break;
+	}
+	}
+	if (len > 0)
+		conn_send(conn, out, len);
+}
+
+static void on_conn_read(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *conn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (conn_may_read(conn) && evbuffer_get_length(in) >= 2) {
+		uint8_t prefix[2];
+		evbuffer_copyout(in, prefix, 2);
+		size_t msg_len = wire_get16(prefix);
+		if (evbuffer_get_length(in) < 2 + msg_len)
+			return;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, conn->set->rbuf, msg_len);
+		conn->set->stats.tcp_queries++;
+		tcp_handle(conn, msg_len);
+	}
+	if (!conn_may_read(conn))
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void on_conn_written(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *conn = arg;
+	if (conn_finished(conn)) {
+		conn_free(conn);
+		return;
+	}
+	conn_resume(conn);
+}
+
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *conn = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* The client may half-close after its last question (RFC 7766
+		 * §6.2.4 allows either side to close): answer what it asked. */
+		conn->client_done = true;
+		if (conn_finished(conn))
+			conn_free(conn);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && conn->inflight > 0) {
+		/* Quiet because it is waiting for us, not idle. */
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		conn->set->stats.tcp_idle_closed++;
+	conn_free(conn);
+}
+
+static void on_tcp_accept(struct evconnlistener *evl, evutil_socket_t fd,
+			  struct sockaddr *addr, int addr_len, void *arg)
+{
+	struct listener *l = arg;
+	struct listener_set *set = l->set;
+
+	if (set->n_conns >= set->tcp_max_clients) {
+		set->stats.tcp_refused++;
+		close(fd);
+		return;
+	}
+	struct tcp_conn *conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		close(fd);
+		return;
+	}
+	conn->set = set;
+	memcpy(&conn->peer.ss, addr, (size_t)addr_len);
+	conn->peer.len = (socklen_t)addr_len;
+	conn->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!conn->bev) {
+		close(fd);
+		free(conn);
+		return;
+	}
+	bufferevent_setcb(conn->bev, on_conn_read, on_conn_written, on_conn_event, conn);
+	/* RFC 7766 §6.2.3: idle connections are closed; a client that stops
+	 * reading its answers is treated the same way. */
+	bufferevent_set_timeouts(conn->bev, &set->tcp_idle, &set->tcp_idle);
+	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
+	LIST_INSERT_HEAD(&set->conns, conn, link);
+	set->n_conns++;
+	set->stats.tcp_connections++;
+}
+
+static void on_accept_error(struct evconnlistener *evl, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	log_warn("accepting a TCP connection failed: %s", strerror(err));
+}
+
+/* ---- sockets ------------------------------------------------------- */
+
+static void bind_error(const struct netaddr *addr, const char *proto, int err,
+		       struct config_error *out)
+{
+	char name[NETADDR_STRLEN];
+	const char *hint = "";
+
+	netaddr_str(addr, name, sizeof(name));
+	if (err == EADDRINUSE)
+		hint = strcmp(proto, "udp") == 0
+			       ? "; another program holds it: find it with ss -ulpn 'sport = :%u', "
+				 "stop it, or give stubd another address with -l"
+			       : "; another program holds it: find it with ss -tlpn 'sport = :%u', "
+				 "stop it, or give stubd another address with -l";
+	else if (err == EACCES)
+		hint = "; ports below 1024 need root or CAP_NET_BIND_SERVICE (or use -l with a "
+		       "port above 1023)";
+	else if (err == EADDRNOTAVAIL)
+		hint = "; no interface on this machine has that address (see ip addr)";
+
+	char hint_text[200];
+	snprintf(hint_text, sizeof(hint_text), hint, netaddr_port(addr));
+	snprintf(out->msg, sizeof(out->msg), "cannot listen on %s (%s): %s%s", name, proto,
+		 strerror(err), hint_text);
+}
+
+static int open_socket(const struct netaddr *addr, int type, struct config_error *err)
+{
+	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
+	int fd = socket(netaddr_family(addr), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		bind_error(addr, proto, errno, err);
+		return -1;
+	}
+	int one = 1;
+	if (type == SOCK_STREAM) /* restart without waiting out TIME_WAIT */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (netaddr_family(addr) == AF_INET6) /* [::] must not also take IPv4 */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
+		bind_error(addr, proto, errno, err);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int listener_open(struct listener_set *set, struct listener *l,
+			 const struct netaddr *addr, struct config_error *err)
+{
+	l->set = set;
+	l->addr = *addr;
+	l->udp_fd = open_socket(addr, SOCK_DGRAM, err);
+	if (l->udp_fd < 0)
+		return -1;
+	l->udp_event = event_new(set->base, l->udp_fd, EV_READ | EV_PERSIST, on_udp_readable, l);
+	if (!l->udp_event)
+		goto nomem;
+	event_add(l->udp_event, NULL);
+
+	int tcp_fd = open_socket(addr, SOCK_STREAM, err);
+	if (tcp_fd < 0)
+		return -1;
+	l->tcp = evconnlistener_new(set->base, on_tcp_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, tcp_fd);
+	if (!l->tcp) {
+		close(tcp_fd);
+		goto nomem;
+	}
+	evconnlistener_set_error_cb(l->tcp, on_accept_error);
+	return 0;
+nomem:
+	snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
+	return -1;
+}
+
+static void listener_close(struct listener *l)
+{
+	if (l->udp_event)
+		event_free(l->udp_event);
+	if (l->udp_fd >= 0)
+		close(l->udp_fd);
+	if (l->tcp)
+		evconnlistener_free(l->tcp);
+}
+
+struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
+				      const struct config *cfg, struct config_error *err)
+{
+	struct listener_set *set = calloc(1, sizeof(*set));
+	if (!set) {
+		snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
+		return NULL;
+	}
+	set->base = base;
+	set->pipeline = p;
+	set->edns_size = cfg->edns_buffer_size;
+	set->tcp_idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
+	set->tcp_idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
+	set->tcp_max_clients = cfg->tcp_max_clients;
+	set->tcp_max_queries = cfg->tcp_max_queries;
+	LIST_INIT(&set->conns);
+
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		set->listeners[i].udp_fd = -1;
+		set->n_listeners++;
+		if (listener_open(set, &set->listeners[i], &cfg->listen[i], err) < 0) {
+			listener_set_free(set);
+			return NULL;
+		}
+	}
+	return set;
+}
+
+void listener_set_free(struct listener_set *set)
+{
+	if (!set)
+		return;
+	while (!LIST_EMPTY(&set->conns))
+		conn_free(LIST_FIRST(&set->conns));
+	for (size_t i = 0; i < set->n_listeners; i++)
+		listener_close(&set->listeners[i]);
+	free(set);
+}
+
+void listener_set_describe(const struct listener_set *set, char *buf, size_t size)
+{
+	size_t pos = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < set->n_listeners && pos < size; i++) {
+		char name[NETADDR_STRLEN];
+		netaddr_str(&set->listeners[i].addr, name, sizeof(name));
+		int n = snprintf(buf + pos, size - pos, "%s%s", i ? ", " : "", name);
+		if (n < 0)
+			break;
+		pos += (size_t)n;
+	}
+}
+
+const struct listener_stats *listener_set_stats(const struct listener_set *set)
+{
+	return &set->stats;
+}

@@ -1,0 +1,442 @@
+/* upstream.c - forwarding to upstream servers over UDP and TCP. See upstream.h. */
+#include "stubd/upstream.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stubd/log.h"
+#include "stubd/scrub.h"
+
+/* A question sent upstream: the largest is header, 255-byte name, type,
+ * class and an OPT record. */
+#define QUERY_MAX (WIRE_HEADER_LEN + WIRE_NAME_MAX + 4 + WIRE_OPT_LEN)
+/* UDP replies larger than our advertised buffer are not expected; anything
+ * up to the IP maximum is read so that MSG_TRUNC never hides a reply. */
+#define UDP_REPLY_MAX 65535
+/* Tries per server and question before giving up (a timeout may be a lost
+ * packet, so every server gets a second chance within the deadline). */
+#define TRIES_PER_SERVER 2
+
+struct upstream_txn {
+	struct upstream *up;
+	LIST_ENTRY(upstream_txn) link;
+
+	struct wire_query q;
+	upstream_done_fn done;
+	void *arg;
+
+	size_t server;          /* index of the server being tried */
+	unsigned tries;
+	uint32_t failed;        /* bit per server that answered with a failure */
+	uint16_t id;            /* of the current try */
+	bool via_tcp;
+	struct timeval sent_at;
+
+	int udp_fd;             /* -1 when no UDP try is open */
+	struct event *udp_read;
+	struct bufferevent *tcp;
+	struct event *try_timer;
+	struct event *deadline;
+
+	uint8_t query[QUERY_MAX];
+	size_t query_len;
+};
+
+struct upstream {
+	struct event_base *base;
+	struct upstream_server *servers;
+	size_t n_servers;
+	struct timeval try_timeout;
+	struct timeval query_timeout;
+	size_t edns_size;
+	struct upstream_stats stats;
+	LIST_HEAD(, upstream_txn) txns;
+	uint8_t rbuf[UDP_REPLY_MAX];  /* one loop, one reader at a time */
+};
+
+static struct timeval ms_to_tv(unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	return tv;
+}
+
+struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
+{
+	struct upstream *up = calloc(1, sizeof(*up));
+	if (!up)
+		return NULL;
+	up->base = base;
+	up->try_timeout = ms_to_tv(cfg->upstream_timeout_ms);
+	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
+	up->edns_size = cfg->edns_buffer_size;
+	LIST_INIT(&up->txns);
+	up->n_servers = cfg->n_upstream;
+	if (up->n_servers > 0) {
+		up->servers = calloc(up->n_servers, sizeof(*up->servers));
+		if (!up->servers) {
+			free(up);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < up->n_servers; i++) {
+		up->servers[i].addr = cfg->upstream[i];
+		netaddr_str(&cfg->upstream[i], up->servers[i].name, sizeof(up->servers[i].name));
+	}
+	return up;
+}
+
+static void close_try(struct upstream_txn *txn)
+{
+	if (txn->udp_read) {
+		event_free(txn->udp_read);
+		txn->udp_read = NULL;
+	}
+	if (txn->udp_fd >= 0) {
+		close(txn->udp_fd);
+		txn->udp_fd = -1;
+	}
+	if (txn->tcp) {
+		bufferevent_free(txn->tcp);
+		txn->tcp = NULL;
+	}
+	if (txn->try_timer)
+		evtimer_del(txn->try_timer);
+}
+
+static void txn_free(struct upstream_txn *txn)
+{
+	close_try(txn);
+	if (txn->try_timer)
+		event_free(txn->try_timer);
+	if (txn->deadline)
+		event_free(txn->deadline);
+	LIST_REMOVE(txn, link);
+	free(txn);
+}
+
+void upstream_free(struct upstream *up)
+{
+	if (!up)
+		return;
+	while (!LIST_EMPTY(&up->txns))
+		txn_free(LIST_FIRST(&up->txns));
+	free(up->servers);
+	free(up);
+}
+
+void upstream_cancel(struct upstream_txn *txn)
+{
+	if (txn)
+		txn_free(txn);
+}
+
+static void finish(struct upstream_txn *txn, enum upstream_status status,
+		   const uint8_t *answer, size_t len, const struct upstream_server *server)
+{
+	if (status == UPSTREAM_FAILED)
+		txn->up->stats.failed++;
+	close_try(txn);
+	txn->done(txn->arg, status, answer, len, server);
+	txn_free(txn);
+}
+
+static struct upstream_server *current(struct upstream_txn *txn)
+{
+	return &txn->up->servers[txn->server];
+}
+
+/* RFC 6298-style smoothing, enough to tell a slow server from a fast one. */
+static void note_rtt(struct upstream_txn *txn)
+{
+	struct timeval now, diff;
+	event_base_gettimeofday_cached(txn->up->base, &now);
+	timersub(&now, &txn->sent_at, &diff);
+	unsigned ms = (unsigned)(diff.tv_sec * 1000 + diff.tv_usec / 1000);
+	struct upstream_server *s = current(txn);
+	s->srtt_ms = s->srtt_ms == 0 ? ms : (s->srtt_ms * 7 + ms) / 8;
+}
+
+static void try_next(struct upstream_txn *txn);
+static void start_tcp(struct upstream_txn *txn);
+
+static void server_failed(struct upstream_txn *txn, const char *why)
+{
+	struct upstream_server *s = current(txn);
+	s->failures++;
+	txn->failed |= 1u << txn->server;
+	log_debug("upstream %s failed: %s", s->name, why);
+	close_try(txn);
+	try_next(txn);
+}
+
+/* A reply that passed wire_reply_matches(): decide what it means. */
+static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t len)
+{
+	uint16_t flags = wire_get16(pkt + 2);
+	unsigned rcode = WIRE_RCODE(flags);
+
+	note_rtt(txn);
+	if ((flags & WIRE_FLAG_TC) && !txn->via_tcp) {
+		current(txn)->tcp_fallbacks++;
+		close_try(txn);
+		start_tcp(txn);
+		return;
+	}
+	if (rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
+	    rcode == WIRE_RCODE_NOTIMP || rcode == WIRE_RCODE_FORMERR) {
+		server_failed(txn, wire_rcode_name(rcode));
+		return;
+	}
+
+	uint8_t *answer;
+	size_t answer_len;
+	int err = scrub_reply(pkt, len, &txn->q, &answer, &answer_len);
+	if (err == -EBADMSG) {
+		/* Could be a spoofed packet with a guessed ID: keep waiting for
+		 * the real reply rather than give up on the server. */
+		txn->up->stats.malformed++;
+		return;
+	}
+	if (err < 0) {
+		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+		return;
+	}
+	struct upstream_server *s = current(txn);
+	s->answers++;
+	finish(txn, UPSTREAM_ANSWER, answer, answer_len, s);
+	free(answer);
+}
+
+static bool from_server(const struct upstream_txn *txn, const struct sockaddr_storage *from,
+			socklen_t from_len)
+{
+	struct netaddr got = { .ss = *from, .len = from_len };
+	return netaddr_equal(&got, &txn->up->servers[txn->server].addr);
+}
+
+static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_txn *txn = arg;
+	struct upstream *up = txn->up;
+
+	/* Drain what is queued: a spoofer may have sent several packets
+	 * ahead of the real reply. */
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage from;
+		socklen_t from_len = sizeof(from);
+		ssize_t n = recvfrom(fd, up->rbuf, sizeof(up->rbuf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &from_len);
+		if (n < 0) {
+			if (errno == ECONNREFUSED) /* ICMP port unreachable */
+				server_failed(txn, "connection refused");
+			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				server_failed(txn, strerror(errno));
+			return;
+		}
+		if (!from_server(txn, &from, from_len) ||
+		    !wire_reply_matches(up->rbuf, (size_t)n, txn->id, &txn->q)) {
+			up->stats.mismatched++;
+			continue;
+		}
+		handle_reply(txn, up->rbuf, (size_t)n);
+		return; /* txn may be gone */
+	}
+}
+
+/* A fresh ID for every try (RFC 5452 §9.2). */
+static void new_query(struct upstream_txn *txn)
+{
+	txn->id = (uint16_t)arc4random_uniform(65536);
+	txn->query_len = wire_build_upstream_query(txn->query, sizeof(txn->query), txn->id,
+						   &txn->q, txn->up->edns_size);
+	event_base_gettimeofday_cached(txn->up->base, &txn->sent_at);
+	current(txn)->queries++;
+	evtimer_add(txn->try_timer, &txn->up->try_timeout);
+}
+
+/* A new connected socket per try: the kernel picks a random ephemeral
+ * source port (RFC 5452 §9.2) and delivers only datagrams from the
+ * server's address and port; ICMP errors come back as ECONNREFUSED. */
+static int start_udp(struct upstream_txn *txn)
+{
+	const struct netaddr *addr = &current(txn)->addr;
+	int fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	txn->udp_fd = fd;
+	txn->via_tcp = false;
+	txn->udp_read = event_new(txn->up->base, fd, EV_READ | EV_PERSIST, on_udp_readable, txn);
+	if (!txn->udp_read)
+		return -ENOMEM;
+	event_add(txn->udp_read, NULL);
+	new_query(txn);
+	if (send(fd, txn->query, txn->query_len, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static void on_tcp_read(struct bufferevent *bev, void *arg)
+{
+	struct upstream_txn *txn = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (evbuffer_get_length(in) >= 2) {
+		uint8_t lenbuf[2];
+		evbuffer_copyout(in, lenbuf, 2);
+		size_t msg_len = wire_get16(lenbuf);
+		if (evbuffer_get_length(in) < 2 + msg_len)
+			return;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, txn->up->rbuf, msg_len);
+		if (!wire_reply_matches(txn->up->rbuf, msg_len, txn->id, &txn->q)) {
+			txn->up->stats.mismatched++;
+			continue;
+		}
+		handle_reply(txn, txn->up->rbuf, msg_len);
+		return; /* txn may be gone */
+	}
+}
+
+static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream_txn *txn = arg;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (what & BEV_EVENT_EOF)
+		server_failed(txn, "TCP connection closed before the reply");
+	else if (what & BEV_EVENT_ERROR)
+		server_failed(txn, strerror(EVUTIL_SOCKET_ERROR()));
+}
+
+/* RFC 7766 §5: a truncated UDP reply means asking again over TCP, same
+ * server, with the usual 2-byte length framing. */
+static void start_tcp(struct upstream_txn *txn)
+{
+	const struct netaddr *addr = &current(txn)->addr;
+	txn->via_tcp = true;
+	txn->tcp = bufferevent_socket_new(txn->up->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!txn->tcp) {
+		server_failed(txn, "out of memory");
+		return;
+	}
+	bufferevent_setcb(txn->tcp, on_tcp_read, NULL, on_tcp_event, txn);
+	bufferevent_enable(txn->tcp, EV_READ | EV_WRITE);
+	new_query(txn);
+	uint8_t lenbuf[2];
+	wire_put16(lenbuf, (uint16_t)txn->query_len);
+	bufferevent_write(txn->tcp, lenbuf, 2);
+	bufferevent_write(txn->tcp, txn->query, txn->query_len);
+	if (bufferevent_socket_connect(txn->tcp, (const struct sockaddr *)&addr->ss,
+				       (int)addr->len) < 0)
+		server_failed(txn, "cannot connect over TCP");
+}
+
+static bool all_failed(const struct upstream_txn *txn)
+{
+	size_t n = txn->up->n_servers;
+	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
+	return (txn->failed & all) == all;
+}
+
+/* Moves to the next server that has not failed outright, in configured
+ * order, and sends to it. Returns false when every server has had its
+ * tries or failed: the caller gives up. */
+static bool send_to_next(struct upstream_txn *txn)
+{
+	struct upstream *up = txn->up;
+
+	for (;;) {
+		if (all_failed(txn) || txn->tries >= up->n_servers * TRIES_PER_SERVER)
+			return false;
+		if (txn->tries > 0)
+			txn->server = (txn->server + 1) % up->n_servers;
+		txn->tries++;
+		if (txn->failed & (1u << txn->server))
+			continue;
+		int err = start_udp(txn);
+		if (err == 0)
+			return true;
+		current(txn)->failures++;
+		txn->failed |= 1u << txn->server;
+		log_warn("upstream %s: cannot send: %s", current(txn)->name, strerror(-err));
+		close_try(txn);
+	}
+}
+
+static void try_next(struct upstream_txn *txn)
+{
+	if (!send_to_next(txn))
+		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+}
+
+static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_txn *txn = arg;
+	current(txn)->timeouts++;
+	log_debug("upstream %s: no reply within the try timeout", current(txn)->name);
+	close_try(txn);
+	try_next(txn);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_txn *txn = arg;
+	log_debug("question timed out at every upstream");
+	finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+}
+
+struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
+				      upstream_done_fn done, void *arg)
+{
+	if (up->n_servers == 0)
+		return NULL;
+	struct upstream_txn *txn = calloc(1, sizeof(*txn));
+	if (!txn)
+		return NULL;
+	txn->up = up;
+	txn->q = *q;
+	txn->done = done;
+	txn->arg = arg;
+	txn->udp_fd = -1;
+	LIST_INSERT_HEAD(&up->txns, txn, link);
+	txn->try_timer = evtimer_new(up->base, on_try_timeout, txn);
+	txn->deadline = evtimer_new(up->base, on_deadline, txn);
+	if (!txn->try_timer || !txn->deadline) {
+		txn_free(txn);
+		return NULL;
+	}
+	evtimer_add(txn->deadline, &up->query_timeout);
+	if (!send_to_next(txn)) {
+		up->stats.failed++;
+		txn_free(txn);
+		return NULL;
+	}
+	return txn;
+}
+
+size_t upstream_server_count(const struct upstream *up)
+{
+	return up->n_servers;
+}
+
+const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i)
+{
+	return i < up->n_servers ? &up->servers[i] : NULL;
+}
+
+const struct upstream_stats *upstream_get_stats(const struct upstream *up)
+{
+	return &up->stats;
+}
