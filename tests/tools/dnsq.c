@@ -245,12 +245,22 @@ static void print_reply(const uint8_t *msg, size_t len)
 	unsigned rcode = flags & 0xf;
 	if (st == LDNS_STATUS_OK && ldns_pkt_edns(p))
 		rcode |= (unsigned)ldns_pkt_edns_extended_rcode(p) << 4;
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} flag_names[] = { { 0x8000, "qr" }, { 0x0400, "aa" }, { 0x0200, "tc" }, { 0x0100, "rd" },
+			   { 0x0080, "ra" }, { 0x0020, "ad" }, { 0x0010, "cd" } };
+	char fbuf[32] = "";
+	for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++) {
+		if (!(flags & flag_names[i].bit))
+			continue;
+		if (fbuf[0])
+			strcat(fbuf, " ");
+		strcat(fbuf, flag_names[i].name);
+	}
 	char rbuf[16];
-	printf("id=%u rcode=%s flags=%s%s%s%s%s%s%s qd=%u an=%u ns=%u ar=%u", get16(msg),
-	       rcode_name(rcode, rbuf, sizeof rbuf), flags & 0x8000 ? "qr" : "", flags & 0x0400 ? " aa" : "",
-	       flags & 0x0200 ? " tc" : "", flags & 0x0100 ? " rd" : "", flags & 0x0080 ? " ra" : "",
-	       flags & 0x0020 ? " ad" : "", flags & 0x0010 ? " cd" : "", get16(msg + 4), get16(msg + 6),
-	       get16(msg + 8), get16(msg + 10));
+	printf("id=%u rcode=%s flags=%s qd=%u an=%u ns=%u ar=%u", get16(msg), rcode_name(rcode, rbuf, sizeof rbuf),
+	       fbuf, get16(msg + 4), get16(msg + 6), get16(msg + 8), get16(msg + 10));
 	if (st != LDNS_STATUS_OK) {
 		printf(" parse=error(%s)\n", ldns_get_errorstr_by_id(st));
 		return;

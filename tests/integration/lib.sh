@@ -1,0 +1,157 @@
+# lib.sh - shared helpers for the integration tests, sourced by each script.
+#
+# Every server a test needs (fakeup upstreams, stubd) is started here on a
+# random 127.x address and high port, and stopped by PID when the script
+# exits, pass or fail. Nothing is sent outside 127.0.0.0/8 and ::1: stubd
+# always gets its upstreams with -u and an empty resolv.conf.
+set -euo pipefail
+
+: "${STUBD:?run through ctest (tools/test), which sets STUBD}"
+: "${FAKEUP:?run through ctest, which sets FAKEUP}"
+: "${DNSQ:?run through ctest, which sets DNSQ}"
+
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/stubd-test-$TEST_NAME.XXXXXX")
+PIDS=()
+CHECKS=0
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL [$TEST_NAME]: $*" >&2
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
+	done
+	exit 1
+}
+
+pass() {
+	echo "PASS [$TEST_NAME]: $CHECKS checks"
+	exit 0
+}
+
+# A random address in 127.0.0.0/8 (not 127.0.0.1 or .53, which real
+# services may hold) and a random high port.
+rand_addr() { echo "127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"; }
+rand_port() { echo $((20000 + RANDOM % 40000)); }
+
+wait_for() { # wait_for SECONDS COMMAND...: polls until COMMAND succeeds
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.05
+	done
+}
+
+# fakeup_start VAR [fakeup args...]: starts a fake upstream and sets VAR to
+# its ADDR:PORT; its query log is $TMP/VAR.log.
+fakeup_start() {
+	local var=$1
+	shift
+	local addr
+	addr="$(rand_addr):$(rand_port)"
+	"$FAKEUP" -l "$addr" --ready-file "$TMP/$var.ready" --log "$TMP/$var.log" "$@" \
+		2>"$TMP/$var.stderr.log" &
+	PIDS+=($!)
+	wait_for 5 test -f "$TMP/$var.ready" || fail "fakeup $var did not start"
+	printf -v "$var" '%s' "$addr"
+}
+
+# An address nothing listens on: queries to it get ICMP port unreachable.
+closed_addr() { echo "$(rand_addr):$(rand_port)"; }
+
+# stubd_start [stubd args...]: starts stubd in the foreground on a random
+# address; sets STUBD_ADDR, STUBD_PORT, STUBD_PID; its log is $TMP/stubd.log.
+stubd_start() {
+	STUBD_ADDR=$(rand_addr)
+	STUBD_PORT=$(rand_port)
+	: >"$TMP/empty"
+	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none \
+		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
+	STUBD_PID=$!
+	PIDS+=($STUBD_PID)
+	wait_for 5 grep -q 'ready: serving' "$TMP/stubd.log" ||
+		fail "stubd did not start: $(cat "$TMP/stubd.log")"
+}
+
+stubd_alive() { kill -0 "$STUBD_PID" 2>/dev/null; }
+
+# q [dig args...]: asks stubd with dig, one try, short timeout.
+q() { dig @"$STUBD_ADDR" -p "$STUBD_PORT" +tries=1 +time=3 "$@"; }
+
+# count_log VAR PATTERN: how many lines of fakeup VAR's query log match.
+count_log() { grep -c -- "$2" "$TMP/$1.log" 2>/dev/null || true; }
+
+check() { # check DESCRIPTION COMMAND...: the command must succeed
+	local what=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	"$@" || fail "$what"
+}
+
+check_eq() { # check_eq DESCRIPTION EXPECTED ACTUAL
+	CHECKS=$((CHECKS + 1))
+	[ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+check_match() { # check_match DESCRIPTION REGEX TEXT
+	CHECKS=$((CHECKS + 1))
+	grep -Eq -- "$2" <<<"$3" || fail "$1: no match for /$2/ in: $3"
+}
+
+check_no_match() { # check_no_match DESCRIPTION REGEX TEXT
+	CHECKS=$((CHECKS + 1))
+	! grep -Eq -- "$2" <<<"$3" || fail "$1: unexpected match for /$2/ in: $3"
+}
+
+# ---- helpers shared by the robustness tests ----
+
+# fakeup_start_at VAR ADDR:PORT [fakeup args...]: like fakeup_start, on a
+# given address (e.g. "[::1]:$(rand_port)").
+fakeup_start_at() {
+	local var=$1 addr=$2
+	shift 2
+	"$FAKEUP" -l "$addr" --ready-file "$TMP/$var.ready" --log "$TMP/$var.log" "$@" \
+		2>"$TMP/$var.stderr.log" &
+	PIDS+=($!)
+	wait_for 5 test -f "$TMP/$var.ready" || fail "fakeup $var did not start: $(cat "$TMP/$var.stderr.log")"
+	printf -v "$var" '%s' "$addr"
+}
+
+# stubd_conf LINE...: writes the lines to $TMP/stubd.conf, for stubd_start -c.
+stubd_conf() { printf '%s\n' "$@" >"$TMP/stubd.conf"; }
+
+# stubd_stop: stops the stubd of stubd_start (SIGTERM) and waits for it, so
+# a script can start another one with different settings.
+stubd_stop() {
+	kill -TERM "$STUBD_PID" 2>/dev/null || true
+	wait "$STUBD_PID" 2>/dev/null || true
+	local keep=() pid
+	for pid in "${PIDS[@]}"; do
+		[ "$pid" = "$STUBD_PID" ] || keep+=("$pid")
+	done
+	PIDS=("${keep[@]}")
+}
+
+# now_ms: a wall clock in milliseconds, for timing checks.
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+
+# check_between DESCRIPTION MIN MAX VALUE: MIN <= VALUE <= MAX (integers).
+check_between() {
+	CHECKS=$((CHECKS + 1))
+	[ "$4" -ge "$2" ] && [ "$4" -le "$3" ] || fail "$1: $4 not in [$2, $3]"
+}
+
+# dq [dnsq args...]: runs dnsq against stubd (stubd_start's address).
+dq() { "$DNSQ" "$STUBD_ADDR:$STUBD_PORT" "$@"; }

@@ -1,0 +1,1294 @@
+/* test_config.c - scenarios for stubd's settings: defaults, the config
+ * file, the command line, upstreams from resolv.conf and --check-config. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "stubd/config.h"
+
+#ifndef STUBD_SOURCE_DIR
+#define STUBD_SOURCE_DIR "."
+#endif
+
+#define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+struct fixture {
+	char dir[64];
+	char conf[PATH_MAX];   /* dir/stubd.conf */
+	char resolv[PATH_MAX]; /* dir/resolv.conf */
+	char log[8192];        /* stderr of the last logged() call */
+	int saved_stderr;
+	int log_fd;
+};
+
+static struct config cfg;
+static struct config_error err;
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/stubd-test-config-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->conf, sizeof(fx->conf), "%s/stubd.conf", fx->dir);
+	snprintf(fx->resolv, sizeof(fx->resolv), "%s/resolv.conf", fx->dir);
+	/* The foreground default depends on these; tests start outside systemd. */
+	unsetenv("INVOCATION_ID");
+	unsetenv("NOTIFY_SOCKET");
+	memset(&err, 0, sizeof(err));
+	*state = fx;
+	return 0;
+}
+
+static const char *const temp_files[] = { "stubd.conf", "resolv.conf", "printed.conf",
+					  "other.conf", "stderr" };
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(temp_files) / sizeof(temp_files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", fx->dir, temp_files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/subdir", fx->dir);
+	rmdir(path);
+	assert_int_equal(rmdir(fx->dir), 0);
+	free(fx);
+	return 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *temp_path(struct fixture *fx, const char *name)
+{
+	static char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", fx->dir, name);
+	return path;
+}
+
+/* Sends stderr (where log_msg writes) to a file until log_end(). */
+static void log_begin(struct fixture *fx)
+{
+	fflush(stderr);
+	fx->saved_stderr = dup(STDERR_FILENO);
+	fx->log_fd = open(temp_path(fx, "stderr"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fx->saved_stderr >= 0 && fx->log_fd >= 0);
+	dup2(fx->log_fd, STDERR_FILENO);
+}
+
+static const char *log_end(struct fixture *fx)
+{
+	fflush(stderr);
+	dup2(fx->saved_stderr, STDERR_FILENO);
+	close(fx->saved_stderr);
+	ssize_t len = pread(fx->log_fd, fx->log, sizeof(fx->log) - 1, 0);
+	fx->log[len > 0 ? len : 0] = '\0';
+	close(fx->log_fd);
+	return fx->log;
+}
+
+static const char *str(const struct netaddr *a)
+{
+	static char buf[4][NETADDR_STRLEN];
+	static int next;
+	next = (next + 1) % 4;
+	return netaddr_str(a, buf[next], sizeof(buf[next]));
+}
+
+/* config_print into a malloc'd string. */
+static char *print_to_string(const struct config *c)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print(c, f);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* Loads text as a config file over the defaults. */
+static int load_text(struct fixture *fx, const char *text)
+{
+	write_file(fx->conf, text);
+	config_defaults(&cfg);
+	return config_load_file(&cfg, fx->conf, &err);
+}
+
+/* Asserts that loading text fails with exactly "CONF:LINE: rest". */
+static void assert_load_error(struct fixture *fx, const char *text, unsigned line,
+			      const char *rest)
+{
+	char want[sizeof(err.msg) + PATH_MAX];
+	assert_int_equal(load_text(fx, text), -EINVAL);
+	snprintf(want, sizeof(want), "%s:%u: %s", fx->conf, line, rest);
+	assert_string_equal(err.msg, want);
+}
+
+/* Asserts that config_set(key, value) fails with exactly msg. */
+static void assert_set_error(const char *key, const char *value, const char *msg)
+{
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, key, value, &err), -EINVAL);
+	assert_string_equal(err.msg, msg);
+}
+
+/* ---- defaults -------------------------------------------------------- */
+
+static void test_defaults(void **state)
+{
+	config_defaults(&cfg);
+	assert_string_equal(cfg.config_file, "");
+	assert_int_equal(cfg.n_listen, 1);
+	assert_string_equal(str(&cfg.listen[0]), "127.0.0.53:53");
+	assert_int_equal(cfg.n_upstream, 0);
+	assert_false(cfg.upstream_from_resolv_conf);
+	assert_string_equal(cfg.resolv_conf, "/etc/resolv.conf");
+	assert_string_equal(cfg.hosts_file, "/etc/hosts");
+	assert_string_equal(cfg.control_socket, "/run/stubd/control.sock");
+	assert_int_equal(cfg.cache_size, 10000);
+	assert_int_equal(cfg.upstream_timeout_ms, 1000);
+	assert_int_equal(cfg.query_timeout_ms, 5000);
+	assert_int_equal(cfg.edns_buffer_size, 1232);
+	assert_int_equal(cfg.tcp_idle_timeout_ms, 10000);
+	assert_int_equal(cfg.tcp_max_clients, 256);
+	assert_int_equal(cfg.tcp_max_queries, 64);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(cfg.foreground, geteuid() != 0);
+}
+
+static void test_foreground_default_under_systemd(void **state)
+{
+	setenv("INVOCATION_ID", "0123456789abcdef", 1);
+	config_defaults(&cfg);
+	assert_true(cfg.foreground);
+	unsetenv("INVOCATION_ID");
+
+	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+	config_defaults(&cfg);
+	assert_true(cfg.foreground);
+	unsetenv("NOTIFY_SOCKET");
+
+	/* Set but empty is not systemd. */
+	setenv("INVOCATION_ID", "", 1);
+	config_defaults(&cfg);
+	assert_int_equal(cfg.foreground, geteuid() != 0);
+	unsetenv("INVOCATION_ID");
+}
+
+/* ---- config_set: each key, valid and invalid ------------------------- */
+
+struct number_key {
+	const char *key;
+	size_t offset;
+	unsigned min, max;
+	bool duration;
+};
+
+static const struct number_key number_keys[] = {
+	{ "cache-size", offsetof(struct config, cache_size), 0, 10000000, false },
+	{ "upstream-timeout", offsetof(struct config, upstream_timeout_ms), 50, 30000, true },
+	{ "query-timeout", offsetof(struct config, query_timeout_ms), 100, 60000, true },
+	{ "edns-buffer-size", offsetof(struct config, edns_buffer_size), 512, 4096, false },
+	{ "tcp-idle-timeout", offsetof(struct config, tcp_idle_timeout_ms), 100, 600000, true },
+	{ "tcp-max-clients", offsetof(struct config, tcp_max_clients), 1, 65535, false },
+	{ "tcp-max-queries", offsetof(struct config, tcp_max_queries), 1, 1024, false },
+};
+
+static unsigned number_field(const struct number_key *nk)
+{
+	return *(const unsigned *)((const char *)&cfg + nk->offset);
+}
+
+static void range_error(const struct number_key *nk, const char *value, char *buf, size_t size)
+{
+	if (nk->duration)
+		snprintf(buf, size,
+			 "key '%s': '%s' is not a duration from %u to %u ms (a plain number is "
+			 "ms; 1500ms and 2s also work)",
+			 nk->key, value, nk->min, nk->max);
+	else
+		snprintf(buf, size, "key '%s': '%s' is not a number from %u to %u", nk->key, value,
+			 nk->min, nk->max);
+}
+
+static void test_numbers_accept_their_bounds(void **state)
+{
+	char value[32];
+
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
+		const struct number_key *nk = &number_keys[i];
+		config_defaults(&cfg);
+		snprintf(value, sizeof(value), "%u", nk->min);
+		assert_int_equal(config_set(&cfg, nk->key, value, &err), 0);
+		assert_int_equal(number_field(nk), nk->min);
+		snprintf(value, sizeof(value), "%u", nk->max);
+		assert_int_equal(config_set(&cfg, nk->key, value, &err), 0);
+		assert_int_equal(number_field(nk), nk->max);
+	}
+}
+
+static void test_numbers_reject_out_of_range(void **state)
+{
+	char value[32], want[256];
+
+	for (size_t i = 0; i < sizeof(number_keys) / sizeof(number_keys[0]); i++) {
+		const struct number_key *nk = &number_keys[i];
+		snprintf(value, sizeof(value), "%u", nk->max + 1);
+		range_error(nk, value, want, sizeof(want));
+		assert_set_error(nk->key, value, want);
+		if (nk->min == 0)
+			continue;
+		snprintf(value, sizeof(value), "%u", nk->min - 1);
+		range_error(nk, value, want, sizeof(want));
+		assert_set_error(nk->key, value, want);
+	}
+}
+
+static void test_numbers_reject_non_numbers(void **state)
+{
+	static const char *const bad[] = { "ten", "-1", "+5", "1e3", "0x10", "5 ", "12abc",
+					   "99999999999999999999999999" };
+	char want[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want), "key 'cache-size': '%s' is not a number from 0 to 10000000",
+			 bad[i]);
+		assert_set_error("cache-size", bad[i], want);
+	}
+}
+
+static void test_durations_take_ms_and_s(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "upstream-timeout", "2s", &err), 0);
+	assert_int_equal(cfg.upstream_timeout_ms, 2000);
+	assert_int_equal(config_set(&cfg, "upstream-timeout", "1500ms", &err), 0);
+	assert_int_equal(cfg.upstream_timeout_ms, 1500);
+	assert_int_equal(config_set(&cfg, "upstream-timeout", "750", &err), 0);
+	assert_int_equal(cfg.upstream_timeout_ms, 750);
+	assert_int_equal(config_set(&cfg, "query-timeout", "60s", &err), 0);
+	assert_int_equal(cfg.query_timeout_ms, 60000);
+	assert_int_equal(config_set(&cfg, "tcp-idle-timeout", "600s", &err), 0);
+	assert_int_equal(cfg.tcp_idle_timeout_ms, 600000);
+}
+
+static void test_durations_reject_bad_units_and_range(void **state)
+{
+	static const char *const bad[] = { "31s", "49ms", "2 s", "1.5s", "s", "ms", "2m", "2S",
+					   "99999999999999999999s" };
+	char want[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want),
+			 "key 'upstream-timeout': '%s' is not a duration from 50 to 30000 ms "
+			 "(a plain number is ms; 1500ms and 2s also work)",
+			 bad[i]);
+		assert_set_error("upstream-timeout", bad[i], want);
+	}
+}
+
+static void test_booleans(void **state)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
+	static const char *const no[] = { "no", "false", "off", "0", "No" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		cfg.foreground = false;
+		assert_int_equal(config_set(&cfg, "foreground", yes[i], &err), 0);
+		assert_true(cfg.foreground);
+	}
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		cfg.foreground = true;
+		assert_int_equal(config_set(&cfg, "foreground", no[i], &err), 0);
+		assert_false(cfg.foreground);
+	}
+	assert_set_error("foreground", "maybe",
+			 "key 'foreground': 'maybe' is not yes or no (also true/false, on/off, 1/0)");
+	assert_set_error("foreground", "2",
+			 "key 'foreground': '2' is not yes or no (also true/false, on/off, 1/0)");
+}
+
+static void test_log_levels(void **state)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+
+	config_defaults(&cfg);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(config_set(&cfg, "log-level", names[i], &err), 0);
+		assert_int_equal(cfg.log_level, i);
+	}
+	assert_set_error("log-level", "verbose",
+			 "key 'log-level': 'verbose' is not a log level (expected error, "
+			 "warning, info or debug)");
+}
+
+static void test_paths(void **state)
+{
+	char path[PATH_MAX + 1];
+	char want[512];
+
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "hosts-file", "none", &err), 0);
+	assert_string_equal(cfg.hosts_file, "none");
+	assert_int_equal(config_set(&cfg, "resolv-conf", "/run/systemd/resolve/resolv.conf", &err), 0);
+	assert_string_equal(cfg.resolv_conf, "/run/systemd/resolve/resolv.conf");
+
+	/* The longest path that fits in sockaddr_un, and one byte more. */
+	size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+	memset(path, 'a', max);
+	path[0] = '/';
+	path[max] = '\0';
+	assert_int_equal(config_set(&cfg, "control-socket", path, &err), 0);
+	assert_string_equal(cfg.control_socket, path);
+	path[max] = 'a';
+	path[max + 1] = '\0';
+	assert_int_equal(config_set(&cfg, "control-socket", path, &err), -EINVAL);
+	snprintf(want, sizeof(want), "(at most %zu bytes)", max);
+	assert_non_null(strstr(err.msg, "key 'control-socket': '/aaa"));
+	assert_non_null(strstr(err.msg, "' is too long for a unix socket path "));
+	assert_non_null(strstr(err.msg, want));
+
+	memset(path, 'a', PATH_MAX);
+	path[PATH_MAX] = '\0';
+	assert_set_error("hosts-file", path, "key 'hosts-file': path is longer than 4095 bytes");
+}
+
+static void test_addresses(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "listen", "[::1]:5353", &err), 0);
+	assert_int_equal(cfg.n_listen, 2); /* config_set appends */
+	assert_int_equal(netaddr_family(&cfg.listen[1]), AF_INET6);
+	assert_int_equal(netaddr_port(&cfg.listen[1]), 5353);
+	assert_string_equal(str(&cfg.listen[1]), "[::1]:5353");
+	assert_int_equal(config_set(&cfg, "upstream", "192.0.2.1", &err), 0);
+	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+	assert_int_equal(config_set(&cfg, "upstream", "2001:db8::1", &err), 0);
+	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::1]:53");
+
+	assert_set_error("listen", "127.0.0.300",
+			 "key 'listen': '127.0.0.300' is not an address (expected ADDR[:PORT], "
+			 "IPv6 as [::1]:53)");
+	assert_set_error("upstream", "dns.example.org",
+			 "key 'upstream': 'dns.example.org' is not an address (expected "
+			 "ADDR[:PORT], IPv6 as [::1]:53)");
+	assert_set_error("listen", "127.0.0.1:0",
+			 "key 'listen': '127.0.0.1:0' is not an address (expected ADDR[:PORT], "
+			 "IPv6 as [::1]:53)");
+	assert_set_error("listen", "127.0.0.1:65536",
+			 "key 'listen': '127.0.0.1:65536' is not an address (expected "
+			 "ADDR[:PORT], IPv6 as [::1]:53)");
+}
+
+static void test_too_many_addresses(void **state)
+{
+	char addr[32];
+
+	config_defaults(&cfg);
+	for (int i = 0; i < CONFIG_MAX_ADDRS; i++) {
+		snprintf(addr, sizeof(addr), "192.0.2.%d", i + 1);
+		assert_int_equal(config_set(&cfg, "upstream", addr, &err), 0);
+	}
+	assert_int_equal(cfg.n_upstream, CONFIG_MAX_ADDRS);
+	assert_int_equal(config_set(&cfg, "upstream", "192.0.2.99", &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'upstream': too many addresses (at most 16)");
+	assert_int_equal(cfg.n_upstream, CONFIG_MAX_ADDRS);
+}
+
+static void test_empty_values(void **state)
+{
+	assert_set_error("cache-size", "",
+			 "key 'cache-size': empty value (expected a number from 0 to 10000000)");
+	assert_set_error("listen", "",
+			 "key 'listen': empty value (expected ADDR[:PORT], IPv6 as [::1]:53)");
+	assert_set_error("hosts-file", "",
+			 "key 'hosts-file': empty value (expected a file path or 'none')");
+	assert_set_error("log-level", "",
+			 "key 'log-level': empty value (expected error, warning, info or debug)");
+}
+
+static void test_unknown_keys(void **state)
+{
+	assert_set_error("cache-sise", "5",
+			 "key 'cache-sise': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'cache-size'?");
+	assert_set_error("cache_size", "5",
+			 "key 'cache_size': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'cache-size'?");
+	assert_set_error("Listen", "5",
+			 "key 'Listen': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'listen'?");
+	/* The flags' names, used as keys. */
+	assert_set_error("hosts", "none",
+			 "key 'hosts': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'hosts-file'?");
+	assert_set_error("control", "/x",
+			 "key 'control': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'control-socket'?");
+	assert_set_error("bogus", "5",
+			 "key 'bogus': unknown key (see conf/stubd.conf for the list)");
+}
+
+/* ---- config file ----------------------------------------------------- */
+
+static void test_file_sets_every_key(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load_text(fx, "listen = 127.0.0.1:5300\n"
+				       "listen = [::1]:5353\n"
+				       "upstream = 192.0.2.1\n"
+				       "upstream = [2001:db8::1]:5353\n"
+				       "resolv-conf = /tmp/none/resolv.conf\n"
+				       "hosts-file = none\n"
+				       "control-socket = /tmp/stubd.sock\n"
+				       "cache-size = 0\n"
+				       "upstream-timeout = 2s\n"
+				       "query-timeout = 7000ms\n"
+				       "edns-buffer-size = 4096\n"
+				       "tcp-idle-timeout = 500\n"
+				       "tcp-max-clients = 1\n"
+				       "tcp-max-queries = 1024\n"
+				       "log-level = debug\n"
+				       "foreground = yes\n"),
+			 0);
+	/* The file's first listen line replaced the default. */
+	assert_int_equal(cfg.n_listen, 2);
+	assert_string_equal(str(&cfg.listen[0]), "127.0.0.1:5300");
+	assert_string_equal(str(&cfg.listen[1]), "[::1]:5353");
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::1]:5353");
+	assert_string_equal(cfg.resolv_conf, "/tmp/none/resolv.conf");
+	assert_string_equal(cfg.hosts_file, "none");
+	assert_string_equal(cfg.control_socket, "/tmp/stubd.sock");
+	assert_int_equal(cfg.cache_size, 0);
+	assert_int_equal(cfg.upstream_timeout_ms, 2000);
+	assert_int_equal(cfg.query_timeout_ms, 7000);
+	assert_int_equal(cfg.edns_buffer_size, 4096);
+	assert_int_equal(cfg.tcp_idle_timeout_ms, 500);
+	assert_int_equal(cfg.tcp_max_clients, 1);
+	assert_int_equal(cfg.tcp_max_queries, 1024);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+	assert_true(cfg.foreground);
+	/* Loading a file does not claim to be "the" config file: that is
+	 * config_from_args' business. */
+	assert_string_equal(cfg.config_file, "");
+}
+
+static void test_file_comments_blanks_and_whitespace(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load_text(fx, "# a comment\n"
+				       "\n"
+				       "   \t\n"
+				       "   # an indented comment = with an equals sign\n"
+				       "  cache-size\t=   42   # trailing comment\n"
+				       "hosts-file = /srv/hosts#1 # '#' inside a value stays\n"
+				       "log-level=warning\r\n"
+				       "control-socket = /tmp/with space.sock\n"
+				       "upstream = 192.0.2.1#not-a-comment-but-a-bad-value\n"),
+			 -EINVAL);
+	/* Everything up to the bad line took effect. */
+	assert_int_equal(cfg.cache_size, 42);
+	assert_string_equal(cfg.hosts_file, "/srv/hosts#1");
+	assert_int_equal(cfg.log_level, LOG_LEVEL_WARN);
+	assert_string_equal(cfg.control_socket, "/tmp/with space.sock");
+	char want[PATH_MAX + 200];
+	snprintf(want, sizeof(want),
+		 "%s:9: key 'upstream': '192.0.2.1#not-a-comment-but-a-bad-value' is not an "
+		 "address (expected ADDR[:PORT], IPv6 as [::1]:53)",
+		 fx->conf);
+	assert_string_equal(err.msg, want);
+}
+
+static void test_file_without_final_newline(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load_text(fx, "cache-size = 7"), 0);
+	assert_int_equal(cfg.cache_size, 7);
+}
+
+static void test_file_error_names_file_line_and_key(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_load_error(fx, "# settings\n\ncache-size = ten\n", 3,
+			  "key 'cache-size': 'ten' is not a number from 0 to 10000000");
+	assert_load_error(fx, "listen = 127.0.0.300\n", 1,
+			  "key 'listen': '127.0.0.300' is not an address (expected ADDR[:PORT], "
+			  "IPv6 as [::1]:53)");
+	assert_load_error(fx, "query-timeout = 61s\n", 1,
+			  "key 'query-timeout': '61s' is not a duration from 100 to 60000 ms "
+			  "(a plain number is ms; 1500ms and 2s also work)");
+	assert_load_error(fx, "cache-size =\n", 1,
+			  "key 'cache-size': empty value (expected a number from 0 to 10000000)");
+	assert_load_error(fx, "cache-size = # nothing\n", 1,
+			  "key 'cache-size': empty value (expected a number from 0 to 10000000)");
+	assert_load_error(fx, "foreground = perhaps\n", 1,
+			  "key 'foreground': 'perhaps' is not yes or no (also true/false, "
+			  "on/off, 1/0)");
+}
+
+static void test_file_line_without_equals(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_load_error(fx, "# ok\ncache-size 10\n", 2,
+			  "expected 'key = value', got 'cache-size 10'");
+	assert_load_error(fx, "  = 10\n", 1, "expected 'key = value', got '= 10'");
+}
+
+static void test_file_unknown_key_suggests(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_load_error(fx, "upstream-timout = 100\n", 1,
+			  "key 'upstream-timout': unknown key (see conf/stubd.conf for the "
+			  "list); did you mean 'upstream-timeout'?");
+	assert_load_error(fx, "\n\nverbosity = 3\n", 3,
+			  "key 'verbosity': unknown key (see conf/stubd.conf for the list)");
+}
+
+static void test_file_scalar_twice_is_an_error(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_load_error(fx, "# sizes\n\ncache-size = 10\nlog-level = info\ncache-size = 20\n",
+			  5, "key 'cache-size': set twice, first on line 3");
+	/* Even when both lines say the same. */
+	assert_load_error(fx, "foreground = no\nforeground = no\n", 2,
+			  "key 'foreground': set twice, first on line 1");
+}
+
+static void test_file_lists_repeat(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load_text(fx, "upstream = 192.0.2.1\n"
+				       "listen = 127.0.0.1\n"
+				       "upstream = 192.0.2.2\n"
+				       "listen = 127.0.0.2:5353\n"
+				       "upstream = 192.0.2.3\n"),
+			 0);
+	assert_int_equal(cfg.n_listen, 2);
+	assert_string_equal(str(&cfg.listen[0]), "127.0.0.1:53");
+	assert_string_equal(str(&cfg.listen[1]), "127.0.0.2:5353");
+	assert_int_equal(cfg.n_upstream, 3);
+	assert_string_equal(str(&cfg.upstream[2]), "192.0.2.3:53");
+}
+
+static void test_file_too_many_addresses(void **state)
+{
+	struct fixture *fx = *state;
+	char text[1024] = "";
+	char line[64];
+
+	for (int i = 1; i <= CONFIG_MAX_ADDRS + 1; i++) {
+		snprintf(line, sizeof(line), "listen = 127.0.0.%d\n", i);
+		strcat(text, line);
+	}
+	assert_load_error(fx, text, CONFIG_MAX_ADDRS + 1,
+			  "key 'listen': too many addresses (at most 16)");
+}
+
+static void test_file_long_lines(void **state)
+{
+	struct fixture *fx = *state;
+	size_t size = 3 * 4096;
+	char *text = malloc(size);
+	assert_non_null(text);
+
+	/* A 4096-byte comment is fine, a 4097-byte line is not. */
+	memset(text, 0, size);
+	memset(text, '#', 4096);
+	strcat(text, "\ncache-size = 1\n");
+	assert_int_equal(load_text(fx, text), 0);
+	assert_int_equal(cfg.cache_size, 1);
+
+	memset(text, 0, size);
+	strcpy(text, "cache-size = 1\n");
+	memset(text + strlen(text), '#', 4097);
+	strcat(text, "\n");
+	assert_load_error(fx, text, 2, "line is longer than 4096 bytes");
+	free(text);
+}
+
+static void test_file_with_nul_byte(void **state)
+{
+	struct fixture *fx = *state;
+	FILE *f = fopen(fx->conf, "w");
+	assert_non_null(f);
+	fwrite("cache-size = 1\0\n", 1, 16, f);
+	fclose(f);
+	config_defaults(&cfg);
+	assert_int_equal(config_load_file(&cfg, fx->conf, &err), -EINVAL);
+	char want[PATH_MAX + 64];
+	snprintf(want, sizeof(want), "%s:1: line contains a NUL byte", fx->conf);
+	assert_string_equal(err.msg, want);
+}
+
+static void test_file_that_cannot_be_read(void **state)
+{
+	struct fixture *fx = *state;
+	char want[PATH_MAX + 64];
+
+	config_defaults(&cfg);
+	assert_int_equal(config_load_file(&cfg, fx->conf, &err), -ENOENT);
+	snprintf(want, sizeof(want), "%s: cannot read: No such file or directory", fx->conf);
+	assert_string_equal(err.msg, want);
+
+	char *dir = temp_path(fx, "subdir");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(config_load_file(&cfg, dir, &err), -EISDIR);
+	snprintf(want, sizeof(want), "%s: cannot read: Is a directory", dir);
+	assert_string_equal(err.msg, want);
+}
+
+static void test_file_ipv6_listen(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(load_text(fx, "listen = [::1]:5353\n"), 0);
+	assert_int_equal(cfg.n_listen, 1);
+	assert_int_equal(netaddr_family(&cfg.listen[0]), AF_INET6);
+	assert_int_equal(netaddr_port(&cfg.listen[0]), 5353);
+	assert_true(netaddr_is_loopback(&cfg.listen[0]));
+}
+
+/* ---- command line ---------------------------------------------------- */
+
+static void test_args_flags_override_file(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "cache-size = 5\n"
+			     "hosts-file = /etc/hosts\n"
+			     "control-socket = /run/a.sock\n"
+			     "upstream-timeout = 300\n"
+			     "resolv-conf = /nonexistent/resolv.conf\n"
+			     "upstream = 192.0.2.1\n");
+	char *argv[] = { "stubd", "-c", fx->conf, "--cache-size", "7", "--hosts", "none",
+			 "-s", "/run/b.sock", "--resolv-conf", fx->resolv, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_RUN);
+	assert_string_equal(cfg.config_file, fx->conf);
+	assert_int_equal(cfg.cache_size, 7);
+	assert_string_equal(cfg.hosts_file, "none");
+	assert_string_equal(cfg.control_socket, "/run/b.sock");
+	assert_string_equal(cfg.resolv_conf, fx->resolv);
+	/* What no flag touched comes from the file. */
+	assert_int_equal(cfg.upstream_timeout_ms, 300);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_false(cfg.upstream_from_resolv_conf);
+}
+
+static void test_args_list_flag_replaces_file_list(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "listen = 127.0.0.1\nlisten = 127.0.0.2\n"
+			     "upstream = 192.0.2.1\nupstream = 192.0.2.2\n");
+	char *argv[] = { "stubd", "--config", fx->conf, "-l", "[::1]:5353",
+			 "--upstream", "198.51.100.1", "-u", "198.51.100.2:5300", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(cfg.n_listen, 1);
+	assert_string_equal(str(&cfg.listen[0]), "[::1]:5353");
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+	assert_string_equal(str(&cfg.upstream[1]), "198.51.100.2:5300");
+
+	/* Without -l the file's list stays. */
+	char *argv2[] = { "stubd", "-c", fx->conf, "-u", "198.51.100.1", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv2) - 1, argv2, &action, &err), 0);
+	assert_int_equal(cfg.n_listen, 2);
+	assert_string_equal(str(&cfg.listen[1]), "127.0.0.2:53");
+	assert_int_equal(cfg.n_upstream, 1);
+}
+
+static void test_args_too_many_list_flags(void **state)
+{
+	enum config_action action;
+	char *argv[2 + 2 * (CONFIG_MAX_ADDRS + 1)];
+	char addrs[CONFIG_MAX_ADDRS + 1][32];
+	int argc = 0;
+
+	argv[argc++] = "stubd";
+	for (int i = 0; i <= CONFIG_MAX_ADDRS; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "192.0.2.%d", i + 1);
+		argv[argc++] = "-u";
+		argv[argc++] = addrs[i];
+	}
+	argv[argc] = NULL;
+	assert_int_equal(config_from_args(&cfg, argc, argv, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--upstream: too many addresses (at most 16)");
+}
+
+static void test_args_missing_config_file(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+	char want[PATH_MAX + 64];
+
+	char *argv[] = { "stubd", "-c", fx->conf, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), -EINVAL);
+	snprintf(want, sizeof(want), "%s: cannot read: No such file or directory", fx->conf);
+	assert_string_equal(err.msg, want);
+}
+
+static void test_args_config_error_is_reported(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+	char want[PATH_MAX + 128];
+
+	write_file(fx->conf, "cache-size = 1\ncache-size = 2\n");
+	char *argv[] = { "stubd", "-c", fx->conf, "--check-config", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), -EINVAL);
+	snprintf(want, sizeof(want), "%s:2: key 'cache-size': set twice, first on line 1", fx->conf);
+	assert_string_equal(err.msg, want);
+}
+
+static void test_args_bad_flag_values(void **state)
+{
+	enum config_action action;
+
+	char *a1[] = { "stubd", "--cache-size", "x", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--cache-size: 'x' is not a number from 0 to 10000000");
+
+	char *a2[] = { "stubd", "-l", "1.2.3.999", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--listen: '1.2.3.999' is not an address (expected "
+				     "ADDR[:PORT], IPv6 as [::1]:53)");
+
+	char *a3[] = { "stubd", "--hosts", "", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--hosts: empty value (expected a file path or 'none')");
+}
+
+static void test_args_usage_errors(void **state)
+{
+	enum config_action action;
+
+	char *a1[] = { "stubd", "--bogus", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '--bogus'; run 'stubd --help' for usage");
+
+	char *a2[] = { "stubd", "-f", "-x", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '-x'; run 'stubd --help' for usage");
+
+	char *a3[] = { "stubd", "-f", "stray", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unexpected argument 'stray'; run 'stubd --help' for usage");
+
+	char *a4[] = { "stubd", "-l", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a4) - 1, a4, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "missing value for option '-l'; run 'stubd --help' for usage");
+
+	char *a5[] = { "stubd", "--listen", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a5) - 1, a5, &action, &err), -EINVAL);
+	assert_string_equal(err.msg,
+			    "missing value for option '--listen'; run 'stubd --help' for usage");
+
+	char *a6[] = { "stubd", "--help=yes", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a6) - 1, a6, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '--help=yes'; run 'stubd --help' for usage");
+
+	char *a7[] = { "stubd", "-vx", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a7) - 1, a7, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '-x'; run 'stubd --help' for usage");
+}
+
+static void test_args_actions(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	/* --help and --version work even when the config is broken. */
+	char *a1[] = { "stubd", "-c", fx->conf, "--help", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_HELP);
+
+	char *a2[] = { "stubd", "--version", "-c", fx->conf, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_VERSION);
+
+	write_file(fx->conf, "cache-size = 3\n");
+	write_file(fx->resolv, "nameserver 192.0.2.1\n");
+	char *a3[] = { "stubd", "-c", fx->conf, "--check-config", "--resolv-conf", fx->resolv,
+		       NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK);
+	assert_int_equal(cfg.cache_size, 3);
+}
+
+static void test_args_verbose_counts_from_configured_level(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "log-level = error\n");
+	char *a1[] = { "stubd", "-c", fx->conf, "-v", "-u", "192.0.2.1", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), 0);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_WARN);
+
+	char *a2[] = { "stubd", "-c", fx->conf, "-vv", "-u", "192.0.2.1", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), 0);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+
+	char *a3[] = { "stubd", "-c", fx->conf, "-vvvvvv", "-u", "192.0.2.1", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), 0);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+}
+
+static void test_args_foreground_flag(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "foreground = no\nupstream = 192.0.2.1\n");
+	char *a1[] = { "stubd", "-c", fx->conf, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), 0);
+	assert_false(cfg.foreground);
+
+	char *a2[] = { "stubd", "-c", fx->conf, "-f", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), 0);
+	assert_true(cfg.foreground);
+
+	char *a3[] = { "stubd", "-c", fx->conf, "--foreground", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), 0);
+	assert_true(cfg.foreground);
+}
+
+/* SIGHUP calls config_from_args again with the same argv; getopt must start
+ * over each time, even after an error inside a group of short options. */
+static void test_args_twice_in_one_process(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+	struct config first;
+
+	write_file(fx->conf, "cache-size = 11\nlisten = 127.0.0.1:5353\n");
+	char *bad[] = { "stubd", "-fxv", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(bad) - 1, bad, &action, &err), -EINVAL);
+
+	char *argv[] = { "stubd", "-fv", "-c", fx->conf, "-u", "192.0.2.1", "--cache-size", "12",
+			 NULL };
+	assert_int_equal(config_from_args(&first, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(first.cache_size, 12);
+	assert_true(first.foreground);
+	assert_int_equal(first.log_level, LOG_LEVEL_DEBUG);
+
+	/* The file changed between the two calls, as before a reload. */
+	write_file(fx->conf, "cache-size = 11\nlisten = 127.0.0.1:5354\n");
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(cfg.cache_size, 12);
+	assert_true(cfg.foreground);
+	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_int_equal(cfg.n_listen, 1);
+	assert_string_equal(str(&cfg.listen[0]), "127.0.0.1:5354");
+	/* argv itself is left alone. */
+	assert_string_equal(argv[1], "-fv");
+	assert_string_equal(argv[2], "-c");
+}
+
+/* ---- upstreams from resolv.conf -------------------------------------- */
+
+static int args_with_resolv(struct fixture *fx, const char *conf_text)
+{
+	enum config_action action;
+	write_file(fx->conf, conf_text);
+	char *argv[] = { "stubd", "-c", fx->conf, "--resolv-conf", fx->resolv, NULL };
+	return config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err);
+}
+
+static void test_upstreams_from_resolv_conf(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "search example.org\n"
+			       "nameserver 192.0.2.1\n"
+			       "nameserver 2001:db8::53\n");
+	assert_int_equal(args_with_resolv(fx, ""), 0);
+	assert_true(cfg.upstream_from_resolv_conf);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::53]:53");
+
+	/* Again (a reload): the same list, not twice the list. */
+	assert_int_equal(config_resolve_upstreams(&cfg), 0);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_true(cfg.upstream_from_resolv_conf);
+}
+
+static void test_upstreams_configured_skip_resolv_conf(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver 192.0.2.1\n");
+	assert_int_equal(args_with_resolv(fx, "upstream = 198.51.100.1\n"), 0);
+	assert_false(cfg.upstream_from_resolv_conf);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+}
+
+static void test_upstreams_leave_out_own_listen_address(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver 127.0.0.53\n"
+			       "nameserver 192.0.2.1\n"
+			       "nameserver ::1\n");
+	log_begin(fx);
+	int r = args_with_resolv(fx, "");
+	const char *log = log_end(fx);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1]), "[::1]:53");
+
+	char want[PATH_MAX + 200];
+	snprintf(want, sizeof(want),
+		 "%s: leaving out nameserver 127.0.0.53:53: it is stubd's own listen address "
+		 "(no forwarding loops)\n",
+		 fx->resolv);
+	assert_non_null(strstr(log, want));
+	assert_null(strstr(log, "192.0.2.1"));
+	assert_null(strstr(log, "[::1]"));
+}
+
+static void test_upstreams_other_port_is_not_a_loop(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver 127.0.0.53\n");
+	assert_int_equal(args_with_resolv(fx, "listen = 127.0.0.53:5353\n"), 0);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_string_equal(str(&cfg.upstream[0]), "127.0.0.53:53");
+}
+
+static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const wildcards[] = { "listen = 0.0.0.0\n", "listen = [::]:53\n" };
+
+	write_file(fx->resolv, "nameserver 127.0.0.1\n"
+			       "nameserver 192.0.2.1\n"
+			       "nameserver 127.0.0.53\n"
+			       "nameserver ::1\n");
+	for (size_t i = 0; i < 2; i++) {
+		log_begin(fx);
+		int r = args_with_resolv(fx, wildcards[i]);
+		const char *log = log_end(fx);
+		assert_int_equal(r, 0);
+		assert_int_equal(cfg.n_upstream, 1);
+		assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+		assert_non_null(strstr(log, "leaving out nameserver 127.0.0.1:53: stubd listens on "));
+		assert_non_null(strstr(log, "leaving out nameserver [::1]:53: stubd listens on "));
+		assert_non_null(strstr(log, ", which would receive it (no forwarding loops)\n"));
+	}
+	assert_non_null(strstr(fx->log, "stubd listens on [::]:53, which"));
+
+	/* A wildcard on another port does not receive what goes to port 53. */
+	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:5353\n"), 0);
+	assert_int_equal(cfg.n_upstream, 4);
+}
+
+static void test_upstreams_missing_resolv_conf(void **state)
+{
+	struct fixture *fx = *state;
+
+	log_begin(fx);
+	int r = args_with_resolv(fx, "");
+	const char *log = log_end(fx);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_upstream, 0);
+	assert_true(cfg.upstream_from_resolv_conf);
+	assert_non_null(strstr(log, fx->resolv));
+	assert_non_null(strstr(log, "does not exist"));
+}
+
+/* ---- config_print ---------------------------------------------------- */
+
+static void test_print_defaults(void **state)
+{
+	config_defaults(&cfg);
+	cfg.foreground = false;
+	char *text = print_to_string(&cfg);
+	assert_true(strncmp(text, "# effective configuration (built-in defaults)\n", 46) == 0);
+	static const char *const lines[] = {
+		"\nlisten = 127.0.0.53:53\n",
+		"\n# upstream: none set\n",
+		"\nresolv-conf = /etc/resolv.conf\n",
+		"\nhosts-file = /etc/hosts\n",
+		"\ncontrol-socket = /run/stubd/control.sock\n",
+		"\ncache-size = 10000\n",
+		"\nupstream-timeout = 1000\n",
+		"\nquery-timeout = 5000\n",
+		"\nedns-buffer-size = 1232\n",
+		"\ntcp-idle-timeout = 10000\n",
+		"\ntcp-max-clients = 256\n",
+		"\ntcp-max-queries = 64\n",
+		"\nlog-level = info\n",
+		"\nforeground = no\n",
+	};
+	const char *at = text;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		const char *found = strstr(at, lines[i]);
+		if (!found)
+			fail_msg("'%s' missing or out of order in:\n%s", lines[i], text);
+		at = found + 1;
+	}
+	free(text);
+}
+
+static void test_print_round_trip(void **state)
+{
+	struct fixture *fx = *state;
+	struct config loaded;
+
+	assert_int_equal(load_text(fx, "listen = 127.0.0.1:5300\n"
+				       "listen = [::1]:5353\n"
+				       "upstream = 192.0.2.1\n"
+				       "upstream = [2001:db8::1]:5353\n"
+				       "hosts-file = none\n"
+				       "cache-size = 0\n"
+				       "upstream-timeout = 2s\n"
+				       "query-timeout = 7000ms\n"
+				       "edns-buffer-size = 512\n"
+				       "log-level = debug\n"
+				       "foreground = yes\n"),
+			 0);
+	char *first = print_to_string(&cfg);
+	assert_non_null(strstr(first, "\nupstream-timeout = 2000\n"));
+	assert_non_null(strstr(first, "\nupstream = [2001:db8::1]:5353\n"));
+
+	write_file(temp_path(fx, "printed.conf"), first);
+	config_defaults(&loaded);
+	assert_int_equal(config_load_file(&loaded, temp_path(fx, "printed.conf"), &err), 0);
+	char *second = print_to_string(&loaded);
+	assert_string_equal(second, first);
+	assert_memory_equal(&loaded, &cfg, sizeof(cfg));
+	free(first);
+	free(second);
+}
+
+static void test_print_round_trip_with_resolv_conf_upstreams(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->resolv, "nameserver 192.0.2.1\nnameserver 2001:db8::53\n");
+	assert_int_equal(args_with_resolv(fx, "cache-size = 5\n"), 0);
+	char *first = print_to_string(&cfg);
+	char want[PATH_MAX + 200];
+	snprintf(want, sizeof(want), "# effective configuration (from %s)\n", fx->conf);
+	assert_true(strncmp(first, want, strlen(want)) == 0);
+	snprintf(want, sizeof(want),
+		 "\n# upstream: none set, so these come from %s:\n"
+		 "# upstream = 192.0.2.1:53\n"
+		 "# upstream = [2001:db8::53]:53\n",
+		 fx->resolv);
+	assert_non_null(strstr(first, want));
+
+	/* The printed file, loaded as the config, still follows resolv.conf. */
+	char *printed = temp_path(fx, "printed.conf");
+	write_file(printed, first);
+	char *argv[] = { "stubd", "-c", printed, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_true(cfg.upstream_from_resolv_conf);
+	assert_int_equal(cfg.n_upstream, 2);
+	char *second = print_to_string(&cfg);
+	/* Only the first line, naming the file, differs. */
+	assert_string_equal(strchr(second, '\n'), strchr(first, '\n'));
+	free(first);
+	free(second);
+}
+
+/* ---- the shipped conf/stubd.conf ------------------------------------- */
+
+static char *read_all(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("cannot open %s: %s (is STUBD_SOURCE_DIR right?)", path, strerror(errno));
+	char *text = calloc(1, 65536);
+	assert_non_null(text);
+	size_t len = fread(text, 1, 65535, f);
+	assert_true(len > 0 && len < 65535);
+	fclose(f);
+	return text;
+}
+
+static void test_shipped_conf_loads_as_defaults(void **state)
+{
+	struct config defaults;
+
+	config_defaults(&defaults);
+	config_defaults(&cfg);
+	assert_int_equal(config_load_file(&cfg, STUBD_SOURCE_DIR "/conf/stubd.conf", &err), 0);
+	assert_memory_equal(&cfg, &defaults, sizeof(cfg));
+}
+
+/* Every "key = value" line that config_print gives for the defaults is in
+ * the shipped file as "# key = value", in the same order: the documented
+ * defaults are the real ones. */
+static void test_shipped_conf_documents_every_default(void **state)
+{
+	char *conf = read_all(STUBD_SOURCE_DIR "/conf/stubd.conf");
+	config_defaults(&cfg);
+	cfg.foreground = false; /* documented as "no", the default as root */
+	char *printed = print_to_string(&cfg);
+	const char *at = conf;
+
+	for (char *line = strtok(printed, "\n"); line; line = strtok(NULL, "\n")) {
+		char want[512];
+		if (line[0] == '#' && strncmp(line, "# upstream", 10) != 0)
+			continue;
+		if (line[0] == '#')
+			snprintf(want, sizeof(want), "\n# upstream = ");
+		else
+			snprintf(want, sizeof(want), "\n# %s\n", line);
+		const char *found = strstr(at, want);
+		if (!found)
+			fail_msg("conf/stubd.conf lacks '%s' (or has it out of order)", want + 1);
+		at = found + 1;
+	}
+	free(printed);
+	free(conf);
+}
+
+/* Uncommenting every documented line gives a valid file. */
+static void test_shipped_conf_uncommented_loads(void **state)
+{
+	struct fixture *fx = *state;
+	char *conf = read_all(STUBD_SOURCE_DIR "/conf/stubd.conf");
+	FILE *out = fopen(fx->conf, "w");
+	assert_non_null(out);
+	int n = 0;
+
+	for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t key = strspn(line + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (strncmp(line, "# ", 2) == 0 && key > 0 && strncmp(line + 2 + key, " = ", 3) == 0) {
+			fprintf(out, "%s\n", line + 2);
+			n++;
+		}
+	}
+	fclose(out);
+	free(conf);
+	assert_int_equal(n, 15); /* 14 keys, upstream shown twice */
+	config_defaults(&cfg);
+	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_int_equal(cfg.cache_size, 10000);
+	assert_int_equal(cfg.edns_buffer_size, 1232);
+	assert_false(cfg.foreground);
+}
+
+static void test_usage_lists_every_flag(void **state)
+{
+	static const char *const flags[] = {
+		"-c, --config FILE", "-l, --listen ADDR[:PORT]", "-u, --upstream ADDR[:PORT]",
+		"--hosts FILE|none", "-s, --control SOCKET", "--cache-size N", "-f, --foreground",
+		"\n  -v ", "--check-config", "--version", "--help", "--resolv-conf FILE",
+	};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	config_usage(f);
+	fclose(f);
+	assert_true(strncmp(text, "Usage: stubd [-c FILE] [-l ADDR[:PORT]]...", 42) == 0);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (!strstr(text, flags[i]))
+			fail_msg("usage lacks '%s'", flags[i]);
+	free(text);
+}
+
+#define TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TEST(test_defaults),
+		TEST(test_foreground_default_under_systemd),
+		TEST(test_numbers_accept_their_bounds),
+		TEST(test_numbers_reject_out_of_range),
+		TEST(test_numbers_reject_non_numbers),
+		TEST(test_durations_take_ms_and_s),
+		TEST(test_durations_reject_bad_units_and_range),
+		TEST(test_booleans),
+		TEST(test_log_levels),
+		TEST(test_paths),
+		TEST(test_addresses),
+		TEST(test_too_many_addresses),
+		TEST(test_empty_values),
+		TEST(test_unknown_keys),
+		TEST(test_file_sets_every_key),
+		TEST(test_file_comments_blanks_and_whitespace),
+		TEST(test_file_without_final_newline),
+		TEST(test_file_error_names_file_line_and_key),
+		TEST(test_file_line_without_equals),
+		TEST(test_file_unknown_key_suggests),
+		TEST(test_file_scalar_twice_is_an_error),
+		TEST(test_file_lists_repeat),
+		TEST(test_file_too_many_addresses),
+		TEST(test_file_long_lines),
+		TEST(test_file_with_nul_byte),
+		TEST(test_file_that_cannot_be_read),
+		TEST(test_file_ipv6_listen),
+		TEST(test_args_flags_override_file),
+		TEST(test_args_list_flag_replaces_file_list),
+		TEST(test_args_too_many_list_flags),
+		TEST(test_args_missing_config_file),
+		TEST(test_args_config_error_is_reported),
+		TEST(test_args_bad_flag_values),
+		TEST(test_args_usage_errors),
+		TEST(test_args_actions),
+		TEST(test_args_verbose_counts_from_configured_level),
+		TEST(test_args_foreground_flag),
+		TEST(test_args_twice_in_one_process),
+		TEST(test_upstreams_from_resolv_conf),
+		TEST(test_upstreams_configured_skip_resolv_conf),
+		TEST(test_upstreams_leave_out_own_listen_address),
+		TEST(test_upstreams_other_port_is_not_a_loop),
+		TEST(test_upstreams_wildcard_listen_leaves_out_loopback),
+		TEST(test_upstreams_missing_resolv_conf),
+		TEST(test_print_defaults),
+		TEST(test_print_round_trip),
+		TEST(test_print_round_trip_with_resolv_conf_upstreams),
+		TEST(test_shipped_conf_loads_as_defaults),
+		TEST(test_shipped_conf_documents_every_default),
+		TEST(test_shipped_conf_uncommented_loads),
+		TEST(test_usage_lists_every_flag),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
