@@ -1,7 +1,9 @@
 /* test_config.c - scenarios for stubd's settings: defaults, the config
  * file, the command line, upstreams from resolv.conf and --check-config. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -447,6 +449,12 @@ static void test_unknown_keys(void **state)
 	assert_set_error("control", "/x",
 			 "key 'control': unknown key (see conf/stubd.conf for the list); "
 			 "did you mean 'control-socket'?");
+	/* Distance 2 (a swap) still gets a suggestion, distance 3 does not. */
+	assert_set_error("cahce-size", "5",
+			 "key 'cahce-size': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'cache-size'?");
+	assert_set_error("cxxxe-size", "5",
+			 "key 'cxxxe-size': unknown key (see conf/stubd.conf for the list)");
 	assert_set_error("bogus", "5",
 			 "key 'bogus': unknown key (see conf/stubd.conf for the list)");
 }
@@ -944,9 +952,11 @@ static void test_upstreams_from_resolv_conf(void **state)
 	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
 	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::53]:53");
 
-	/* Again (a reload): the same list, not twice the list. */
+	/* Again (a reload): resolv.conf is read afresh, not appended. */
+	write_file(fx->resolv, "nameserver 198.51.100.9\n");
 	assert_int_equal(config_resolve_upstreams(&cfg), 0);
-	assert_int_equal(cfg.n_upstream, 2);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.9:53");
 	assert_true(cfg.upstream_from_resolv_conf);
 }
 
@@ -1002,7 +1012,7 @@ static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
 	static const char *const wildcards[] = { "listen = 0.0.0.0\n", "listen = [::]:53\n" };
 
 	write_file(fx->resolv, "nameserver 127.0.0.1\n"
-			       "nameserver 192.0.2.1\n"
+			       "nameserver 198.51.100.1\n"
 			       "nameserver 127.0.0.53\n"
 			       "nameserver ::1\n");
 	for (size_t i = 0; i < 2; i++) {
@@ -1011,7 +1021,7 @@ static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
 		const char *log = log_end(fx);
 		assert_int_equal(r, 0);
 		assert_int_equal(cfg.n_upstream, 1);
-		assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+		assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
 		assert_non_null(strstr(log, "leaving out nameserver 127.0.0.1:53: stubd listens on "));
 		assert_non_null(strstr(log, "leaving out nameserver [::1]:53: stubd listens on "));
 		assert_non_null(strstr(log, ", which would receive it (no forwarding loops)\n"));
@@ -1021,6 +1031,53 @@ static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
 	/* A wildcard on another port does not receive what goes to port 53. */
 	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:5353\n"), 0);
 	assert_int_equal(cfg.n_upstream, 4);
+}
+
+/* A LAN server whose resolv.conf names its own interface address. */
+static void test_upstreams_wildcard_listen_leaves_out_local_address(void **state)
+{
+	struct fixture *fx = *state;
+	struct ifaddrs *ifs;
+	char addr[INET_ADDRSTRLEN] = "";
+	char text[128];
+
+	assert_int_equal(getifaddrs(&ifs), 0);
+	for (struct ifaddrs *i = ifs; i && !addr[0]; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		const struct in_addr *in = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		if ((ntohl(in->s_addr) >> 24) != 127)
+			inet_ntop(AF_INET, in, addr, sizeof(addr));
+	}
+	freeifaddrs(ifs);
+	if (!addr[0])
+		skip(); /* only loopback here: nothing to test */
+
+	snprintf(text, sizeof(text), "nameserver %s\nnameserver 198.51.100.1\n", addr);
+	write_file(fx->resolv, text);
+	log_begin(fx);
+	int r = args_with_resolv(fx, "listen = 0.0.0.0:53\n");
+	log_end(fx);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+
+	/* Listening on loopback only, that address does not reach us. */
+	assert_int_equal(args_with_resolv(fx, ""), 0);
+	assert_int_equal(cfg.n_upstream, 2);
+}
+
+static void test_upstream_set_replaces_resolv_conf_list(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver 198.51.100.1\nnameserver 198.51.100.2\n");
+	assert_int_equal(args_with_resolv(fx, ""), 0);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_int_equal(config_set(&cfg, "upstream", "192.0.2.53", &err), 0);
+	assert_false(cfg.upstream_from_resolv_conf);
+	assert_int_equal(cfg.n_upstream, 1);
+	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.53:53");
 }
 
 static void test_upstreams_missing_resolv_conf(void **state)
@@ -1281,6 +1338,8 @@ int main(void)
 		TEST(test_upstreams_leave_out_own_listen_address),
 		TEST(test_upstreams_other_port_is_not_a_loop),
 		TEST(test_upstreams_wildcard_listen_leaves_out_loopback),
+		TEST(test_upstreams_wildcard_listen_leaves_out_local_address),
+		TEST(test_upstream_set_replaces_resolv_conf_list),
 		TEST(test_upstreams_missing_resolv_conf),
 		TEST(test_print_defaults),
 		TEST(test_print_round_trip),
