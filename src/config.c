@@ -531,12 +531,15 @@ static int parse_line(struct config *cfg, struct file_state *st, char *line,
 		return fail(err, "%s:%u: %s", st->path, st->lineno, why.msg);
 	}
 	size_t idx = (size_t)(k - keys);
-	if (st->first_line[idx] && k->kind != KEY_ADDRS)
+	if (st->first_line[idx] == 0) {
+		st->first_line[idx] = st->lineno;
+		if (k->kind == KEY_ADDRS)
+			clear_list(cfg, k);
+	} else if (k->kind != KEY_ADDRS) {
+		/* Two values for one setting: which one did the user mean? */
 		return fail(err, "%s:%u: key '%s': set twice, first on line %u", st->path,
 			    st->lineno, k->name, st->first_line[idx]);
-	if (!st->first_line[idx] && k->kind == KEY_ADDRS)
-		clear_list(cfg, k);
-	st->first_line[idx] = st->lineno;
+	}
 	if (set_value(cfg, k, value, &why) < 0)
 		return fail(err, "%s:%u: key '%s': %s", st->path, st->lineno, k->name, why.msg);
 	return 0;
@@ -830,7 +833,7 @@ static bool is_wildcard(const struct netaddr *a)
 
 static bool same_ip(const struct netaddr *a, const struct sockaddr *sa)
 {
-	if (1)
+	if (!sa || sa->sa_family != netaddr_family(a))
 		return false;
 	if (sa->sa_family == AF_INET)
 		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
@@ -987,28 +990,32 @@ void config_print(const struct config *cfg, FILE *out)
 
 void config_usage(FILE *out)
 {
-	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]... [--hosts FILE|none]\n"
-	      "             [-s SOCKET] [--cache-size N] [-f] [-v] [--check-config] [--version] [--help]\n"
+	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]...\n"
+	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N] [-f] [-v]\n"
+	      "             [--check-config] [--version] [--help]\n"
 	      "\n"
 	      "A caching DNS stub resolver.\n"
 	      "\n"
-	      "  -c, --config FILE         config file (default " CONFIG_DEFAULT_FILE " when it exists)\n"
-	      "  -l, --listen ADDR[:PORT]  answer on this address, UDP and TCP; repeatable; IPv6 as [::1]:53\n"
-	      "                            (default " CONFIG_DEFAULT_LISTEN ")\n"
-	      "  -u, --upstream ADDR[:PORT] forward to this server; repeatable (default: the nameservers\n"
-	      "                            of " CONFIG_DEFAULT_RESOLV_CONF ", minus stubd's own addresses)\n"
-	      "      --resolv-conf FILE    where the default upstreams come from\n"
-	      "      --hosts FILE|none     hosts file to answer from (default " CONFIG_DEFAULT_HOSTS ")\n"
-	      "  -s, --control SOCKET      control socket for stubctl (default " CONFIG_DEFAULT_CONTROL ")\n"
-	      "      --cache-size N        max cached answers, 0 = no cache (default 10000)\n"
-	      "  -f, --foreground          stay in the foreground, log to stderr\n"
-	      "                            (default under systemd and when not root)\n"
-	      "  -v                        more logging; repeat for more\n"
-	      "      --check-config        check the config, print the effective settings, exit\n"
-	      "      --version             print the version and exit\n"
-	      "      --help                print this help and exit\n"
+	      "  -c, --config FILE           config file\n"
+	      "                              (default " CONFIG_DEFAULT_FILE " when it exists)\n"
+	      "  -l, --listen ADDR[:PORT]    answer on this address, UDP and TCP; repeatable;\n"
+	      "                              IPv6 as [::1]:53 (default " CONFIG_DEFAULT_LISTEN ")\n"
+	      "  -u, --upstream ADDR[:PORT]  forward to this server; repeatable (default: the\n"
+	      "                              nameservers in --resolv-conf, minus stubd itself)\n"
+	      "      --resolv-conf FILE      where the default upstreams come from\n"
+	      "                              (default " CONFIG_DEFAULT_RESOLV_CONF ")\n"
+	      "      --hosts FILE|none       hosts file to answer from (default " CONFIG_DEFAULT_HOSTS ")\n"
+	      "  -s, --control SOCKET        control socket for stubctl\n"
+	      "                              (default " CONFIG_DEFAULT_CONTROL ")\n"
+	      "      --cache-size N          max cached answers, 0 = no cache (default 10000)\n"
+	      "  -f, --foreground            stay in the foreground, log to stderr\n"
+	      "                              (default under systemd and when not root)\n"
+	      "  -v                          more logging; repeat for more\n"
+	      "      --check-config          validate the config, print the settings, exit\n"
+	      "      --version               print the version and exit\n"
+	      "      --help                  print this help and exit\n"
 	      "\n"
-	      "Flags override the config file. Exit status: 0 clean shutdown, 1 runtime failure,\n"
-	      "2 usage or config error.\n",
+	      "Flags override the config file (see conf/stubd.conf for every setting).\n"
+	      "Exit status: 0 clean shutdown, 1 runtime failure, 2 usage or config error.\n",
 	      out);
 }

@@ -16,35 +16,6 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct daemon *d = arg;
-	struct config next;
-	struct config_error err;
-	enum config_action action;
-
-	if (config_from_args(&next, d->argc, d->argv, &action, &err) < 0) {
-		log_err("reload failed, keeping the running configuration: %s", err.msg);
-		return;
-	}
-	/* What can change without new sockets or a new upstream set takes
-	 * effect now; the rest needs a restart, and the log says so. */
-	log_set_level(next.log_level);
-	if (next.n_listen != d->cfg.n_listen ||
-	    memcmp(next.listen, d->cfg.listen, sizeof(next.listen[0]) * next.n_listen) != 0)
-		log_warn("reload: listen addresses changed; restart stubd to use them");
-	if (next.n_upstream != d->cfg.n_upstream ||
-	    memcmp(next.upstream, d->cfg.upstream, sizeof(next.upstream[0]) * next.n_upstream) != 0)
-		log_warn("reload: upstream servers changed; restart stubd to use them");
-	log_info("configuration reloaded");
-}
-
-static int watch_signal(struct daemon *d, struct event **ev, int sig, event_callback_fn fn)
-{
-	*ev = evsignal_new(d->base, sig, fn, d);
-	return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
-}
-
 static void warn_about_upstreams(const struct config *cfg)
 {
 	if (cfg->n_upstream > 0)
@@ -56,6 +27,40 @@ static void warn_about_upstreams(const struct config *cfg)
 	else
 		log_warn("no upstream servers configured; every question not answered "
 			 "locally gets SERVFAIL (give one with -u ADDR)");
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config next;
+	struct config_error err;
+	enum config_action action;
+
+	if (config_from_args(&next, d->argc, d->argv, &action, &err) < 0) {
+		log_err("reload failed, keeping the running configuration: %s", err.msg);
+		return;
+	}
+	/* Everything but the sockets takes effect now; new listen addresses
+	 * need a restart, and the log says so. */
+	log_set_level(next.log_level);
+	if (next.n_listen != d->cfg.n_listen ||
+	    memcmp(next.listen, d->cfg.listen, sizeof(next.listen[0]) * next.n_listen) != 0)
+		log_warn("reload: listen addresses changed; restart stubd to use them");
+	if (upstream_reconfigure(d->upstream, &next) < 0) {
+		log_err("reload failed, keeping the running configuration: out of memory");
+		return;
+	}
+	next.n_listen = d->cfg.n_listen;
+	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
+	d->cfg = next;
+	warn_about_upstreams(&d->cfg);
+	log_info("configuration reloaded");
+}
+
+static int watch_signal(struct daemon *d, struct event **ev, int sig, event_callback_fn fn)
+{
+	*ev = evsignal_new(d->base, sig, fn, d);
+	return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
 }
 
 int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,

@@ -24,8 +24,17 @@
  * packet, so every server gets a second chance within the deadline). */
 #define TRIES_PER_SERVER 2
 
+/* The servers in force. A reload swaps in a new set while transactions
+ * that started on the old one keep it alive through their reference. */
+struct server_set {
+	unsigned refs;
+	size_t n;
+	struct upstream_server servers[];
+};
+
 struct upstream_txn {
 	struct upstream *up;
+	struct server_set *set;  /* a reference, dropped by txn_free */
 	LIST_ENTRY(upstream_txn) link;
 
 	struct wire_query q;
@@ -51,8 +60,7 @@ struct upstream_txn {
 
 struct upstream {
 	struct event_base *base;
-	struct upstream_server *servers;
-	size_t n_servers;
+	struct server_set *set;
 	struct timeval try_timeout;
 	struct timeval query_timeout;
 	size_t edns_size;
@@ -67,29 +75,64 @@ static struct timeval ms_to_tv(unsigned ms)
 	return tv;
 }
 
+static void set_unref(struct server_set *set)
+{
+	if (set && --set->refs == 0)
+		free(set);
+}
+
+/* A new set for cfg's servers; counters carry over for servers that were
+ * already configured, so a reload does not reset what status shows. */
+static struct server_set *set_new(const struct config *cfg, const struct server_set *old)
+{
+	struct server_set *set = calloc(1, sizeof(*set) + cfg->n_upstream * sizeof(set->servers[0]));
+	if (!set)
+		return NULL;
+	set->refs = 1;
+	set->n = cfg->n_upstream;
+	for (size_t i = 0; i < set->n; i++) {
+		struct upstream_server *s = &set->servers[i];
+		s->addr = cfg->upstream[i];
+		for (size_t j = 0; old && j < old->n; j++)
+			if (netaddr_equal(&old->servers[j].addr, &s->addr))
+				*s = old->servers[j];
+		netaddr_str(&s->addr, s->name, sizeof(s->name));
+	}
+	return set;
+}
+
+static void apply_settings(struct upstream *up, const struct config *cfg)
+{
+	up->try_timeout = ms_to_tv(cfg->upstream_timeout_ms);
+	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
+	up->edns_size = cfg->edns_buffer_size;
+}
+
 struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 	if (!up)
 		return NULL;
 	up->base = base;
-	up->try_timeout = ms_to_tv(cfg->upstream_timeout_ms);
-	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
-	up->edns_size = cfg->edns_buffer_size;
 	LIST_INIT(&up->txns);
-	up->n_servers = cfg->n_upstream;
-	if (up->n_servers > 0) {
-		up->servers = calloc(up->n_servers, sizeof(*up->servers));
-		if (!up->servers) {
-			free(up);
-			return NULL;
-		}
-	}
-	for (size_t i = 0; i < up->n_servers; i++) {
-		up->servers[i].addr = cfg->upstream[i];
-		netaddr_str(&cfg->upstream[i], up->servers[i].name, sizeof(up->servers[i].name));
+	apply_settings(up, cfg);
+	up->set = set_new(cfg, NULL);
+	if (!up->set) {
+		free(up);
+		return NULL;
 	}
 	return up;
+}
+
+int upstream_reconfigure(struct upstream *up, const struct config *cfg)
+{
+	struct server_set *set = set_new(cfg, up->set);
+	if (!set)
+		return -ENOMEM;
+	set_unref(up->set);
+	up->set = set;
+	apply_settings(up, cfg);
+	return 0;
 }
 
 static void close_try(struct upstream_txn *txn)
@@ -118,6 +161,7 @@ static void txn_free(struct upstream_txn *txn)
 	if (txn->deadline)
 		event_free(txn->deadline);
 	LIST_REMOVE(txn, link);
+	set_unref(txn->set);
 	free(txn);
 }
 
@@ -127,7 +171,7 @@ void upstream_free(struct upstream *up)
 		return;
 	while (!LIST_EMPTY(&up->txns))
 		txn_free(LIST_FIRST(&up->txns));
-	free(up->servers);
+	set_unref(up->set);
 	free(up);
 }
 
@@ -149,7 +193,7 @@ static void finish(struct upstream_txn *txn, enum upstream_status status,
 
 static struct upstream_server *current(struct upstream_txn *txn)
 {
-	return &txn->up->servers[txn->server];
+	return &txn->set->servers[txn->server];
 }
 
 /* RFC 6298-style smoothing, enough to tell a slow server from a fast one. */
@@ -218,7 +262,7 @@ static bool from_server(const struct upstream_txn *txn, const struct sockaddr_st
 			socklen_t from_len)
 {
 	struct netaddr got = { .ss = *from, .len = from_len };
-	return netaddr_equal(&got, &txn->up->servers[txn->server].addr);
+	return netaddr_equal(&got, &txn->set->servers[txn->server].addr);
 }
 
 static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
@@ -345,7 +389,7 @@ static void start_tcp(struct upstream_txn *txn)
 
 static bool all_failed(const struct upstream_txn *txn)
 {
-	size_t n = txn->up->n_servers;
+	size_t n = txn->set->n;
 	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
 	return (txn->failed & all) == all;
 }
@@ -355,13 +399,13 @@ static bool all_failed(const struct upstream_txn *txn)
  * tries or failed: the caller gives up. */
 static bool send_to_next(struct upstream_txn *txn)
 {
-	struct upstream *up = txn->up;
+	size_t n = txn->set->n;
 
 	for (;;) {
-		if (all_failed(txn) || txn->tries >= up->n_servers * TRIES_PER_SERVER)
+		if (all_failed(txn) || txn->tries >= n * TRIES_PER_SERVER)
 			return false;
 		if (txn->tries > 0)
-			txn->server = (txn->server + 1) % up->n_servers;
+			txn->server = (txn->server + 1) % n;
 		txn->tries++;
 		if (txn->failed & (1u << txn->server))
 			continue;
@@ -400,7 +444,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
 				      upstream_done_fn done, void *arg)
 {
-	if (up->n_servers == 0)
+	if (up->set->n == 0)
 		return NULL;
 	struct upstream_txn *txn = calloc(1, sizeof(*txn));
 	if (!txn)
@@ -410,6 +454,8 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 	txn->done = done;
 	txn->arg = arg;
 	txn->udp_fd = -1;
+	txn->set = up->set;
+	txn->set->refs++;
 	LIST_INSERT_HEAD(&up->txns, txn, link);
 	txn->try_timer = evtimer_new(up->base, on_try_timeout, txn);
 	txn->deadline = evtimer_new(up->base, on_deadline, txn);
@@ -428,12 +474,12 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 
 size_t upstream_server_count(const struct upstream *up)
 {
-	return up->n_servers;
+	return up->set->n;
 }
 
 const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i)
 {
-	return i < up->n_servers ? &up->servers[i] : NULL;
+	return i < up->set->n ? &up->set->servers[i] : NULL;
 }
 
 const struct upstream_stats *upstream_get_stats(const struct upstream *up)

@@ -54,6 +54,11 @@ struct upstream_txn;
  * owns the result and frees it with upstream_free(). */
 struct upstream *upstream_new(struct event_base *base, const struct config *cfg);
 
+/* Takes cfg's servers and timeouts for new questions (SIGHUP); questions
+ * already sent finish with the servers they started on. Counters carry
+ * over for servers in both lists. Returns 0 or -ENOMEM (nothing changed). */
+int upstream_reconfigure(struct upstream *up, const struct config *cfg);
+
 /* Cancels every transaction still open (no callbacks) and frees. NULL ok. */
 void upstream_free(struct upstream *up);
 

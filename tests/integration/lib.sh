@@ -155,3 +155,14 @@ check_between() {
 
 # dq [dnsq args...]: runs dnsq against stubd (stubd_start's address).
 dq() { "$DNSQ" "$STUBD_ADDR:$STUBD_PORT" "$@"; }
+
+# wire_name NAME: NAME in DNS wire format as hex, e.g. "a.bc" -> 0161026263 00 (no blank).
+wire_name() {
+	local name=${1%.} label out=""
+	local IFS=.
+	for label in $name; do
+		out+=$(printf '%02x' "${#label}")
+		out+=$(printf '%s' "$label" | od -An -tx1 | tr -d ' \n')
+	done
+	echo "${out}00"
+}
