@@ -1,11 +1,108 @@
 /* daemon.c - wiring the modules together and running the loop. See daemon.h. */
 #include "stubd/daemon.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "stubd/log.h"
 #include "stubd/version.h"
+
+/* How often the hosts file is checked for changes: edits show up within
+ * this long, without a SIGHUP, for the price of one stat() a second. */
+#define HOSTS_CHECK_INTERVAL_MS 1000
+
+/* The machine's own name and addresses, for the own-hostname answer
+ * (nss-myhostname's job). Loopback and IPv6 link-local addresses are left
+ * out: they mean nothing, or something else, to another program. */
+static void collect_self(struct hosts_options *opt)
+{
+	struct ifaddrs *list = NULL;
+
+	if (gethostname(opt->hostname, sizeof(opt->hostname)) < 0)
+		opt->hostname[0] = '\0';
+	opt->hostname[sizeof(opt->hostname) - 1] = '\0';
+	opt->n_self_v4 = opt->n_self_v6 = 0;
+	if (getifaddrs(&list) < 0)
+		return;
+	for (struct ifaddrs *ifa = list; ifa; ifa = ifa->ifa_next) {
+		if (!ifa->ifa_addr || (ifa->ifa_flags & IFF_LOOPBACK) || !(ifa->ifa_flags & IFF_UP))
+			continue;
+		if (ifa->ifa_addr->sa_family == AF_INET && opt->n_self_v4 < HOSTS_MAX_SELF_ADDRS) {
+			opt->self_v4[opt->n_self_v4++] = ((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		} else if (ifa->ifa_addr->sa_family == AF_INET6 &&
+			   opt->n_self_v6 < HOSTS_MAX_SELF_ADDRS) {
+			struct in6_addr *a6 = &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+			if (!IN6_IS_ADDR_LINKLOCAL(a6))
+				opt->self_v6[opt->n_self_v6++] = *a6;
+		}
+	}
+	freeifaddrs(list);
+}
+
+static bool hosts_enabled(const struct config *cfg)
+{
+	return strcmp(cfg->hosts_file, "none") != 0;
+}
+
+static bool same_file_state(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Builds a new table and options and swaps them in whole; on failure the
+ * old ones stay. */
+static void load_hosts(struct daemon *d)
+{
+	struct hosts_table *table = NULL;
+
+	d->hosts_opt.ttl = d->cfg.hosts_ttl;
+	d->hosts_opt.forward_single_label = d->cfg.forward_single_label;
+	collect_self(&d->hosts_opt);
+	if (hosts_enabled(&d->cfg)) {
+		struct hosts_load_info info = { 0 };
+		struct stat st = { 0 };
+		/* stat before reading: a change during the read is seen next time. */
+		if (stat(d->cfg.hosts_file, &st) < 0)
+			memset(&st, 0, sizeof(st));
+		table = hosts_load(d->cfg.hosts_file, &info);
+		if (!table) {
+			log_err("hosts: cannot read %s: %s; keeping the names loaded before",
+				d->cfg.hosts_file, strerror(errno));
+			return;
+		}
+		d->hosts_seen = st;
+		if (info.missing)
+			log_info("hosts: %s does not exist; only the special names are answered",
+				 d->cfg.hosts_file);
+		else
+			log_info("hosts: %zu name-address pairs from %s (%zu lines skipped)", info.entries,
+				 d->cfg.hosts_file, info.skipped);
+	}
+	pipeline_set_hosts(d->pipeline, table, &d->hosts_opt);
+	hosts_free(d->hosts);
+	d->hosts = table;
+}
+
+static void on_hosts_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct stat st;
+
+	if (!hosts_enabled(&d->cfg))
+		return;
+	if (stat(d->cfg.hosts_file, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (same_file_state(&st, &d->hosts_seen))
+		return;
+	log_info("hosts: %s changed, reloading", d->cfg.hosts_file);
+	load_hosts(d);
+}
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -21,8 +118,9 @@ static void warn_about_upstreams(const struct config *cfg)
 	if (cfg->n_upstream > 0)
 		return;
 	if (cfg->upstream_from_resolv_conf)
-		log_warn("no upstream servers: %s names none but stubd itself; every "
-			 "question not answered locally gets SERVFAIL (give one with -u ADDR)",
+		log_warn("no upstream servers: none is configured and %s names none that is "
+			 "not stubd itself; every question not answered locally gets SERVFAIL "
+			 "(give one with -u ADDR or 'upstream =' in the config)",
 			 cfg->resolv_conf);
 	else
 		log_warn("no upstream servers configured; every question not answered "
@@ -54,6 +152,7 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
 	d->cfg = next;
 	warn_about_upstreams(&d->cfg);
+	load_hosts(d);
 	log_info("configuration reloaded");
 }
 
@@ -87,6 +186,12 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, err);
 	if (!d->listeners)
 		return -1;
+	load_hosts(d);
+	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,
+				 .tv_usec = (HOSTS_CHECK_INTERVAL_MS % 1000) * 1000 };
+	d->hosts_watch = event_new(d->base, -1, EV_PERSIST, on_hosts_check, d);
+	if (!d->hosts_watch || event_add(d->hosts_watch, &every) < 0)
+		return -1;
 	if (watch_signal(d, &d->on_sigterm, SIGTERM, on_stop_signal) < 0 ||
 	    watch_signal(d, &d->on_sigint, SIGINT, on_stop_signal) < 0 ||
 	    watch_signal(d, &d->on_sighup, SIGHUP, on_reload_signal) < 0)
@@ -113,10 +218,13 @@ void daemon_fini(struct daemon *d)
 		event_free(d->on_sigint);
 	if (d->on_sighup)
 		event_free(d->on_sighup);
+	if (d->hosts_watch)
+		event_free(d->hosts_watch);
 	/* Outermost first: connections cancel their waiting questions in the
 	 * pipeline, which cancels its upstream transactions. */
 	listener_set_free(d->listeners);
 	pipeline_free(d->pipeline);
+	hosts_free(d->hosts);
 	upstream_free(d->upstream);
 	if (d->base)
 		event_base_free(d->base);

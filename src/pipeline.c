@@ -23,11 +23,14 @@ struct pipeline_query {
 };
 
 struct pipeline {
+	const struct hosts_table *hosts;
+	const struct hosts_options *hosts_opt;
 	struct upstream *up;
 	size_t edns_size;
 	struct pipeline_stats stats;
 	LIST_HEAD(, pipeline_query) pending;
-	/* Replies for waiting clients are built here: one loop, one at a time. */
+	/* Replies for waiting clients, and stored answers from the stages that
+	 * answer at once, are built here: one loop, one message at a time. */
 	uint8_t scratch[WIRE_MSG_MAX];
 };
 
@@ -40,6 +43,13 @@ struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg)
 	p->edns_size = cfg->edns_buffer_size;
 	LIST_INIT(&p->pending);
 	return p;
+}
+
+void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
+			const struct hosts_options *opt)
+{
+	p->hosts = table;
+	p->hosts_opt = opt;
 }
 
 static void query_free(struct pipeline_query *pq)
@@ -108,12 +118,30 @@ static void on_upstream_done(void *arg, enum upstream_status status, const uint8
 	query_free(pq);
 }
 
+/* Stage 1. The stored answer is built in scratch, then fitted to the
+ * client (ID, case, EDNS, size) like any other answer. */
+static size_t answer_from_hosts(struct pipeline *p, const struct wire_query *q,
+				const struct pipeline_client *client, uint8_t *out, size_t cap)
+{
+	size_t stored_len;
+	if (!p->hosts_opt ||
+	    hosts_answer(p->hosts, p->hosts_opt, q, p->scratch, sizeof(p->scratch), &stored_len) !=
+		    HOSTS_ANSWERED)
+		return 0;
+	return wire_finish_reply(out, cap, p->scratch, stored_len, q, client->reply_limit,
+				 p->edns_size);
+}
+
 size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		       const struct pipeline_client *client, uint8_t *out, size_t cap,
 		       enum pipeline_source *source)
 {
-	/* The hosts and cache stages answer here, synchronously, when they
-	 * know the name; what they do not know goes upstream. */
+	size_t len = answer_from_hosts(p, q, client, out, cap);
+	if (len > 0) {
+		*source = PIPELINE_SOURCE_HOSTS;
+		return counted(p, out, len, *source);
+	}
+
 	struct pipeline_query *pq = calloc(1, sizeof(*pq));
 	if (!pq)
 		return servfail(p, q, out, cap, source);

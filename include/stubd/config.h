@@ -44,6 +44,8 @@ struct config {
 	char resolv_conf[PATH_MAX];
 
 	char hosts_file[PATH_MAX];   /* "none" turns the hosts stage off */
+	unsigned hosts_ttl;          /* TTL of answers from the hosts stage */
+	bool forward_single_label;   /* send "printer." upstream (default no) */
 	char control_socket[PATH_MAX];
 	unsigned cache_size;         /* max cached answers, 0 = no cache */
 

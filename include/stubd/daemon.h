@@ -9,9 +9,11 @@
 #define STUBD_DAEMON_H
 
 #include <event2/event.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "stubd/config.h"
+#include "stubd/hosts.h"
 #include "stubd/listener.h"
 #include "stubd/pipeline.h"
 #include "stubd/upstream.h"
@@ -22,6 +24,12 @@ struct daemon {
 	int argc;                 /* kept to re-read the config on SIGHUP */
 	char **argv;
 	time_t started;
+
+	/* The hosts stage's table, rebuilt whole when the file changes. */
+	struct hosts_table *hosts;
+	struct hosts_options hosts_opt;
+	struct stat hosts_seen;    /* what the file looked like when loaded */
+	struct event *hosts_watch; /* a cheap periodic stat() of the file */
 
 	struct upstream *upstream;
 	struct pipeline *pipeline;

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Longest text netaddr_str() produces, with its NUL: "[v6%scope]:65535". */
+/* Room for the longest text netaddr_str() produces, "[v6]:65535", and NUL. */
 #define NETADDR_STRLEN 64
 
 struct netaddr {

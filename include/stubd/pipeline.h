@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "stubd/config.h"
+#include "stubd/hosts.h"
 #include "stubd/netaddr.h"
 #include "stubd/upstream.h"
 #include "stubd/wire.h"
@@ -58,6 +59,11 @@ struct pipeline;
 /* The caller owns the pipeline and frees it with pipeline_free(); up is
  * borrowed and must outlive it. */
 struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg);
+
+/* The hosts stage's table (NULL when the hosts file is off) and options,
+ * both borrowed: the daemon swaps them on reload and keeps them alive. */
+void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
+			const struct hosts_options *opt);
 
 /* Forgets every waiting question (no replies are sent). NULL ok. */
 void pipeline_free(struct pipeline *p);

@@ -77,11 +77,14 @@ stubd_start() {
 	STUBD_ADDR=$(rand_addr)
 	STUBD_PORT=$(rand_port)
 	: >"$TMP/empty"
+	# Emptied here, not only by the redirection in the child: a restarted
+	# stubd must not be taken as ready on its predecessor's log line.
+	: >"$TMP/stubd.log"
 	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none \
 		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
 	STUBD_PID=$!
 	PIDS+=($STUBD_PID)
-	wait_for 5 grep -q 'ready: serving' "$TMP/stubd.log" ||
+	wait_for 5 grep -qs 'ready: serving' "$TMP/stubd.log" ||
 		fail "stubd did not start: $(cat "$TMP/stubd.log")"
 }
 
@@ -133,10 +136,12 @@ fakeup_start_at() {
 stubd_conf() { printf '%s\n' "$@" >"$TMP/stubd.conf"; }
 
 # stubd_stop: stops the stubd of stubd_start (SIGTERM) and waits for it, so
-# a script can start another one with different settings.
+# a script can start another one with different settings; its log is kept
+# as $TMP/stubd.PID.log.
 stubd_stop() {
 	kill -TERM "$STUBD_PID" 2>/dev/null || true
 	wait "$STUBD_PID" 2>/dev/null || true
+	mv "$TMP/stubd.log" "$TMP/stubd.$STUBD_PID.log" 2>/dev/null || true
 	local keep=() pid
 	for pid in "${PIDS[@]}"; do
 		[ "$pid" = "$STUBD_PID" ] || keep+=("$pid")
@@ -162,7 +167,29 @@ wire_name() {
 	local IFS=.
 	for label in $name; do
 		out+=$(printf '%02x' "${#label}")
-		out+=$(printf '%s' "$label" | od -An -tx1 | tr -d ' \n')
+		out+=$(printf '%s' "$label" | od -v -An -tx1 | tr -d ' \n')
 	done
 	echo "${out}00"
+}
+
+# dns_hdr ID FLAGS QD AN NS AR: a 12-byte DNS header as hex; ID and FLAGS
+# are given in hex, the counts in decimal.
+dns_hdr() { printf '%04x%04x%04x%04x%04x%04x' $((16#$1)) $((16#$2)) "$3" "$4" "$5" "$6"; }
+
+# query_hex ID NAME: a plain query (RD, no EDNS) for NAME IN A, as hex.
+query_hex() { echo "$(dns_hdr "$1" 0100 1 0 0 0)$(wire_name "$2")00010001"; }
+
+# Raw TCP, for what dnsq cannot do (several frames on one connection, odd
+# framing): open with exec FD<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT".
+# tcp_frame HEX: HEX with its 2-byte length prefix.
+tcp_frame() { printf '%04x%s' $((${#1} / 2)) "$1"; }
+# fd_send_hex FD HEX: writes the bytes to file descriptor FD.
+fd_send_hex() { xxd -r -p <<<"$2" >&"$1"; }
+# fd_read_frame FD: the next length-prefixed message on FD as hex; empty on
+# EOF or after 3 s.
+fd_read_frame() {
+	local len
+	len=$(timeout 3 dd bs=1 count=2 status=none <&"$1" | od -An -tu1 | awk 'NF == 2 { print $1 * 256 + $2 }')
+	[ -n "$len" ] || return 0
+	timeout 3 dd bs=1 count="$len" status=none <&"$1" | od -v -An -tx1 | tr -d ' \n'
 }

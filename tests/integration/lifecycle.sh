@@ -1,0 +1,141 @@
+# Process lifecycle and command line: clean and quick exit on SIGTERM/SIGINT
+# (status 0, even with a question in flight), SIGHUP keeps serving, an
+# address in use is exit 1 with a useful message, usage and config errors
+# are exit 2 naming file, line and key, --check-config prints the effective
+# settings, and default upstreams from resolv.conf leave stubd itself out.
+. "$(dirname "$0")/lib.sh"
+
+fakeup_start UP
+: >"$TMP/empty"
+
+# stop_with SIG: sends SIG to stubd and waits for it (SIGKILL after 5 s);
+# sets RC to its exit status and DT to the ms it took.
+stop_with() {
+	local t0 wd pid=$STUBD_PID
+	t0=$(now_ms)
+	kill -"$1" "$pid"
+	(
+		for _ in $(seq 50); do sleep 0.1; done
+		kill -KILL "$pid"
+	) >/dev/null 2>&1 &
+	wd=$!
+	RC=0
+	wait "$pid" || RC=$?
+	DT=$(($(now_ms) - t0))
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
+	stubd_stop # forgets the PID
+}
+
+# run_stubd ARGS...: runs stubd in the foreground (killed after 5 s); sets
+# RC, OUT (stdout) and ERR (stderr).
+run_stubd() {
+	RC=0
+	timeout 5 "$STUBD" "$@" >"$TMP/run.out" 2>"$TMP/run.err" || RC=$?
+	OUT=$(cat "$TMP/run.out")
+	ERR=$(cat "$TMP/run.err")
+}
+
+# --- signals ---
+for sig in TERM INT; do
+	stubd_start -u "$UP"
+	out=$(q "sig$sig.example.test" A)
+	check_match "SIG$sig: serving before" 'status: NOERROR' "$out"
+	stop_with "$sig"
+	check_eq "SIG$sig: exit status 0" 0 "$RC"
+	check_between "SIG$sig: exits within 1 s (ms)" 0 1000 "$DT"
+done
+
+# With a question waiting on a silent upstream: still quick and clean.
+fakeup_start DEAD --mode dead
+stubd_start -u "$DEAD"
+dig @"$STUBD_ADDR" -p "$STUBD_PORT" +tries=1 +time=3 inflight.example.test A >/dev/null 2>&1 &
+dig_pid=$!
+PIDS+=($dig_pid)
+wait_for 3 grep -q '^udp inflight\.example\.test\. A ' "$TMP/DEAD.log" || fail "the question did not reach DEAD"
+stop_with TERM
+check_eq "SIGTERM with a question in flight: exit status 0" 0 "$RC"
+check_between "SIGTERM with a question in flight: within 1 s (ms)" 0 1000 "$DT"
+kill "$dig_pid" 2>/dev/null || true
+
+# SIGHUP reloads; the sockets stay and so does the process.
+stubd_start -u "$UP"
+kill -HUP "$STUBD_PID"
+sleep 0.2
+check "SIGHUP: still running" stubd_alive
+out=$(q hup.example.test A)
+check_match "SIGHUP: still answering UDP" '^hup\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "$out"
+out=$(q +tcp hup2.example.test A)
+check_match "SIGHUP: still answering TCP" '^hup2\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "$out"
+
+# --- address in use: exit 1, names the address and how to find the holder ---
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "$STUBD_ADDR:$STUBD_PORT" -u "$UP"
+check_eq "address in use: exit status 1" 1 "$RC"
+check "address in use: names the address ($ERR)" grep -qF -- "$STUBD_ADDR:$STUBD_PORT" <<<"$ERR"
+check "address in use: says what to check ($ERR)" grep -qF -- 'ss -ulpn' <<<"$ERR"
+check "address in use: the first stubd is unharmed" stubd_alive
+out=$(q stillthere.example.test A)
+check_match "address in use: the first stubd still answers" 'status: NOERROR' "$out"
+
+# --check-config does not bind, so it works next to a running stubd.
+printf '# test config\nupstream-timeout = 300\ncache-size = 5\n' >"$TMP/good.conf"
+run_stubd --check-config -c "$TMP/good.conf" --resolv-conf "$TMP/empty" --hosts none \
+	-l "$STUBD_ADDR:$STUBD_PORT" -u 127.0.0.9:5300 --cache-size 7
+check_eq "--check-config: exit status 0" 0 "$RC"
+check_match "--check-config: config value" '^upstream-timeout = 300$' "$OUT"
+check_match "--check-config: flag overrides config" '^cache-size = 7$' "$OUT"
+check_match "--check-config: upstream from -u" '^upstream = 127\.0\.0\.9:5300$' "$OUT"
+check_match "--check-config: listen from -l" "^listen = ${STUBD_ADDR//./\\.}:$STUBD_PORT\$" "$OUT"
+check_match "--check-config: defaults shown too" '^query-timeout = 5000$' "$OUT"
+check_match "--check-config: defaults shown too" '^edns-buffer-size = 1232$' "$OUT"
+stubd_stop
+
+# --- config errors: exit 2, naming file, line and key ---
+printf '# line 1\nupstream-timeout = 300\ncache-size = ten\n' >"$TMP/bad.conf"
+run_stubd -f -c "$TMP/bad.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
+check_eq "bad value: exit status 2" 2 "$RC"
+check "bad value: names file and line ($ERR)" grep -qF -- "$TMP/bad.conf:3:" <<<"$ERR"
+check "bad value: names the key ($ERR)" grep -qF -- 'cache-size' <<<"$ERR"
+run_stubd --check-config -c "$TMP/bad.conf" --resolv-conf "$TMP/empty"
+check_eq "bad value with --check-config: exit status 2" 2 "$RC"
+check "bad value with --check-config: names file and line ($ERR)" grep -qF -- "$TMP/bad.conf:3:" <<<"$ERR"
+
+printf '\nno-such-key = 1\n' >"$TMP/unknown.conf"
+run_stubd -f -c "$TMP/unknown.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
+check_eq "unknown key: exit status 2" 2 "$RC"
+check "unknown key: names file and line ($ERR)" grep -qF -- "$TMP/unknown.conf:2:" <<<"$ERR"
+check "unknown key: names the key ($ERR)" grep -qF -- 'no-such-key' <<<"$ERR"
+
+run_stubd -f -c "$TMP/no-such-file.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
+check_eq "missing config file: exit status 2" 2 "$RC"
+check "missing config file: named ($ERR)" grep -qF -- "$TMP/no-such-file.conf" <<<"$ERR"
+
+# --- usage errors: exit 2 ---
+run_stubd --no-such-flag
+check_eq "unknown flag: exit status 2" 2 "$RC"
+check "unknown flag: named ($ERR)" grep -qF -- '--no-such-flag' <<<"$ERR"
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP" --cache-size ten
+check_eq "bad flag value: exit status 2" 2 "$RC"
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "127.0.0.1:99999" -u "$UP"
+check_eq "bad listen port: exit status 2" 2 "$RC"
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "not-an-address"
+check_eq "bad upstream: exit status 2" 2 "$RC"
+run_stubd --version
+check_eq "--version: exit status 0" 0 "$RC"
+check_match "--version: prints the version" '^stubd [0-9]+\.[0-9]+' "$OUT"
+run_stubd --help
+check_eq "--help: exit status 0" 0 "$RC"
+check_match "--help: usage on stdout" '--check-config' "$OUT"
+
+# --- default upstreams: resolv.conf minus stubd's own listen address ---
+printf 'search example.test\nnameserver 127.0.0.53\nnameserver 127.0.0.1\n' >"$TMP/resolv.conf"
+run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/resolv.conf" --hosts none -l 127.0.0.53
+check_eq "resolv.conf: exit status 0" 0 "$RC"
+check_match "resolv.conf: 127.0.0.1 used" 'upstream = 127\.0\.0\.1:53$' "$OUT"
+check_no_match "resolv.conf: stubd's own address left out" 'upstream = 127\.0\.0\.53' "$OUT"
+check_match "resolv.conf: says it left 127.0.0.53 out" '127\.0\.0\.53' "$ERR"
+# Another port on the same address is not stubd: kept.
+run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/resolv.conf" --hosts none -l 127.0.0.53:5353
+check_match "resolv.conf: same address, other port: kept" 'upstream = 127\.0\.0\.53:53$' "$OUT"
+
+pass
