@@ -39,6 +39,7 @@ enum key_kind {
 	KEY_DURATION, /* milliseconds; "2s" and "1500ms" also accepted */
 	KEY_LOG_LEVEL,
 	KEY_BOOL,
+	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 };
 
 struct key {
@@ -46,7 +47,7 @@ struct key {
 	enum key_kind kind;
 	size_t offset;       /* the field in struct config */
 	size_t count_offset; /* KEY_ADDRS: the size_t count beside the array */
-	unsigned min, max;   /* KEY_UINT, KEY_DURATION */
+	unsigned min, max;   /* KEY_UINT, KEY_DURATION, KEY_SIZE */
 	const char *default_text; /* NULL: unset by default */
 	const char *help;    /* one line, for config_print */
 };
@@ -86,6 +87,30 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, cache_size),
 	  .min = 0, .max = 10000000, .default_text = "10000",
 	  .help = "max cached answers; 0 turns the cache off" },
+	{ .name = "cache-memory", .kind = KEY_SIZE,
+	  .offset = offsetof(struct config, cache_memory),
+	  .min = 65536, .max = 4294967295u, .default_text = "67108864",
+	  .help = "max bytes the cache uses (512K, 64M, 1G also work); the LRU entry goes first" },
+	{ .name = "cache-min-ttl", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, cache_min_ttl),
+	  .min = 0, .max = 86400, .default_text = "0",
+	  .help = "seconds an answer is kept at least, even if its TTL is lower" },
+	{ .name = "cache-max-ttl", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, cache_max_ttl),
+	  .min = 1, .max = 604800, .default_text = "86400",
+	  .help = "seconds an answer is kept at most, even if its TTL is higher" },
+	{ .name = "cache-max-negative-ttl", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, cache_max_negative_ttl),
+	  .min = 0, .max = 86400, .default_text = "3600",
+	  .help = "seconds NXDOMAIN and NODATA answers are kept at most (RFC 2308)" },
+	{ .name = "serve-stale", .kind = KEY_BOOL,
+	  .offset = offsetof(struct config, serve_stale),
+	  .default_text = "yes",
+	  .help = "when every upstream fails, answer from expired entries with TTL 30 (RFC 8767)" },
+	{ .name = "stale-max-age", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, stale_max_age),
+	  .min = 0, .max = 604800, .default_text = "86400",
+	  .help = "seconds past expiry an answer may still be served stale" },
 	{ .name = "upstream-timeout", .kind = KEY_DURATION,
 	  .offset = offsetof(struct config, upstream_timeout_ms),
 	  .min = 50, .max = 30000, .default_text = "1000",
@@ -264,6 +289,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_BOOL:
 		snprintf(buf, size, "yes or no");
 		return;
+	case KEY_SIZE:
+		snprintf(buf, size, "bytes from %u to %u, or 512K, 64M, 1G", k->min, k->max);
+		return;
 	}
 }
 
@@ -332,6 +360,30 @@ static int set_duration(struct config *cfg, const struct key *k, const char *tex
 	return 0;
 }
 
+static int set_size(struct config *cfg, const struct key *k, const char *text,
+		    struct config_error *why)
+{
+	size_t digits = strspn(text, "0123456789");
+	const char *unit = text + digits;
+	unsigned long long v, scale = 1;
+	struct quote q;
+
+	if (strcasecmp(unit, "k") == 0)
+		scale = 1024;
+	else if (strcasecmp(unit, "m") == 0)
+		scale = 1024 * 1024;
+	else if (strcasecmp(unit, "g") == 0)
+		scale = 1024 * 1024 * 1024;
+	else if (*unit != '\0')
+		scale = 0;
+	if (scale == 0 || parse_number(text, digits, &v) < 0 || v > ULLONG_MAX / scale ||
+	    v * scale < k->min || v * scale > k->max)
+		return fail(why, "'%s' is not a size from %u to %u bytes (512K, 64M, 1G also work)",
+			    quote(text, &q), k->min, k->max);
+	*(unsigned *)field(cfg, k) = (unsigned)(v * scale);
+	return 0;
+}
+
 static int set_value(struct config *cfg, const struct key *k, const char *text,
 		     struct config_error *why)
 {
@@ -353,6 +405,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_uint(cfg, k, text, why);
 	case KEY_DURATION:
 		return set_duration(cfg, k, text, why);
+	case KEY_SIZE:
+		return set_size(cfg, k, text, why);
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
@@ -972,6 +1026,7 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 		return;
 	case KEY_UINT:
 	case KEY_DURATION:
+	case KEY_SIZE:
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)cfield(cfg, k));
 		return;
 	case KEY_LOG_LEVEL:

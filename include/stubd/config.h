@@ -48,6 +48,12 @@ struct config {
 	bool forward_single_label;   /* send "printer." upstream (default no) */
 	char control_socket[PATH_MAX];
 	unsigned cache_size;         /* max cached answers, 0 = no cache */
+	unsigned cache_memory;       /* bytes */
+	unsigned cache_min_ttl;      /* seconds */
+	unsigned cache_max_ttl;
+	unsigned cache_max_negative_ttl;
+	bool serve_stale;            /* RFC 8767 */
+	unsigned stale_max_age;      /* seconds past expiry */
 
 	unsigned upstream_timeout_ms; /* one try at one server */
 	unsigned query_timeout_ms;    /* the whole question, all tries: then SERVFAIL */

@@ -50,6 +50,7 @@ still_serving() {
 # --- no usable header, or not a query: silence ---
 expect_none "5-byte packet" hex abcd010000
 still_serving "after a 5-byte packet"
+expect_none "empty datagram" hex ""
 expect_none "11-byte packet" hex abcd010000010000000000
 expect_none "QR=1 (a response)" hex "$(dns_hdr 1111 8180 1 1 0 0)$QUESTION$ANSWER_RR"
 expect_none "QR=1, no question" hex "$(dns_hdr 1112 8000 0 0 0 0)"
@@ -133,6 +134,18 @@ fd_send_hex 3 "0000$(tcp_frame "$(query_hex 7773 tcp2.example.test)")"
 f1=$(fd_read_frame 3)
 check_eq "TCP zero-length frame: next query answered" 7773 "${f1:0:4}"
 check_eq "TCP zero-length frame: 192.0.2.1" "$good_answer_tail" "${f1: -12}"
+exec 3<&-
+
+# The largest possible frame: a header asking nothing, then 65523 zero bytes.
+exec 3<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+{
+	printf '\xff\xff'
+	xxd -r -p <<<"$(dns_hdr 7775 0100 0 0 0 0)"
+	head -c 65523 /dev/zero
+} >&3
+f1=$(fd_read_frame 3)
+check_eq "TCP 65535-byte frame: answered, ID echoed" 7775 "${f1:0:4}"
+check_eq "TCP 65535-byte frame: FORMERR" 1 $((16#${f1:4:4} & 15))
 exec 3<&-
 
 # A frame cut short by the client closing: nothing breaks.

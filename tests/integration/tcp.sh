@@ -26,6 +26,25 @@ check "pipeline: fast answers not held behind slow ones (last fast line $last_fa
 	test "$last_fast" -lt "$first_slow"
 # Concurrent, not one after the other (4 x 300 ms would be 1.2 s).
 check_between "pipeline: slow queries in parallel (ms)" 250 1000 "$dt"
+
+# A client that sends 3000 queries for huge answers (about 3.2 KB each) and
+# never reads: stubd must not block on it; UDP and other TCP clients are
+# served as usual meanwhile.
+one=$(tcp_frame "$(query_hex 0001 huge.stuck.test)")
+exec 3<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+printf "$one%.0s" $(seq 1 3000) | xxd -r -p >&3 &
+writer=$!
+PIDS+=($writer)
+stuck_seen() { [ "$(count_log UP "^tcp huge\\.stuck\\.test\\. ")" -ge 64 ]; }
+wait_for 3 stuck_seen || fail "the stuck client's queries did not reach the upstream"
+t0=$(now_ms)
+out=$(q unstuck.example.test A)
+check_match "non-reading client: UDP still answered" '^unstuck\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "$out"
+out=$(q +tcp unstuck2.example.test A)
+check_match "non-reading client: other TCP clients answered" '^unstuck2\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.1$' "$out"
+check_between "non-reading client: others answered promptly (ms)" 0 1000 "$(($(now_ms) - t0))"
+kill "$writer" 2>/dev/null || true
+exec 3<&-
 stubd_stop
 
 # --- tcp-max-queries = 2: 6 slow queries on one connection are all answered,
@@ -64,6 +83,16 @@ dt=$(($(now_ms) - t0))
 exec 3<&-
 check_eq "idle after a query: closed by stubd" 0 "$rc"
 check_between "idle after a query: about 300 ms (ms)" 200 1500 "$dt"
+# A client that stops halfway through a frame counts as idle too.
+exec 3<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+fd_send_hex 3 "0040$(dns_hdr 0102 0100 1 0 0 0)"
+t0=$(now_ms)
+rc=0
+timeout 3 cat <&3 >/dev/null || rc=$?
+dt=$(($(now_ms) - t0))
+exec 3<&-
+check_eq "half a frame, then nothing: closed by stubd" 0 "$rc"
+check_between "half a frame, then nothing: about 300 ms (ms)" 200 1500 "$dt"
 stubd_stop
 
 # --- tcp-max-clients = 3 ---

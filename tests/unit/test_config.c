@@ -311,6 +311,30 @@ static void test_durations_reject_bad_units_and_range(void **state)
 	}
 }
 
+static void test_sizes_take_suffixes(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(cfg.cache_memory, 64u * 1024 * 1024);
+	assert_int_equal(config_set(&cfg, "cache-memory", "512K", &err), 0);
+	assert_int_equal(cfg.cache_memory, 512u * 1024);
+	assert_int_equal(config_set(&cfg, "cache-memory", "2m", &err), 0);
+	assert_int_equal(cfg.cache_memory, 2u * 1024 * 1024);
+	assert_int_equal(config_set(&cfg, "cache-memory", "1G", &err), 0);
+	assert_int_equal(cfg.cache_memory, 1024u * 1024 * 1024);
+	assert_int_equal(config_set(&cfg, "cache-memory", "65536", &err), 0);
+	assert_int_equal(cfg.cache_memory, 65536);
+
+	static const char *const bad[] = { "65535", "4G", "12T", "1.5M", "M", "-1M", "64 M" };
+	char want[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want),
+			 "key 'cache-memory': '%s' is not a size from 65536 to 4294967295 bytes "
+			 "(512K, 64M, 1G also work)",
+			 bad[i]);
+		assert_set_error("cache-memory", bad[i], want);
+	}
+}
+
 static void test_booleans(void **state)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
@@ -1262,7 +1286,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 17); /* 16 keys, upstream shown twice */
+	assert_int_equal(n, 23); /* 22 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1302,6 +1326,7 @@ int main(void)
 		TEST(test_numbers_reject_non_numbers),
 		TEST(test_durations_take_ms_and_s),
 		TEST(test_durations_reject_bad_units_and_range),
+		TEST(test_sizes_take_suffixes),
 		TEST(test_booleans),
 		TEST(test_log_levels),
 		TEST(test_paths),
