@@ -104,6 +104,39 @@ static void on_hosts_check(evutil_socket_t fd, short what, void *arg)
 	load_hosts(d);
 }
 
+/* RFC 9520 §3.2 says at least 1 s and at most 5 minutes; a few seconds
+ * spares a dead upstream the retries without hiding a recovery. */
+#define SERVFAIL_TTL 5
+
+static void cache_settings(const struct config *cfg, struct cache_config *cc)
+{
+	cc->max_entries = cfg->cache_size;
+	cc->max_bytes = cfg->cache_memory;
+	cc->min_ttl = cfg->cache_min_ttl;
+	cc->max_ttl = cfg->cache_max_ttl;
+	cc->max_negative_ttl = cfg->cache_max_negative_ttl;
+	cc->servfail_ttl = SERVFAIL_TTL;
+	cc->stale_max_age = cfg->serve_stale ? cfg->stale_max_age : 0;
+}
+
+/* The cache lives as long as the daemon: a reload changes its limits but
+ * keeps what it holds (SPEC: SIGHUP does not drop the cache). With
+ * cache-size 0 it stores nothing. */
+static int setup_cache(struct daemon *d)
+{
+	struct cache_config cc;
+	cache_settings(&d->cfg, &cc);
+	if (d->cache) {
+		cache_configure(d->cache, &cc);
+		return 0;
+	}
+	d->cache = cache_new(&cc);
+	if (!d->cache)
+		return -1;
+	pipeline_set_cache(d->pipeline, d->cache);
+	return 0;
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -151,6 +184,8 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	next.n_listen = d->cfg.n_listen;
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
 	d->cfg = next;
+	pipeline_configure(d->pipeline, &d->cfg);
+	setup_cache(d);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
@@ -182,6 +217,8 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 		return -1;
 	d->pipeline = pipeline_new(d->upstream, &d->cfg);
 	if (!d->pipeline)
+		return -1;
+	if (setup_cache(d) < 0)
 		return -1;
 	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, err);
 	if (!d->listeners)
@@ -224,6 +261,7 @@ void daemon_fini(struct daemon *d)
 	 * pipeline, which cancels its upstream transactions. */
 	listener_set_free(d->listeners);
 	pipeline_free(d->pipeline);
+	cache_free(d->cache);
 	hosts_free(d->hosts);
 	upstream_free(d->upstream);
 	if (d->base)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include "stubd/log.h"
 
@@ -13,22 +14,37 @@ const char *const pipeline_source_names[PIPELINE_SOURCE_COUNT_] = {
 	[PIPELINE_SOURCE_UPSTREAM] = "upstream",
 };
 
-/* A question waiting for the upstream stage. */
-struct pipeline_query {
-	struct pipeline *p;
-	LIST_ENTRY(pipeline_query) link;
+/* Buckets of the in-flight table; a power of two. */
+#define FETCH_BUCKETS 1024
+
+/* A client waiting for a fetch, with its own ID, case and EDNS. */
+struct pipeline_waiter {
+	SLIST_ENTRY(pipeline_waiter) link;
 	struct wire_query q;
 	struct pipeline_client client;
+};
+
+/* One question being fetched upstream. Every client asking the same
+ * question meanwhile waits on it instead of sending another upstream
+ * query; a prefetch is a fetch with no waiters. */
+struct pipeline_fetch {
+	struct pipeline *p;
+	LIST_ENTRY(pipeline_fetch) link;
+	uint32_t hash;
+	struct wire_query q;      /* as the first asker sent it */
 	struct upstream_txn *txn;
+	SLIST_HEAD(, pipeline_waiter) waiters;
 };
 
 struct pipeline {
 	const struct hosts_table *hosts;
 	const struct hosts_options *hosts_opt;
+	struct cache *cache;      /* NULL when cache-size is 0 */
+	bool serve_stale;
 	struct upstream *up;
 	size_t edns_size;
 	struct pipeline_stats stats;
-	LIST_HEAD(, pipeline_query) pending;
+	LIST_HEAD(, pipeline_fetch) fetches[FETCH_BUCKETS];
 	/* Replies for waiting clients, and stored answers from the stages that
 	 * answer at once, are built here: one loop, one message at a time. */
 	uint8_t scratch[WIRE_MSG_MAX];
@@ -40,9 +56,16 @@ struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg)
 	if (!p)
 		return NULL;
 	p->up = up;
-	p->edns_size = cfg->edns_buffer_size;
-	LIST_INIT(&p->pending);
+	pipeline_configure(p, cfg);
+	for (size_t i = 0; i < FETCH_BUCKETS; i++)
+		LIST_INIT(&p->fetches[i]);
 	return p;
+}
+
+void pipeline_configure(struct pipeline *p, const struct config *cfg)
+{
+	p->edns_size = cfg->edns_buffer_size;
+	p->serve_stale = cfg->serve_stale && cfg->stale_max_age > 0;
 }
 
 void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
@@ -52,23 +75,44 @@ void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
 	p->hosts_opt = opt;
 }
 
-static void query_free(struct pipeline_query *pq)
+void pipeline_set_cache(struct pipeline *p, struct cache *cache)
 {
-	LIST_REMOVE(pq, link);
-	pq->p->stats.pending--;
-	free(pq);
+	p->cache = cache;
+}
+
+static void fetch_free(struct pipeline_fetch *f)
+{
+	struct pipeline_waiter *w;
+	while ((w = SLIST_FIRST(&f->waiters))) {
+		SLIST_REMOVE_HEAD(&f->waiters, link);
+		free(w);
+		f->p->stats.pending--;
+	}
+	LIST_REMOVE(f, link);
+	free(f);
 }
 
 void pipeline_free(struct pipeline *p)
 {
 	if (!p)
 		return;
-	while (!LIST_EMPTY(&p->pending)) {
-		struct pipeline_query *pq = LIST_FIRST(&p->pending);
-		upstream_cancel(pq->txn);
-		query_free(pq);
+	for (size_t i = 0; i < FETCH_BUCKETS; i++) {
+		while (!LIST_EMPTY(&p->fetches[i])) {
+			struct pipeline_fetch *f = LIST_FIRST(&p->fetches[i]);
+			upstream_cancel(f->txn);
+			fetch_free(f);
+		}
 	}
 	free(p);
+}
+
+/* The cache's clock: monotonic, so TTLs do not jump with the wall clock;
+ * the coarse clock is a vDSO read, cheap enough for every hit. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static size_t counted(struct pipeline *p, const uint8_t *reply, size_t len,
@@ -85,9 +129,10 @@ size_t pipeline_reject(struct pipeline *p, const struct wire_query *q, unsigned 
 		       uint8_t *out, size_t cap)
 {
 	size_t len = wire_build_error(out, cap, q, rcode, p->edns_size);
-	if (len > 0)
+	if (len > 0) {
+		p->stats.answers[PIPELINE_SOURCE_LOCAL]++;
 		p->stats.rcodes[rcode < WIRE_RCODE_COUNT_ ? rcode : WIRE_RCODE_SERVFAIL]++;
-	p->stats.answers[PIPELINE_SOURCE_LOCAL] += len > 0;
+	}
 	return len;
 }
 
@@ -98,25 +143,151 @@ static size_t servfail(struct pipeline *p, const struct wire_query *q, uint8_t *
 	return pipeline_reject(p, q, WIRE_RCODE_SERVFAIL, out, cap);
 }
 
-static void on_upstream_done(void *arg, enum upstream_status status, const uint8_t *answer,
-			     size_t answer_len, const struct upstream_server *server)
+/* ---- in-flight table -------------------------------------------------- */
+
+/* FNV-1a over what makes two questions the same fetch: the name without
+ * regard to case, type, class, and the DO and CD bits. */
+static uint32_t question_hash(const struct wire_query *q)
 {
-	struct pipeline_query *pq = arg;
-	struct pipeline *p = pq->p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < q->qname_len; i++) {
+		uint8_t c = q->qname[i];
+		h = (h ^ (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
+	}
+	h = (h ^ q->qtype) * 16777619u;
+	h = (h ^ q->qclass) * 16777619u;
+	h = (h ^ (q->edns_do ? 1u : 0u) ^ ((q->flags & WIRE_FLAG_CD) ? 2u : 0u)) * 16777619u;
+	return h;
+}
+
+static bool same_question(const struct wire_query *a, const struct wire_query *b)
+{
+	return a->qtype == b->qtype && a->qclass == b->qclass && a->edns_do == b->edns_do &&
+	       (a->flags & WIRE_FLAG_CD) == (b->flags & WIRE_FLAG_CD) &&
+	       wire_name_equal(a->qname, a->qname_len, b->qname, b->qname_len);
+}
+
+static struct pipeline_fetch *find_fetch(struct pipeline *p, const struct wire_query *q,
+					 uint32_t hash)
+{
+	struct pipeline_fetch *f;
+	LIST_FOREACH(f, &p->fetches[hash & (FETCH_BUCKETS - 1)], link)
+		if (f->hash == hash && same_question(&f->q, q))
+			return f;
+	return NULL;
+}
+
+/* ---- the upstream stage's answer --------------------------------------- */
+
+static void deliver(struct pipeline *p, struct pipeline_waiter *w, const uint8_t *reply,
+		    size_t len, enum pipeline_source source)
+{
+	counted(p, reply, len, source);
+	w->client.reply(&w->client, reply, len, source);
+}
+
+/* Each waiter gets the answer fitted to its own question (ID, case, EDNS,
+ * size), or a stale answer (RFC 8767) or SERVFAIL when there is none. */
+static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
+			  const uint8_t *answer, size_t answer_len, uint64_t now)
+{
 	enum pipeline_source source = PIPELINE_SOURCE_UPSTREAM;
 	size_t len = 0;
 
-	pq->txn = NULL; /* the upstream module frees it after this call */
-	if (status == UPSTREAM_ANSWER)
-		len = wire_finish_reply(p->scratch, sizeof(p->scratch), answer, answer_len,
-					&pq->q, pq->client.reply_limit, p->edns_size);
-	if (len == 0)
-		len = servfail(p, &pq->q, p->scratch, sizeof(p->scratch), &source);
-	else
-		counted(p, p->scratch, len, source);
-	pq->client.reply(&pq->client, p->scratch, len, source);
-	query_free(pq);
+	if (answer)
+		len = wire_finish_reply(p->scratch, sizeof(p->scratch), answer, answer_len, &w->q,
+					w->client.reply_limit, p->edns_size);
+	if (len == 0 && p->cache && p->serve_stale) {
+		/* Fresh again if another fetch refreshed it meanwhile; else stale. */
+		enum cache_result r = cache_lookup_stale(p->cache, &w->q, now, p->scratch,
+							 sizeof(p->scratch), w->client.reply_limit,
+							 p->edns_size, &len);
+		if (r != CACHE_MISS)
+			source = PIPELINE_SOURCE_CACHE;
+		if (r == CACHE_STALE)
+			p->stats.stale++;
+	}
+	if (len == 0) {
+		len = wire_build_error(p->scratch, sizeof(p->scratch), &w->q, WIRE_RCODE_SERVFAIL,
+				       p->edns_size);
+		source = PIPELINE_SOURCE_LOCAL;
+	}
+	deliver(p, w, p->scratch, len, source);
 }
+
+/* RFC 9520 §3.2: remember a failure briefly, so a dead upstream is not
+ * asked again for every client retry. The cache refuses it while a stale
+ * answer for the question may still be served. */
+static void remember_failure(struct pipeline *p, const struct wire_query *q, uint64_t now)
+{
+	uint8_t stored[WIRE_HEADER_LEN + WIRE_NAME_MAX + 4];
+	struct wire_query plain = *q;
+
+	if (!p->cache)
+		return;
+	plain.edns = false; /* stored answers carry no OPT */
+	plain.id = 0;
+	size_t len = wire_build_error(stored, sizeof(stored), &plain, WIRE_RCODE_SERVFAIL,
+				      p->edns_size);
+	if (len > 0)
+		cache_store(p->cache, q, stored, len, now);
+}
+
+static void on_upstream_done(void *arg, enum upstream_status status, const uint8_t *answer,
+			     size_t answer_len, const struct upstream_server *server)
+{
+	struct pipeline_fetch *f = arg;
+	struct pipeline *p = f->p;
+	uint64_t now = now_ms();
+	struct pipeline_waiter *w;
+
+	f->txn = NULL; /* the upstream module frees it after this call */
+	if (status == UPSTREAM_ANSWER && p->cache)
+		cache_store(p->cache, &f->q, answer, answer_len, now);
+	if (status != UPSTREAM_ANSWER) {
+		answer = NULL;
+		answer_len = 0;
+	}
+	SLIST_FOREACH(w, &f->waiters, link)
+		answer_waiter(p, w, answer, answer_len, now);
+	if (status != UPSTREAM_ANSWER)
+		remember_failure(p, &f->q, now);
+	fetch_free(f);
+}
+
+static struct pipeline_fetch *start_fetch(struct pipeline *p, const struct wire_query *q,
+					  uint32_t hash)
+{
+	struct pipeline_fetch *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->p = p;
+	f->q = *q;
+	f->hash = hash;
+	SLIST_INIT(&f->waiters);
+	LIST_INSERT_HEAD(&p->fetches[hash & (FETCH_BUCKETS - 1)], f, link);
+	f->txn = upstream_resolve(p->up, q, on_upstream_done, f);
+	if (!f->txn) {
+		fetch_free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static bool add_waiter(struct pipeline *p, struct pipeline_fetch *f, const struct wire_query *q,
+		       const struct pipeline_client *client)
+{
+	struct pipeline_waiter *w = malloc(sizeof(*w));
+	if (!w)
+		return false;
+	w->q = *q;
+	w->client = *client;
+	SLIST_INSERT_HEAD(&f->waiters, w, link);
+	p->stats.pending++;
+	return true;
+}
+
+/* ---- the stages ---------------------------------------------------------- */
 
 /* Stage 1. The stored answer is built in scratch, then fitted to the
  * client (ID, case, EDNS, size) like any other answer. */
@@ -132,6 +303,22 @@ static size_t answer_from_hosts(struct pipeline *p, const struct wire_query *q,
 				 p->edns_size);
 }
 
+/* Stage 2. A hit in the last tenth of its TTL is refreshed in the
+ * background (as Unbound's prefetch), so popular names never expire. */
+static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
+				const struct pipeline_client *client, uint8_t *out, size_t cap,
+				uint32_t hash)
+{
+	size_t len = 0;
+	if (!p->cache)
+		return 0;
+	enum cache_result r = cache_lookup(p->cache, q, now_ms(), out, cap, client->reply_limit,
+					   p->edns_size, &len);
+	if (r == CACHE_HIT_PREFETCH && !find_fetch(p, q, hash) && start_fetch(p, q, hash))
+		cache_note_prefetch(p->cache);
+	return r == CACHE_HIT || r == CACHE_HIT_PREFETCH ? len : 0;
+}
+
 size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		       const struct pipeline_client *client, uint8_t *out, size_t cap,
 		       enum pipeline_source *source)
@@ -141,34 +328,45 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		*source = PIPELINE_SOURCE_HOSTS;
 		return counted(p, out, len, *source);
 	}
-
-	struct pipeline_query *pq = calloc(1, sizeof(*pq));
-	if (!pq)
-		return servfail(p, q, out, cap, source);
-	pq->p = p;
-	pq->q = *q;
-	pq->client = *client;
-	LIST_INSERT_HEAD(&p->pending, pq, link);
-	p->stats.pending++;
-
-	pq->txn = upstream_resolve(p->up, q, on_upstream_done, pq);
-	if (!pq->txn) {
-		query_free(pq);
-		return servfail(p, q, out, cap, source);
+	uint32_t hash = question_hash(q);
+	len = answer_from_cache(p, q, client, out, cap, hash);
+	if (len > 0) {
+		*source = PIPELINE_SOURCE_CACHE;
+		return counted(p, out, len, *source);
 	}
+
+	/* Stage 3: join the fetch already under way, or start one. */
+	struct pipeline_fetch *f = find_fetch(p, q, hash);
+	if (f) {
+		p->stats.coalesced++;
+	} else {
+		f = start_fetch(p, q, hash);
+		if (!f)
+			return servfail(p, q, out, cap, source);
+	}
+	if (!add_waiter(p, f, q, client))
+		return servfail(p, q, out, cap, source);
 	return 0;
 }
 
 void pipeline_cancel_owner(struct pipeline *p, const void *owner)
 {
-	struct pipeline_query *pq = LIST_FIRST(&p->pending);
-	while (pq) {
-		struct pipeline_query *next = LIST_NEXT(pq, link);
-		if (pq->client.owner == owner) {
-			upstream_cancel(pq->txn);
-			query_free(pq);
+	/* The fetches go on: their answers are still worth caching. */
+	for (size_t i = 0; i < FETCH_BUCKETS; i++) {
+		struct pipeline_fetch *f;
+		LIST_FOREACH(f, &p->fetches[i], link) {
+			struct pipeline_waiter **link = &SLIST_FIRST(&f->waiters);
+			while (*link) {
+				struct pipeline_waiter *w = *link;
+				if (w->client.owner == owner) {
+					*link = SLIST_NEXT(w, link);
+					free(w);
+					p->stats.pending--;
+				} else {
+					link = &SLIST_NEXT(w, link);
+				}
+			}
 		}
-		pq = next;
 	}
 }
 

@@ -116,6 +116,20 @@ static unsigned parse_additional(const uint8_t *pkt, size_t len, size_t off,
 	return WIRE_RCODE_NOERROR;
 }
 
+/* Steps over count resource records (answer and authority sections). */
+static int skip_records(const uint8_t *pkt, size_t len, size_t *off, unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		if (wire_skip_name(pkt, len, off) < 0 || *off + 10 > len)
+			return -1;
+		size_t rdlen = wire_get16(pkt + *off + 8);
+		if (*off + 10 + rdlen > len)
+			return -1;
+		*off += 10 + rdlen;
+	}
+	return 0;
+}
+
 static enum wire_verdict answer_with(unsigned *rcode, unsigned value)
 {
 	*rcode = value;
@@ -153,16 +167,20 @@ enum wire_verdict wire_parse_query(const uint8_t *pkt, size_t len,
 		q->has_question = true;
 		off += 4;
 	}
+	/* Read the OPT record before judging the rest: RFC 6891 §7 wants
+	 * an OPT in every reply to a query that had one, errors included. */
+	unsigned add = WIRE_RCODE_FORMERR;
+	if ((q->has_question || qdcount == 0) && skip_records(pkt, len, &off, ancount + nscount) == 0)
+		add = parse_additional(pkt, len, off, arcount, q);
+	if (add != WIRE_RCODE_NOERROR)
+		q->edns = false; /* a broken OPT is not echoed */
+
 	if (WIRE_OPCODE(q->flags) != 0)
 		return answer_with(rcode, WIRE_RCODE_NOTIMP);
 	if (!q->has_question || qdcount != 1 || ancount != 0 || nscount != 0)
 		return answer_with(rcode, WIRE_RCODE_FORMERR);
-
-	unsigned add = parse_additional(pkt, len, off, arcount, q);
-	if (add != WIRE_RCODE_NOERROR) {
-		q->edns = false; /* a broken OPT is not echoed */
+	if (add != WIRE_RCODE_NOERROR)
 		return answer_with(rcode, add);
-	}
 	if (q->edns && q->edns_version > 0) /* RFC 6891 §6.1.3 */
 		return answer_with(rcode, WIRE_RCODE_BADVERS);
 
@@ -340,6 +358,9 @@ bool wire_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t ble
 {
 	if (alen != blen)
 		return false;
+	/* Most names arrive in one case, usually lower: one memcmp settles it. */
+	if (memcmp(a, b, alen) == 0)
+		return true;
 	/* Length bytes are at most 63, below 'A', so folding them is harmless. */
 	for (size_t i = 0; i < alen; i++)
 		if (ascii_lower(a[i]) != ascii_lower(b[i]))

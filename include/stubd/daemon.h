@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
 #include "stubd/listener.h"
@@ -31,6 +32,7 @@ struct daemon {
 	struct stat hosts_seen;    /* what the file looked like when loaded */
 	struct event *hosts_watch; /* a cheap periodic stat() of the file */
 
+	struct cache *cache;       /* NULL when cache-size is 0 */
 	struct upstream *upstream;
 	struct pipeline *pipeline;
 	struct listener_set *listeners;

@@ -6,7 +6,10 @@
  * limit). Listeners and the control socket call it; it knows nothing of
  * sockets. Stages that know the answer at once (hosts, cache) reply
  * synchronously into the caller's buffer without allocating; only a
- * question that must go upstream allocates its pending state.
+ * question that must go upstream allocates its pending state, and clients
+ * asking the same question meanwhile wait on the same upstream fetch.
+ * Upstream answers are stored in the cache; when the upstreams fail, an
+ * expired answer is served stale (RFC 8767) before SERVFAIL.
  */
 #ifndef STUBD_PIPELINE_H
 #define STUBD_PIPELINE_H
@@ -15,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
 #include "stubd/netaddr.h"
@@ -51,7 +55,9 @@ struct pipeline_client {
 struct pipeline_stats {
 	uint64_t answers[PIPELINE_SOURCE_COUNT_];
 	uint64_t rcodes[WIRE_RCODE_COUNT_];
-	uint64_t pending;        /* questions waiting for an upstream now */
+	uint64_t pending;        /* clients waiting for an upstream now */
+	uint64_t coalesced;      /* questions that joined a fetch under way */
+	uint64_t stale;          /* stale answers served (RFC 8767) */
 };
 
 struct pipeline;
@@ -64,6 +70,12 @@ struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg);
  * both borrowed: the daemon swaps them on reload and keeps them alive. */
 void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
 			const struct hosts_options *opt);
+
+/* The cache stage (NULL: no cache), borrowed like the hosts table. */
+void pipeline_set_cache(struct pipeline *p, struct cache *cache);
+
+/* Takes the settings the pipeline uses from cfg (reload). */
+void pipeline_configure(struct pipeline *p, const struct config *cfg);
 
 /* Forgets every waiting question (no replies are sent). NULL ok. */
 void pipeline_free(struct pipeline *p);

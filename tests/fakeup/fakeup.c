@@ -8,7 +8,10 @@
  * is logged so tests can assert what stubd actually sent upstream.
  *
  * First-label behaviours (mode normal): nx big huge tc servfail refused drop
- * slow wrongid wrongq garbage case; any other name gets a plain answer.
+ * slow wrongid wrongq garbage case poison ttl2; any other name gets a plain
+ * answer.  poison adds records a cache-poisoner would (an unrelated A, an
+ * NS for the parent pointing at ns.evil. and its glue); ttl2 answers with
+ * TTL 2 so expiry can be tested in seconds.
  */
 #define _GNU_SOURCE
 
@@ -521,6 +524,16 @@ static bool first_label_is(const ldns_rdf *name, const char *label)
 	return ldns_rdf_size(name) > n && p[0] == n && strncasecmp((const char *)p + 1, label, n) == 0;
 }
 
+/* Adds records given in presentation form; a bad string is skipped. */
+static void push_strs(ldns_pkt *r, ldns_pkt_section section, const char *const *rrs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ldns_rr *rr = NULL;
+		if (ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL) == LDNS_STATUS_OK)
+			ldns_pkt_push_rr(r, section, rr);
+	}
+}
+
 static void answer_query(const struct origin *to, const ldns_pkt *q)
 {
 	const ldns_rdf *qname = ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0));
@@ -597,6 +610,22 @@ static void answer_query(const struct origin *to, const ldns_pkt *q)
 		emit_random(to, NULL, 0, 7);
 		emit_random(to, head, sizeof head, 20);
 		emit(to, 100, reply_answer(q, id, NULL, qname, a4, ADDR6_ANSWER, 1), q);
+	} else if (first_label_is(qname, "poison")) {
+		ldns_pkt *r = reply_answer(q, id, NULL, qname, a4, ADDR6_ANSWER, 1);
+		static const char *const evil[] = {
+			"evil.example. 300 IN A 198.51.100.66",
+		};
+		static const char *const auth[] = { "example.test. 300 IN NS ns.evil." };
+		static const char *const add[] = { "ns.evil. 300 IN A 198.51.100.67" };
+		push_strs(r, LDNS_SECTION_ANSWER, evil, 1);
+		push_strs(r, LDNS_SECTION_AUTHORITY, auth, 1);
+		push_strs(r, LDNS_SECTION_ADDITIONAL, add, 1);
+		emit(to, 0, r, q);
+	} else if (first_label_is(qname, "ttl2")) {
+		ldns_pkt *r = reply_answer(q, id, NULL, qname, a4, ADDR6_ANSWER, 1);
+		for (size_t i = 0; i < ldns_pkt_ancount(r); i++)
+			ldns_rr_set_ttl(ldns_rr_list_rr(ldns_pkt_answer(r), i), 2);
+		emit(to, 0, r, q);
 	} else if (first_label_is(qname, "case")) {
 		ldns_rdf *upper = dname_upper(qname);
 		emit(to, 0, reply_answer(q, id, upper, upper, a4, ADDR6_ANSWER, 1), q);

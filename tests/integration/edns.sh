@@ -52,6 +52,10 @@ check_match "SERVFAIL without EDNS: status" 'status: SERVFAIL' "$out"
 check_match "SERVFAIL without EDNS: no OPT" 'ADDITIONAL: 0$' "$out"
 out=$(dq query x.example.test AXFR --id 3636 --do)
 check_match "REFUSED with EDNS: OPT, DO echoed" '^id=3636 rcode=REFUSED .* edns=1232 ednsver=0 do=1$' "$out"
+# RFC 6891 6.1.1: an OPT in the request means an OPT in the response, whatever
+# the rcode: NOTIMP for an unknown opcode (STATUS) too.
+out=$(dq hex "$(dns_hdr 3737 1100 1 0 0 1)$(wire_name op.example.test)000100010000290200000000000000")
+check_match "NOTIMP with EDNS: OPT" '^id=14135 rcode=NOTIMP .* ar=1 .* edns=1232 ednsver=0 do=0$' "$out"
 
 check "stubd still running" stubd_alive
 pass

@@ -58,6 +58,20 @@ check_eq "SIGTERM with a question in flight: exit status 0" 0 "$RC"
 check_between "SIGTERM with a question in flight: within 1 s (ms)" 0 1000 "$DT"
 kill "$dig_pid" 2>/dev/null || true
 
+# With TCP clients connected: one idle, one halfway through a frame, one
+# waiting for an answer from a slow (300 ms) upstream.
+stubd_start -u "$UP"
+exec 3<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+exec 4<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+exec 5<>"/dev/tcp/$STUBD_ADDR/$STUBD_PORT"
+fd_send_hex 4 "0040$(dns_hdr 7774 0100 1 0 0 0)"
+fd_send_hex 5 "$(tcp_frame "$(query_hex 0505 slow.term.test)")"
+wait_for 3 grep -q "^udp slow\\.term\\.test\\. A " "$TMP/UP.log" || fail "the slow question did not reach UP"
+stop_with TERM
+exec 3<&- 4<&- 5<&-
+check_eq "SIGTERM with TCP clients: exit status 0" 0 "$RC"
+check_between "SIGTERM with TCP clients: within 1 s (ms)" 0 1000 "$DT"
+
 # SIGHUP reloads; the sockets stay and so does the process.
 stubd_start -u "$UP"
 kill -HUP "$STUBD_PID"

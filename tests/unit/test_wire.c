@@ -184,6 +184,36 @@ static void test_parse_rejects(void **state)
 	expect_rcode(&p, WIRE_RCODE_NOTIMP);
 }
 
+/* RFC 6891 §7: an error reply to an EDNS query carries an OPT too. */
+static void test_errors_keep_edns(void **state)
+{
+	struct pkt p;
+	struct wire_query q;
+	unsigned rcode;
+
+	header(&p, 1, 2 << 11, 1, 0, 0, 1); /* opcode STATUS */
+	question(&p, "a.test", WIRE_TYPE_A);
+	opt(&p, 1232, 0, true);
+	assert_int_equal(parse(&p, &q, &rcode), WIRE_VERDICT_ANSWER);
+	assert_int_equal(rcode, WIRE_RCODE_NOTIMP);
+	assert_true(q.edns);
+	assert_true(q.edns_do);
+
+	header(&p, 1, 0, 1, 1, 0, 1); /* an answer record in a query */
+	question(&p, "a.test", WIRE_TYPE_A);
+	a_record(&p, 1, 1);
+	opt(&p, 1232, 0, false);
+	assert_int_equal(parse(&p, &q, &rcode), WIRE_VERDICT_ANSWER);
+	assert_int_equal(rcode, WIRE_RCODE_FORMERR);
+	assert_true(q.edns);
+
+	header(&p, 1, 0, 0, 0, 0, 1); /* no question, but an OPT */
+	opt(&p, 1232, 0, false);
+	assert_int_equal(parse(&p, &q, &rcode), WIRE_VERDICT_ANSWER);
+	assert_int_equal(rcode, WIRE_RCODE_FORMERR);
+	assert_true(q.edns);
+}
+
 static void test_parse_bad_names(void **state)
 {
 	struct pkt p;
@@ -582,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_parse_edns),
 		cmocka_unit_test(test_parse_drops),
 		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_errors_keep_edns),
 		cmocka_unit_test(test_parse_bad_names),
 		cmocka_unit_test(test_parse_bad_opt),
 		cmocka_unit_test(test_build_error),

@@ -1,0 +1,99 @@
+/* cache.h - the second stage: answers stubd already has, TTLs counting down.
+ *
+ * Owns every cached answer: a hash table keyed by the question (name
+ * without regard to case, type, class) plus the DO and CD bits, an LRU list
+ * across it, and the counters. Bounded by entry count and by bytes; every
+ * operation is O(1) but flushes by name or zone. The hit path copies the
+ * stored answer into the caller's buffer and patches ID, case, EDNS and
+ * TTLs there: no allocation, no ldns. Time comes in as an argument (a
+ * monotonic millisecond clock), so tests need no sleeps. Storing does not
+ * scrub: callers store only what scrub_reply() produced.
+ */
+#ifndef STUBD_CACHE_H
+#define STUBD_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stubd/wire.h"
+
+struct cache_config {
+	size_t max_entries;        /* cache-size; 0 = the cache stores nothing */
+	size_t max_bytes;          /* cache-memory: entries, keys and answers */
+	uint32_t min_ttl;          /* cache-min-ttl, seconds */
+	uint32_t max_ttl;          /* cache-max-ttl */
+	uint32_t max_negative_ttl; /* cache-max-negative-ttl (RFC 2308 §5) */
+	uint32_t servfail_ttl;     /* how long a failure is remembered (RFC 9520) */
+	uint32_t stale_max_age;    /* serve-stale window after expiry (RFC 8767), 0 = off */
+};
+
+struct cache_stats {
+	uint64_t entries;
+	uint64_t bytes;
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t inserts;
+	uint64_t evictions;        /* pushed out by the entry or byte cap */
+	uint64_t expirations;      /* dropped because they ran out of time */
+	uint64_t stale_served;
+	uint64_t prefetches;       /* counted by the caller via cache_note_prefetch() */
+};
+
+enum cache_result {
+	CACHE_MISS,
+	CACHE_HIT,       /* fresh: *out holds the reply */
+	CACHE_HIT_PREFETCH, /* fresh, but in the last 10% of its TTL: refresh it */
+	CACHE_STALE,     /* only from cache_lookup_stale(): expired, TTLs set to 30 */
+};
+
+struct cache;
+
+/* The caller owns the result; free with cache_free(). NULL on no memory. */
+struct cache *cache_new(const struct cache_config *cfg);
+void cache_free(struct cache *c);
+
+/* Takes new limits (reload); shrinks to them at once. */
+void cache_configure(struct cache *c, const struct cache_config *cfg);
+
+/* Looks q up and, on a fresh hit, writes the client's reply to out (as
+ * wire_finish_reply() does: q's ID, RD, CD, case and EDNS; TC if over
+ * limit) with every TTL lowered by the entry's age; *out_len is set.
+ * Moves the entry to the front of the LRU. Expired entries are a miss
+ * (kept for serve-stale until stale_max_age past expiry). */
+enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
+			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
+			       size_t *out_len);
+
+/* RFC 8767: when the upstreams failed, an expired answer not older than
+ * stale_max_age past its expiry, with every TTL set to 30. */
+enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
+				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
+				     size_t our_edns_size, size_t *out_len);
+
+/* Stores a stored answer (scrub.h's form) for q's question. Its lifetime:
+ * positive answers the smallest TTL of the answer section's records;
+ * NXDOMAIN and NODATA min(SOA TTL, SOA MINIMUM) from the authority section
+ * (RFC 2308 §5), clamped to max_negative_ttl; SERVFAIL servfail_ttl; each
+ * clamped to [min_ttl, max_ttl]. Not stored: TC set, other rcodes, a
+ * negative answer without SOA, a lifetime of 0. Returns 0, or -ENOSPC
+ * when not stored (not an error for the caller), -ENOMEM. */
+int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answer,
+		size_t len, uint64_t now_ms);
+
+/* Drops every entry; returns how many. */
+size_t cache_flush_all(struct cache *c);
+
+/* Drops the entries for one name (wire form, any case); with zone, also
+ * every name below it. Returns how many. */
+size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone);
+
+/* Walks the entries (most recently used first) for dump-cache. */
+typedef void (*cache_visit_fn)(void *arg, const uint8_t *name, size_t name_len,
+			       uint16_t qtype, uint32_t ttl_left, size_t bytes, bool stale);
+void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg);
+
+void cache_note_prefetch(struct cache *c);
+const struct cache_stats *cache_get_stats(const struct cache *c);
+
+#endif

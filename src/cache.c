@@ -1,0 +1,741 @@
+/* cache.c - the answer cache: hash table + LRU list, one block per entry.
+ * See cache.h.
+ *
+ * Each entry is one malloc: the struct below, then the offsets of its TTL
+ * fields, then the stored answer. The stored answer doubles as the key's
+ * name: its question name (offset 12) is lowercased at store time, and
+ * wire_finish_reply() writes the client's own spelling over it in every
+ * reply, so nobody ever sees the lowercased copy. The TTL fields in the
+ * stored bytes keep each record's TTL as of store time (after the clamps);
+ * a hit copies the answer and writes "stored TTL - age" into the copy.
+ * The serve-stale deadline is not stored: it is expiry + the current
+ * stale_max_age, so a reload that changes the window applies to all.
+ */
+#include "stubd/cache.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Remaining life under 1/10 of the original: time to refresh (like
+ * Unbound's prefetch). Answers living less than this many seconds are not
+ * worth it: they would be refetched nearly as often as asked. */
+#define PREFETCH_DIVISOR 10
+#define PREFETCH_MIN_LIFETIME 10
+/* After a prefetch signal, hits stay plain CACHE_HIT this long, so that a
+ * popular name does not start a refresh on every hit; a refresh that
+ * failed is asked for again after it. */
+#define PREFETCH_RETRY_MS 5000
+
+/* RFC 8767 §4: the TTL on stale answers. */
+#define STALE_TTL 30
+
+/* RFC 2181 §8: a TTL with the top bit set is read as 0. */
+#define TTL_MAX_VALID 0x7fffffffu
+
+#define KEY_DO 0x01
+#define KEY_CD 0x02
+
+#define TABLE_MIN_BUCKETS 16u
+#define TABLE_MAX_BUCKETS ((size_t)1 << 30)
+
+struct cache_entry {
+	struct cache_entry *hnext; /* hash chain */
+	struct cache_entry *prev;  /* LRU: towards the front (most recent) */
+	struct cache_entry *next;  /* LRU: towards the tail */
+	uint64_t stored_at_ms;
+	uint64_t expires_at_ms;
+	uint64_t prefetch_quiet_until_ms; /* no prefetch signal before this */
+	uint32_t hash;
+	uint32_t lifetime;         /* seconds, after the clamps */
+	uint32_t size;             /* bytes charged against max_bytes */
+	uint16_t answer_len;
+	uint16_t n_ttls;
+	uint16_t qtype;
+	uint16_t qclass;
+	uint8_t qname_len;
+	uint8_t kflags;            /* KEY_DO, KEY_CD */
+	uint16_t ttl_off[];        /* n_ttls offsets into the answer, then the answer */
+};
+
+struct cache {
+	struct cache_config cfg;
+	struct cache_stats stats;
+	struct cache_entry **buckets; /* NULL until the first store */
+	size_t mask;                  /* buckets - 1 */
+	struct cache_entry *lru_head; /* most recently used */
+	struct cache_entry *lru_tail;
+	uint64_t seed[4];
+};
+
+/* ---- small helpers -------------------------------------------------- */
+
+static inline uint8_t *entry_answer(const struct cache_entry *e)
+{
+	return (uint8_t *)(e->ttl_off + e->n_ttls);
+}
+
+/* The key's name: the stored answer's question, lowercased. */
+static inline const uint8_t *entry_name(const struct cache_entry *e)
+{
+	return entry_answer(e) + WIRE_HEADER_LEN;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint8_t query_kflags(const struct wire_query *q)
+{
+	return (uint8_t)((q->edns_do ? KEY_DO : 0) | ((q->flags & WIRE_FLAG_CD) ? KEY_CD : 0));
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Lowercases the ASCII letters among 8 bytes at once: a byte gets 0x20
+ * when it is in 'A'..'Z'. Adding 0x3f sets bit 7 of bytes >= 'A', adding
+ * 0x25 sets it for bytes > 'Z'; bytes >= 0x80 are masked out (no byte
+ * carries into its neighbour since the high bits were cleared first). */
+static inline uint64_t fold8(uint64_t x)
+{
+	const uint64_t high = 0x8080808080808080ull;
+	uint64_t low7 = x & ~high;
+	uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3full;
+	uint64_t gt_z = low7 + 0x2525252525252525ull;
+	uint64_t upper = ge_a & ~gt_z & ~x & high;
+	return x | (upper >> 2);
+}
+
+static inline uint64_t load32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* The last up to 8 bytes of p[0..len), len >= 1, as one word, without a
+ * variable-length copy: short tails are read as two overlapping windows
+ * (or three bytes). Which bytes land where depends only on len, so two
+ * names of the same length give equal words exactly when their tails are
+ * equal, and the hash stays a function of the name. */
+static inline uint64_t load_last(const uint8_t *p, size_t len)
+{
+	if (len >= 8)
+		return load64(p + len - 8);
+	if (len >= 4)
+		return load32(p) | (load32(p + len - 4) << 32);
+	return (uint64_t)p[0] | ((uint64_t)p[len / 2] << 8) | ((uint64_t)p[len - 1] << 16);
+}
+
+/* lower (already lowercase) equals name without regard to ASCII case;
+ * both len >= 1 bytes. */
+static bool name_equal_folded(const uint8_t *lower, const uint8_t *name, size_t len)
+{
+	for (size_t i = 0; i + 8 < len; i += 8)
+		if (load64(lower + i) != fold8(load64(name + i)))
+			return false;
+	return load_last(lower, len) == fold8(load_last(name, len));
+}
+
+static void lowercase_name(uint8_t *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			name[i] = (uint8_t)(name[i] + 32);
+}
+
+/* 64x64->128 multiply folded to 64 bits (as in wyhash): every input bit
+ * reaches most output bits in one step. */
+static inline uint64_t mum(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* A keyed, case-blind hash of the question. The per-cache random seed
+ * keeps remote clients from choosing names that share a bucket. */
+static uint32_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
+			 uint16_t qtype, uint16_t qclass, uint8_t kflags)
+{
+	uint64_t h = c->seed[0] ^ (((uint64_t)qtype << 48) | ((uint64_t)qclass << 32) |
+				   ((uint64_t)kflags << 16) | len);
+	for (size_t i = 0; i + 8 < len; i += 8)
+		h = mum(h ^ fold8(load64(name + i)), c->seed[1]);
+	h = mum(h ^ fold8(load_last(name, len)) ^ c->seed[2], c->seed[3]);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* ---- LRU list and hash table ---------------------------------------- */
+
+static void lru_unlink(struct cache *c, struct cache_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->lru_head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->lru_tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push_front(struct cache *c, struct cache_entry *e)
+{
+	e->prev = NULL;
+	e->next = c->lru_head;
+	if (c->lru_head)
+		c->lru_head->prev = e;
+	else
+		c->lru_tail = e;
+	c->lru_head = e;
+}
+
+static inline void lru_touch(struct cache *c, struct cache_entry *e)
+{
+	if (c->lru_head == e)
+		return;
+	lru_unlink(c, e);
+	lru_push_front(c, e);
+}
+
+/* Unlinks e from everything and frees it. */
+static void entry_drop(struct cache *c, struct cache_entry *e)
+{
+	struct cache_entry **pp = &c->buckets[e->hash & c->mask];
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(c, e);
+	c->stats.entries--;
+	c->stats.bytes -= e->size;
+	free(e);
+}
+
+static struct cache_entry *table_find(const struct cache *c, uint32_t hash,
+				      const uint8_t *name, size_t name_len,
+				      uint16_t qtype, uint16_t qclass, uint8_t kflags)
+{
+	if (!c->buckets)
+		return NULL;
+	for (struct cache_entry *e = c->buckets[hash & c->mask]; e; e = e->hnext) {
+		if (e->hash == hash && e->qtype == qtype && e->qclass == qclass &&
+		    e->kflags == kflags && e->qname_len == name_len &&
+		    name_equal_folded(entry_name(e), name, name_len))
+			return e;
+	}
+	return NULL;
+}
+
+/* The most buckets max_entries can use at a load of 3/4. */
+static size_t table_cap(const struct cache *c)
+{
+	size_t want = c->cfg.max_entries;
+	if (want > TABLE_MAX_BUCKETS / 4 * 3)
+		return TABLE_MAX_BUCKETS;
+	want = want / 3 * 4 + 4;
+	size_t n = TABLE_MIN_BUCKETS;
+	while (n < want)
+		n <<= 1;
+	return n;
+}
+
+/* Doubles the table (or makes the first one). On no memory the old table
+ * stays: chains get longer, nothing breaks. */
+static void table_grow(struct cache *c)
+{
+	size_t old_n = c->buckets ? c->mask + 1 : 0;
+	size_t n = old_n ? old_n * 2 : TABLE_MIN_BUCKETS;
+	struct cache_entry **nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;
+	for (size_t i = 0; i < old_n; i++) {
+		struct cache_entry *e = c->buckets[i];
+		while (e) {
+			struct cache_entry *next = e->hnext;
+			e->hnext = nb[e->hash & (n - 1)];
+			nb[e->hash & (n - 1)] = e;
+			e = next;
+		}
+	}
+	free(c->buckets);
+	c->buckets = nb;
+	c->mask = n - 1;
+}
+
+static inline uint64_t stale_deadline(const struct cache *c, const struct cache_entry *e)
+{
+	return e->expires_at_ms + (uint64_t)c->cfg.stale_max_age * 1000;
+}
+
+/* Drops the least recently used entry. */
+static void evict_tail(struct cache *c, uint64_t now_ms)
+{
+	struct cache_entry *e = c->lru_tail;
+	if (now_ms >= stale_deadline(c, e))
+		c->stats.expirations++;
+	else
+		c->stats.evictions++;
+	entry_drop(c, e);
+}
+
+/* Evicts until `extra` more bytes and one more entry fit (extra 0 and
+ * need_slot false: until the cache is within its limits). */
+static void shrink_to_fit(struct cache *c, size_t extra, bool need_slot, uint64_t now_ms)
+{
+	size_t slot = need_slot ? 1 : 0;
+	while (c->lru_tail && (c->stats.entries + slot > c->cfg.max_entries ||
+			       c->stats.bytes + extra > c->cfg.max_bytes))
+		evict_tail(c, now_ms);
+}
+
+/* ---- public: life cycle --------------------------------------------- */
+
+struct cache *cache_new(const struct cache_config *cfg)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	arc4random_buf(c->seed, sizeof(c->seed));
+	c->seed[1] |= 1; /* an odd multiplier never collapses to 0 */
+	c->seed[3] |= 1;
+	return c;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	struct cache_entry *e = c->lru_head;
+	while (e) {
+		struct cache_entry *next = e->next;
+		free(e);
+		e = next;
+	}
+	free(c->buckets);
+	free(c);
+}
+
+void cache_configure(struct cache *c, const struct cache_config *cfg)
+{
+	c->cfg = *cfg;
+	/* The clock is not known here; count every drop as an eviction
+	 * (UINT64_MAX would call them all expired, 0 calls none). */
+	shrink_to_fit(c, 0, false, 0);
+}
+
+/* ---- public: lookups ------------------------------------------------ */
+
+static struct cache_entry *find_query(const struct cache *c, const struct wire_query *q)
+{
+	if (!q->has_question || q->qname_len == 0)
+		return NULL;
+	uint8_t kflags = query_kflags(q);
+	uint32_t h = key_hash(c, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
+	return table_find(c, h, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
+}
+
+/* Writes the reply for q from e; TTLs become stored - age, or `fixed`
+ * when fixed_ttl. Returns the length, 0 if out cannot hold even a
+ * truncated reply. */
+static size_t write_reply(const struct cache_entry *e, const struct wire_query *q,
+			  uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
+			  size_t our_edns_size, bool fixed_ttl, uint32_t fixed)
+{
+	const uint8_t *answer = entry_answer(e);
+	size_t n = wire_finish_reply(out, cap, answer, e->answer_len, q, limit, our_edns_size);
+	/* A truncated reply (TC, no records) is shorter than the stored
+	 * answer: then there is nothing to patch, and the offsets would point
+	 * past it. A full one starts with the stored bytes. Stored answers
+	 * never have TC, so TC here always means truncated. */
+	if (n < e->answer_len || (wire_get16(out + 2) & WIRE_FLAG_TC))
+		return n;
+
+	if (fixed_ttl) {
+		for (unsigned i = 0; i < e->n_ttls; i++)
+			put32(out + e->ttl_off[i], fixed);
+		return n;
+	}
+	uint64_t age_ms = now_ms > e->stored_at_ms ? now_ms - e->stored_at_ms : 0;
+	uint32_t age = (uint32_t)(age_ms / 1000);
+	if (age == 0)
+		return n; /* the copy already holds the stored TTLs */
+	for (unsigned i = 0; i < e->n_ttls; i++) {
+		uint32_t ttl = wire_get32(answer + e->ttl_off[i]);
+		put32(out + e->ttl_off[i], ttl > age ? ttl - age : 0);
+	}
+	return n;
+}
+
+enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
+			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
+			       size_t *out_len)
+{
+	*out_len = 0;
+	struct cache_entry *e = find_query(c, q);
+	if (!e) {
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	if (now_ms >= e->expires_at_ms) {
+		/* Kept for serve-stale within its window, dropped after it. */
+		if (now_ms >= stale_deadline(c, e)) {
+			c->stats.expirations++;
+			entry_drop(c, e);
+		}
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+
+	size_t n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, false, 0);
+	if (n == 0) {
+		c->stats.misses++;
+		return CACHE_MISS;
+	}
+	lru_touch(c, e);
+	c->stats.hits++;
+	*out_len = n;
+
+	uint64_t left_ms = e->expires_at_ms - now_ms;
+	if (e->lifetime >= PREFETCH_MIN_LIFETIME &&
+	    left_ms * PREFETCH_DIVISOR < (uint64_t)e->lifetime * 1000 &&
+	    now_ms >= e->prefetch_quiet_until_ms) {
+		e->prefetch_quiet_until_ms = now_ms + PREFETCH_RETRY_MS;
+		return CACHE_HIT_PREFETCH;
+	}
+	return CACHE_HIT;
+}
+
+enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
+				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
+				     size_t our_edns_size, size_t *out_len)
+{
+	*out_len = 0;
+	struct cache_entry *e = find_query(c, q);
+	if (!e)
+		return CACHE_MISS;
+
+	size_t n;
+	enum cache_result result;
+	if (now_ms < e->expires_at_ms) {
+		/* Refreshed while the upstreams were failing for this client:
+		 * the fresh answer beats a stale one. */
+		n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, false, 0);
+		result = CACHE_HIT;
+	} else if (now_ms < stale_deadline(c, e)) {
+		n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, true, STALE_TTL);
+		result = CACHE_STALE;
+	} else {
+		c->stats.expirations++;
+		entry_drop(c, e);
+		return CACHE_MISS;
+	}
+	if (n == 0)
+		return CACHE_MISS;
+	if (result == CACHE_STALE)
+		c->stats.stale_served++;
+	lru_touch(c, e);
+	*out_len = n;
+	return result;
+}
+
+/* ---- public: store -------------------------------------------------- */
+
+/* What the first pass over a stored answer learned. */
+struct answer_scan {
+	unsigned n_ttls;
+	bool have_answer_ttl;
+	uint32_t min_answer_ttl;
+	bool have_soa;
+	size_t soa_ttl_off;
+	uint32_t soa_negative;   /* min(SOA TTL, MINIMUM) */
+};
+
+static inline uint32_t valid_ttl(uint32_t ttl)
+{
+	return ttl > TTL_MAX_VALID ? 0 : ttl;
+}
+
+/* RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM). The
+ * SOA rdata is two names (maybe compressed) and five 32-bit numbers,
+ * MINIMUM last. Returns 0, or -1 if the rdata does not have that shape. */
+static int soa_negative_ttl(const uint8_t *pkt, const struct wire_rr *rr, uint32_t *out)
+{
+	size_t off = rr->end - rr->rdlen;
+	if (wire_skip_name(pkt, rr->end, &off) < 0 || wire_skip_name(pkt, rr->end, &off) < 0 ||
+	    off + 20 != rr->end)
+		return -1;
+	uint32_t minimum = valid_ttl(wire_get32(pkt + off + 16));
+	uint32_t ttl = valid_ttl(rr->ttl);
+	*out = ttl < minimum ? ttl : minimum;
+	return 0;
+}
+
+/* Checks the answer's shape and question, counts its TTL fields, and
+ * finds the numbers the lifetime comes from. */
+static int scan_answer(const uint8_t *answer, size_t len, const struct wire_query *q,
+		       struct answer_scan *s)
+{
+	struct wire_rr_iter it;
+	struct wire_rr rr;
+	int got;
+
+	memset(s, 0, sizeof(*s));
+	if (len < WIRE_HEADER_LEN || len > WIRE_MSG_MAX || wire_get16(answer + 4) != 1 ||
+	    WIRE_OPCODE(wire_get16(answer + 2)) != 0)
+		return -EBADMSG;
+	/* The question, uncompressed at offset 12, must be q's. Equal up to
+	 * case with a valid name means the same label structure: length
+	 * bytes (< 64) fold to themselves only. */
+	size_t qend = WIRE_HEADER_LEN + (size_t)q->qname_len + 4;
+	if (qend > len ||
+	    !wire_name_equal(answer + WIRE_HEADER_LEN, q->qname_len, q->qname, q->qname_len) ||
+	    wire_get16(answer + qend - 4) != q->qtype || wire_get16(answer + qend - 2) != q->qclass)
+		return -EBADMSG;
+	if (wire_rr_iter_init(&it, answer, len) < 0 || it.off != qend)
+		return -EBADMSG;
+
+	while ((got = wire_rr_next(&it, &rr)) == 1) {
+		/* OPT is hop-by-hop and scrub cuts it; one left here would make
+		 * a second OPT in every EDNS client's reply (a FORMERR). */
+		if (rr.type == WIRE_TYPE_OPT)
+			return -EBADMSG;
+		s->n_ttls++;
+		uint32_t ttl = valid_ttl(rr.ttl);
+		if (rr.section == WIRE_SECTION_ANSWER) {
+			if (!s->have_answer_ttl || ttl < s->min_answer_ttl)
+				s->min_answer_ttl = ttl;
+			s->have_answer_ttl = true;
+		} else if (rr.section == WIRE_SECTION_AUTHORITY && rr.type == WIRE_TYPE_SOA &&
+			   !s->have_soa) {
+			if (soa_negative_ttl(answer, &rr, &s->soa_negative) < 0)
+				return -EBADMSG;
+			s->have_soa = true;
+			s->soa_ttl_off = rr.ttl_off;
+		}
+	}
+	/* Trailing bytes would be copied into every reply: not a stored
+	 * answer as scrub makes them. */
+	if (got < 0 || it.off != len)
+		return -EBADMSG;
+	return 0;
+}
+
+static inline uint32_t clamp_ttl(uint32_t ttl, uint32_t lo, uint32_t hi)
+{
+	if (ttl < lo)
+		ttl = lo;
+	if (ttl > hi)
+		ttl = hi;
+	return ttl;
+}
+
+/* The entry's lifetime in seconds, 0 when it is not to be stored;
+ * *negative is set when the SOA TTL must be rewritten to it. */
+static uint32_t answer_lifetime(const struct cache_config *cfg, const uint8_t *answer,
+				const struct answer_scan *s, bool *negative)
+{
+	uint16_t flags = wire_get16(answer + 2);
+	uint32_t life;
+
+	*negative = false;
+	if (flags & WIRE_FLAG_TC)
+		return 0; /* a partial answer: the client must get it all */
+	switch (WIRE_RCODE(flags)) {
+	case WIRE_RCODE_NOERROR:
+	case WIRE_RCODE_NXDOMAIN: {
+		bool nodata = WIRE_RCODE(flags) == WIRE_RCODE_NXDOMAIN || !s->have_answer_ttl;
+		if (nodata && !s->have_soa)
+			return 0; /* RFC 2308 §5: no SOA, no negative caching */
+		life = UINT32_MAX;
+		if (s->have_answer_ttl)
+			life = s->min_answer_ttl;
+		/* An SOA also bounds a positive answer: a CNAME chain that ends
+		 * in NODATA or NXDOMAIN is as old as its negative part. */
+		if (s->have_soa) {
+			uint32_t neg = s->soa_negative;
+			if (neg > cfg->max_negative_ttl)
+				neg = cfg->max_negative_ttl;
+			if (neg < life)
+				life = neg;
+			*negative = true;
+		}
+		break;
+	}
+	case WIRE_RCODE_SERVFAIL:
+		if (cfg->servfail_ttl == 0)
+			return 0;
+		life = cfg->servfail_ttl; /* RFC 9520 §3.2 */
+		break;
+	default:
+		return 0; /* REFUSED, FORMERR, NOTIMP...: about this server, not the name */
+	}
+	return clamp_ttl(life, cfg->min_ttl, cfg->max_ttl);
+}
+
+int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answer,
+		size_t len, uint64_t now_ms)
+{
+	struct answer_scan s;
+	bool negative;
+
+	if (c->cfg.max_entries == 0)
+		return -ENOSPC; /* the cache is off: not even worth a look */
+	if (!q->has_question || q->qname_len == 0)
+		return -EBADMSG;
+	int err = scan_answer(answer, len, q, &s);
+	if (err < 0)
+		return err;
+	uint32_t life = answer_lifetime(&c->cfg, answer, &s, &negative);
+	if (life == 0)
+		return -ENOSPC;
+
+	uint8_t kflags = query_kflags(q);
+	uint32_t hash = key_hash(c, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
+	struct cache_entry *old = table_find(c, hash, q->qname, q->qname_len, q->qtype,
+					     q->qclass, kflags);
+	/* RFC 8767 §4 (and RFC 9520): a failure to refresh must not wipe
+	 * out an answer that can still be served, fresh or stale. */
+	if (old && WIRE_RCODE(wire_get16(answer + 2)) == WIRE_RCODE_SERVFAIL &&
+	    WIRE_RCODE(wire_get16(entry_answer(old) + 2)) != WIRE_RCODE_SERVFAIL &&
+	    now_ms < stale_deadline(c, old))
+		return -ENOSPC;
+
+	size_t size = sizeof(struct cache_entry) + s.n_ttls * sizeof(uint16_t) + len;
+	if (size > c->cfg.max_bytes)
+		return -ENOSPC;
+	struct cache_entry *e = malloc(size);
+	if (!e)
+		return -ENOMEM;
+
+	memset(e, 0, sizeof(*e));
+	e->stored_at_ms = now_ms;
+	e->expires_at_ms = now_ms + (uint64_t)life * 1000;
+	e->lifetime = life;
+	e->size = (uint32_t)size;
+	e->answer_len = (uint16_t)len;
+	e->n_ttls = (uint16_t)s.n_ttls;
+	e->qtype = q->qtype;
+	e->qclass = q->qclass;
+	e->qname_len = q->qname_len;
+	e->kflags = kflags;
+	e->hash = hash; /* the same for the lowercased copy: the hash folds case */
+	uint8_t *stored = entry_answer(e);
+	memcpy(stored, answer, len);
+	lowercase_name(stored + WIRE_HEADER_LEN, e->qname_len);
+
+	/* Second pass, over our copy: note each TTL field and make it agree
+	 * with the entry's life. RFC 2308 §3: the SOA of a negative answer
+	 * carries the negative TTL. The clamps apply to every record, so a
+	 * client never sees a TTL that outlives the entry's max_ttl cap. */
+	if (negative)
+		put32(stored + s.soa_ttl_off, life);
+	struct wire_rr_iter it;
+	struct wire_rr rr;
+	unsigned i = 0;
+	(void)wire_rr_iter_init(&it, stored, len); /* scan_answer checked it */
+	while (wire_rr_next(&it, &rr) == 1) {
+		uint32_t ttl = clamp_ttl(valid_ttl(rr.ttl), c->cfg.min_ttl, c->cfg.max_ttl);
+		put32(stored + rr.ttl_off, ttl);
+		e->ttl_off[i++] = (uint16_t)rr.ttl_off;
+	}
+
+	if (old)
+		entry_drop(c, old); /* replaced: neither evicted nor expired */
+	shrink_to_fit(c, size, true, now_ms);
+
+	if (!c->buckets || (c->stats.entries + 1 > (c->mask + 1) / 4 * 3 &&
+			    c->mask + 1 < table_cap(c)))
+		table_grow(c);
+	if (!c->buckets) {
+		free(e);
+		return -ENOMEM;
+	}
+	struct cache_entry **head = &c->buckets[e->hash & c->mask];
+	e->hnext = *head;
+	*head = e;
+	lru_push_front(c, e);
+	c->stats.entries++;
+	c->stats.bytes += size;
+	c->stats.inserts++;
+	return 0;
+}
+
+/* ---- public: flushes, walk, stats ----------------------------------- */
+
+size_t cache_flush_all(struct cache *c)
+{
+	size_t n = 0;
+	while (c->lru_head) {
+		entry_drop(c, c->lru_head);
+		n++;
+	}
+	return n;
+}
+
+/* name equals zone, or (with zone) ends in it at a label boundary. */
+static bool name_in(const uint8_t *name, size_t len, const uint8_t *zone, size_t zone_len,
+		    bool below)
+{
+	if (!below)
+		return wire_name_equal(name, len, zone, zone_len);
+	for (size_t off = 0; off < len && len - off >= zone_len; off += 1 + (size_t)name[off]) {
+		if (len - off == zone_len && wire_name_equal(name + off, zone_len, zone, zone_len))
+			return true;
+		if (name[off] == 0)
+			break;
+	}
+	return false;
+}
+
+size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone)
+{
+	size_t n = 0;
+	if (name_len == 0 || name_len > WIRE_NAME_MAX)
+		return 0;
+	/* O(entries): an admin command, not worth an index per name. */
+	struct cache_entry *e = c->lru_head;
+	while (e) {
+		struct cache_entry *next = e->next;
+		if (name_in(entry_name(e), e->qname_len, name, name_len, zone)) {
+			entry_drop(c, e);
+			n++;
+		}
+		e = next;
+	}
+	return n;
+}
+
+void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg)
+{
+	for (const struct cache_entry *e = c->lru_head; e; e = e->next) {
+		bool stale = now_ms >= e->expires_at_ms;
+		uint32_t left = 0;
+		if (!stale) {
+			/* What a client would see on the record that set the life. */
+			uint64_t age = now_ms > e->stored_at_ms ? (now_ms - e->stored_at_ms) / 1000 : 0;
+			left = age < e->lifetime ? e->lifetime - (uint32_t)age : 0;
+		}
+		fn(arg, entry_name(e), e->qname_len, e->qtype, left, e->size, stale);
+	}
+}
+
+void cache_note_prefetch(struct cache *c)
+{
+	c->stats.prefetches++;
+}
+
+const struct cache_stats *cache_get_stats(const struct cache *c)
+{
+	return &c->stats;
+}
