@@ -66,6 +66,7 @@ struct cache {
 	struct cache_entry *lru_head; /* most recently used */
 	struct cache_entry *lru_tail;
 	uint64_t seed[4];
+	uint32_t last_hit_age_s;      /* for stubctl query's "cache, N s old" */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -404,6 +405,7 @@ enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint
 	}
 	lru_touch(c, e);
 	c->stats.hits++;
+	c->last_hit_age_s = now_ms > e->stored_at_ms ? (uint32_t)((now_ms - e->stored_at_ms) / 1000) : 0;
 	*out_len = n;
 
 	uint64_t left_ms = e->expires_at_ms - now_ms;
@@ -738,4 +740,18 @@ void cache_note_prefetch(struct cache *c)
 const struct cache_stats *cache_get_stats(const struct cache *c)
 {
 	return &c->stats;
+}
+
+uint32_t cache_last_hit_age(const struct cache *c)
+{
+	return c->last_hit_age_s;
+}
+
+void cache_reset_stats(struct cache *c)
+{
+	uint64_t entries = c->stats.entries;
+	uint64_t bytes = c->stats.bytes;
+	memset(&c->stats, 0, sizeof(c->stats));
+	c->stats.entries = entries;
+	c->stats.bytes = bytes;
 }

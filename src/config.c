@@ -40,6 +40,7 @@ enum key_kind {
 	KEY_LOG_LEVEL,
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
+	KEY_GROUP,    /* a group name, as useradd(8) takes */
 };
 
 struct key {
@@ -83,6 +84,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, control_socket),
 	  .default_text = CONFIG_DEFAULT_CONTROL,
 	  .help = "unix socket that stubctl talks to" },
+	{ .name = "control-group", .kind = KEY_GROUP,
+	  .offset = offsetof(struct config, control_group),
+	  .default_text = "stubd",
+	  .help = "group whose members may flush, reload and reset via stubctl (besides root)" },
 	{ .name = "cache-size", .kind = KEY_UINT,
 	  .offset = offsetof(struct config, cache_size),
 	  .min = 0, .max = 10000000, .default_text = "10000",
@@ -292,6 +297,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_SIZE:
 		snprintf(buf, size, "bytes from %u to %u, or 512K, 64M, 1G", k->min, k->max);
 		return;
+	case KEY_GROUP:
+		snprintf(buf, size, "a group name");
+		return;
 	}
 }
 
@@ -384,6 +392,22 @@ static int set_size(struct config *cfg, const struct key *k, const char *text,
 	return 0;
 }
 
+static int set_group(struct config *cfg, const struct key *k, const char *text,
+		     struct config_error *why)
+{
+	size_t len = strlen(text);
+	struct quote q;
+	bool ok = len < sizeof(cfg->control_group) && (islower((unsigned char)text[0]) || text[0] == '_');
+	for (size_t i = 0; ok && i < len; i++)
+		ok = islower((unsigned char)text[i]) || isdigit((unsigned char)text[i]) ||
+		     text[i] == '_' || text[i] == '-';
+	if (!ok)
+		return fail(why, "'%s' is not a group name (lower-case letters, digits, _ and -, "
+			    "at most %zu characters)", quote(text, &q), sizeof(cfg->control_group) - 1);
+	memcpy(field(cfg, k), text, len + 1);
+	return 0;
+}
+
 static int set_value(struct config *cfg, const struct key *k, const char *text,
 		     struct config_error *why)
 {
@@ -407,6 +431,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_duration(cfg, k, text, why);
 	case KEY_SIZE:
 		return set_size(cfg, k, text, why);
+	case KEY_GROUP:
+		return set_group(cfg, k, text, why);
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
@@ -1022,6 +1048,7 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_PATH:
 	case KEY_HOSTS:
 	case KEY_SOCKET:
+	case KEY_GROUP:
 		fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
 		return;
 	case KEY_UINT:

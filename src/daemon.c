@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stubd/control.h"
 #include "stubd/log.h"
 #include "stubd/version.h"
 
@@ -160,35 +161,71 @@ static void warn_about_upstreams(const struct config *cfg)
 			 "locally gets SERVFAIL (give one with -u ADDR)");
 }
 
-static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+int daemon_reload(struct daemon *d, char *why, size_t why_size)
 {
-	struct daemon *d = arg;
 	struct config next;
 	struct config_error err;
 	enum config_action action;
 
 	if (config_from_args(&next, d->argc, d->argv, &action, &err) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err.msg);
-		return;
+		snprintf(why, why_size, "%s", err.msg);
+		return -1;
 	}
-	/* Everything but the sockets takes effect now; new listen addresses
-	 * need a restart, and the log says so. */
-	log_set_level(next.log_level);
+	/* Everything but the sockets takes effect now; new listen addresses or
+	 * a new control socket need a restart, and the log says so. */
 	if (next.n_listen != d->cfg.n_listen ||
 	    memcmp(next.listen, d->cfg.listen, sizeof(next.listen[0]) * next.n_listen) != 0)
 		log_warn("reload: listen addresses changed; restart stubd to use them");
+	if (strcmp(next.control_socket, d->cfg.control_socket) != 0)
+		log_warn("reload: control-socket changed; restart stubd to use it");
 	if (upstream_reconfigure(d->upstream, &next) < 0) {
 		log_err("reload failed, keeping the running configuration: out of memory");
-		return;
+		snprintf(why, why_size, "out of memory");
+		return -1;
 	}
+	log_set_level(next.log_level);
 	next.n_listen = d->cfg.n_listen;
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
+	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
 	d->cfg = next;
 	pipeline_configure(d->pipeline, &d->cfg);
 	setup_cache(d);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
+	return 0;
+}
+
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	char why[512];
+	daemon_reload(arg, why, sizeof(why));
+}
+
+/* Once a second: the query count, for status's queries per second over
+ * the last minute. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	const struct listener_stats *ls = listener_set_stats(d->listeners);
+	d->qps_ring[d->qps_pos] = ls->udp_queries + ls->tcp_queries;
+	d->qps_pos = (d->qps_pos + 1) % DAEMON_QPS_WINDOW;
+	if (d->qps_filled < DAEMON_QPS_WINDOW)
+		d->qps_filled++;
+}
+
+double daemon_qps(const struct daemon *d)
+{
+	if (d->qps_filled < 2)
+		return 0.0;
+	size_t newest = (d->qps_pos + DAEMON_QPS_WINDOW - 1) % DAEMON_QPS_WINDOW;
+	size_t oldest = d->qps_filled < DAEMON_QPS_WINDOW ? 0 : d->qps_pos;
+	uint64_t diff = d->qps_ring[newest] - d->qps_ring[oldest];
+	/* reset-statistics can make the count go down: no negative rates. */
+	if (d->qps_ring[newest] < d->qps_ring[oldest])
+		return 0.0;
+	return (double)diff / (double)(d->qps_filled - 1);
 }
 
 static int watch_signal(struct daemon *d, struct event **ev, int sig, event_callback_fn fn)
@@ -233,6 +270,14 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	    watch_signal(d, &d->on_sigint, SIGINT, on_stop_signal) < 0 ||
 	    watch_signal(d, &d->on_sighup, SIGHUP, on_reload_signal) < 0)
 		return -1;
+	struct timeval second = { .tv_sec = 1 };
+	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	if (!d->tick || event_add(d->tick, &second) < 0)
+		return -1;
+	struct config_error ctl_err;
+	d->control = control_new(d, &ctl_err);
+	if (!d->control)
+		log_warn("%s", ctl_err.msg);
 	warn_about_upstreams(&d->cfg);
 	return 0;
 }
@@ -257,6 +302,9 @@ void daemon_fini(struct daemon *d)
 		event_free(d->on_sighup);
 	if (d->hosts_watch)
 		event_free(d->hosts_watch);
+	if (d->tick)
+		event_free(d->tick);
+	control_free(d->control);
 	/* Outermost first: connections cancel their waiting questions in the
 	 * pipeline, which cancels its upstream transactions. */
 	listener_set_free(d->listeners);

@@ -75,7 +75,7 @@ static void udp_send(struct listener *l, const struct netaddr *to, const uint8_t
 }
 
 static void udp_deliver(const struct pipeline_client *client, const uint8_t *reply,
-			size_t len, enum pipeline_source source)
+			size_t len, const struct pipeline_origin *origin)
 {
 	udp_send(client->owner, &client->addr, reply, len);
 }
@@ -86,7 +86,7 @@ static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
 	struct wire_query q;
 	unsigned rcode;
 	size_t len;
-	enum pipeline_source source;
+	struct pipeline_origin origin;
 
 	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
 	case WIRE_VERDICT_DROP:
@@ -105,7 +105,7 @@ static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
 			.reply_limit = wire_udp_limit(&q, set->edns_size),
 		};
 		len = pipeline_submit(set->pipeline, &q, &client, set->wbuf, sizeof(set->wbuf),
-				      &source);
+				      &origin);
 		break;
 	}
 	}
@@ -178,7 +178,7 @@ static void conn_resume(struct tcp_conn *conn)
 }
 
 static void tcp_deliver(const struct pipeline_client *client, const uint8_t *reply,
-			size_t len, enum pipeline_source source)
+			size_t len, const struct pipeline_origin *origin)
 {
 	struct tcp_conn *conn = client->owner;
 	conn->inflight--;
@@ -192,7 +192,7 @@ static void tcp_handle(struct tcp_conn *conn, size_t n)
 	struct wire_query q;
 	unsigned rcode;
 	size_t len = 0;
-	enum pipeline_source source;
+	struct pipeline_origin origin;
 	uint8_t *out = set->wbuf + 2;
 	size_t cap = sizeof(set->wbuf) - 2;
 
@@ -213,7 +213,7 @@ static void tcp_handle(struct tcp_conn *conn, size_t n)
 			.reply_limit = WIRE_MSG_MAX,
 		};
 		conn->inflight++;
-		len = pipeline_submit(set->pipeline, &q, &client, out, cap, &source);
+		len = pipeline_submit(set->pipeline, &q, &client, out, cap, &origin);
 		if (len > 0)
 			conn->inflight--;
 		break;
@@ -459,4 +459,14 @@ void listener_set_describe(const struct listener_set *set, char *buf, size_t siz
 const struct listener_stats *listener_set_stats(const struct listener_set *set)
 {
 	return &set->stats;
+}
+
+void listener_set_reset_stats(struct listener_set *set)
+{
+	memset(&set->stats, 0, sizeof(set->stats));
+}
+
+unsigned listener_set_tcp_clients(const struct listener_set *set)
+{
+	return set->n_conns;
 }

@@ -2,6 +2,7 @@
 #include "stubd/pipeline.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -12,6 +13,10 @@ const char *const pipeline_source_names[PIPELINE_SOURCE_COUNT_] = {
 	[PIPELINE_SOURCE_HOSTS] = "hosts",
 	[PIPELINE_SOURCE_CACHE] = "cache",
 	[PIPELINE_SOURCE_UPSTREAM] = "upstream",
+};
+
+const unsigned pipeline_latency_bounds_ms[PIPELINE_LATENCY_BUCKETS - 1] = {
+	1, 10, 50, 100, 500, 1000, 5000,
 };
 
 /* Buckets of the in-flight table; a power of two. */
@@ -115,14 +120,32 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void count_latency(struct pipeline *p, uint64_t ms)
+{
+	unsigned i = 0;
+	while (i < PIPELINE_LATENCY_BUCKETS - 1 && ms >= pipeline_latency_bounds_ms[i])
+		i++;
+	p->stats.latency[i]++;
+}
+
+/* Answers given at once take well under a millisecond: the first latency
+ * bucket, with no clock read. */
 static size_t counted(struct pipeline *p, const uint8_t *reply, size_t len,
 		      enum pipeline_source source)
 {
 	if (len >= WIRE_HEADER_LEN) {
 		p->stats.answers[source]++;
 		p->stats.rcodes[WIRE_RCODE(wire_get16(reply + 2))]++;
+		p->stats.latency[0]++;
 	}
 	return len;
+}
+
+void pipeline_reset_stats(struct pipeline *p)
+{
+	uint64_t pending = p->stats.pending;
+	memset(&p->stats, 0, sizeof(p->stats));
+	p->stats.pending = pending;
 }
 
 size_t pipeline_reject(struct pipeline *p, const struct wire_query *q, unsigned rcode,
@@ -136,10 +159,18 @@ size_t pipeline_reject(struct pipeline *p, const struct wire_query *q, unsigned 
 	return len;
 }
 
-static size_t servfail(struct pipeline *p, const struct wire_query *q, uint8_t *out,
-		       size_t cap, enum pipeline_source *source)
+static void set_origin(struct pipeline_origin *origin, enum pipeline_source source)
 {
-	*source = PIPELINE_SOURCE_LOCAL;
+	origin->source = source;
+	origin->server = NULL;
+	origin->age_s = 0;
+	origin->stale = false;
+}
+
+static size_t servfail(struct pipeline *p, const struct wire_query *q, uint8_t *out,
+		       size_t cap, struct pipeline_origin *origin)
+{
+	set_origin(origin, PIPELINE_SOURCE_LOCAL);
 	return pipeline_reject(p, q, WIRE_RCODE_SERVFAIL, out, cap);
 }
 
@@ -180,20 +211,27 @@ static struct pipeline_fetch *find_fetch(struct pipeline *p, const struct wire_q
 /* ---- the upstream stage's answer --------------------------------------- */
 
 static void deliver(struct pipeline *p, struct pipeline_waiter *w, const uint8_t *reply,
-		    size_t len, enum pipeline_source source)
+		    size_t len, const struct pipeline_origin *origin, uint64_t now)
 {
-	counted(p, reply, len, source);
-	w->client.reply(&w->client, reply, len, source);
+	if (len >= WIRE_HEADER_LEN) {
+		p->stats.answers[origin->source]++;
+		p->stats.rcodes[WIRE_RCODE(wire_get16(reply + 2))]++;
+		count_latency(p, now - w->client.asked_ms);
+	}
+	w->client.reply(&w->client, reply, len, origin);
 }
 
 /* Each waiter gets the answer fitted to its own question (ID, case, EDNS,
  * size), or a stale answer (RFC 8767) or SERVFAIL when there is none. */
 static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
-			  const uint8_t *answer, size_t answer_len, uint64_t now)
+			  const uint8_t *answer, size_t answer_len,
+			  const struct upstream_server *server, uint64_t now)
 {
-	enum pipeline_source source = PIPELINE_SOURCE_UPSTREAM;
+	struct pipeline_origin origin;
 	size_t len = 0;
 
+	set_origin(&origin, PIPELINE_SOURCE_UPSTREAM);
+	origin.server = server ? server->name : NULL;
 	if (answer)
 		len = wire_finish_reply(p->scratch, sizeof(p->scratch), answer, answer_len, &w->q,
 					w->client.reply_limit, p->edns_size);
@@ -203,16 +241,18 @@ static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
 							 sizeof(p->scratch), w->client.reply_limit,
 							 p->edns_size, &len);
 		if (r != CACHE_MISS)
-			source = PIPELINE_SOURCE_CACHE;
-		if (r == CACHE_STALE)
+			set_origin(&origin, PIPELINE_SOURCE_CACHE);
+		if (r == CACHE_STALE) {
+			origin.stale = true;
 			p->stats.stale++;
+		}
 	}
 	if (len == 0) {
 		len = wire_build_error(p->scratch, sizeof(p->scratch), &w->q, WIRE_RCODE_SERVFAIL,
 				       p->edns_size);
-		source = PIPELINE_SOURCE_LOCAL;
+		set_origin(&origin, PIPELINE_SOURCE_LOCAL);
 	}
-	deliver(p, w, p->scratch, len, source);
+	deliver(p, w, p->scratch, len, &origin, now);
 }
 
 /* RFC 9520 §3.2: remember a failure briefly, so a dead upstream is not
@@ -249,7 +289,7 @@ static void on_upstream_done(void *arg, enum upstream_status status, const uint8
 		answer_len = 0;
 	}
 	SLIST_FOREACH(w, &f->waiters, link)
-		answer_waiter(p, w, answer, answer_len, now);
+		answer_waiter(p, w, answer, answer_len, server, now);
 	if (status != UPSTREAM_ANSWER)
 		remember_failure(p, &f->q, now);
 	fetch_free(f);
@@ -282,6 +322,7 @@ static bool add_waiter(struct pipeline *p, struct pipeline_fetch *f, const struc
 		return false;
 	w->q = *q;
 	w->client = *client;
+	w->client.asked_ms = now_ms();
 	SLIST_INSERT_HEAD(&f->waiters, w, link);
 	p->stats.pending++;
 	return true;
@@ -310,7 +351,7 @@ static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
 				uint32_t hash)
 {
 	size_t len = 0;
-	if (!p->cache)
+	if (!p->cache || client->skip_cache)
 		return 0;
 	enum cache_result r = cache_lookup(p->cache, q, now_ms(), out, cap, client->reply_limit,
 					   p->edns_size, &len);
@@ -321,18 +362,19 @@ static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
 
 size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		       const struct pipeline_client *client, uint8_t *out, size_t cap,
-		       enum pipeline_source *source)
+		       struct pipeline_origin *origin)
 {
 	size_t len = answer_from_hosts(p, q, client, out, cap);
 	if (len > 0) {
-		*source = PIPELINE_SOURCE_HOSTS;
-		return counted(p, out, len, *source);
+		set_origin(origin, PIPELINE_SOURCE_HOSTS);
+		return counted(p, out, len, origin->source);
 	}
 	uint32_t hash = question_hash(q);
 	len = answer_from_cache(p, q, client, out, cap, hash);
 	if (len > 0) {
-		*source = PIPELINE_SOURCE_CACHE;
-		return counted(p, out, len, *source);
+		set_origin(origin, PIPELINE_SOURCE_CACHE);
+		origin->age_s = cache_last_hit_age(p->cache);
+		return counted(p, out, len, origin->source);
 	}
 
 	/* Stage 3: join the fetch already under way, or start one. */
@@ -342,10 +384,10 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 	} else {
 		f = start_fetch(p, q, hash);
 		if (!f)
-			return servfail(p, q, out, cap, source);
+			return servfail(p, q, out, cap, origin);
 	}
 	if (!add_waiter(p, f, q, client))
-		return servfail(p, q, out, cap, source);
+		return servfail(p, q, out, cap, origin);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -210,10 +211,17 @@ static void note_rtt(struct upstream_txn *txn)
 static void try_next(struct upstream_txn *txn);
 static void start_tcp(struct upstream_txn *txn);
 
+static void note_trouble(struct upstream_server *s, const char *why)
+{
+	s->trouble++;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+}
+
 static void server_failed(struct upstream_txn *txn, const char *why)
 {
 	struct upstream_server *s = current(txn);
 	s->failures++;
+	note_trouble(s, why);
 	txn->failed |= 1u << txn->server;
 	log_debug("upstream %s failed: %s", s->name, why);
 	close_try(txn);
@@ -254,6 +262,7 @@ static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t le
 	}
 	struct upstream_server *s = current(txn);
 	s->answers++;
+	s->trouble = 0;
 	finish(txn, UPSTREAM_ANSWER, answer, answer_len, s);
 	free(answer);
 }
@@ -413,6 +422,7 @@ static bool send_to_next(struct upstream_txn *txn)
 		if (err == 0)
 			return true;
 		current(txn)->failures++;
+		note_trouble(current(txn), strerror(-err));
 		txn->failed |= 1u << txn->server;
 		log_warn("upstream %s: cannot send: %s", current(txn)->name, strerror(-err));
 		close_try(txn);
@@ -429,6 +439,7 @@ static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream_txn *txn = arg;
 	current(txn)->timeouts++;
+	note_trouble(current(txn), "timeout");
 	log_debug("upstream %s: no reply within the try timeout", current(txn)->name);
 	close_try(txn);
 	try_next(txn);
@@ -485,4 +496,13 @@ const struct upstream_server *upstream_server_at(const struct upstream *up, size
 const struct upstream_stats *upstream_get_stats(const struct upstream *up)
 {
 	return &up->stats;
+}
+
+void upstream_reset_stats(struct upstream *up)
+{
+	memset(&up->stats, 0, sizeof(up->stats));
+	for (size_t i = 0; i < up->set->n; i++) {
+		struct upstream_server *s = &up->set->servers[i];
+		s->queries = s->answers = s->failures = s->timeouts = s->tcp_fallbacks = 0;
+	}
 }

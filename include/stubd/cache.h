@@ -94,6 +94,12 @@ typedef void (*cache_visit_fn)(void *arg, const uint8_t *name, size_t name_len,
 void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg);
 
 void cache_note_prefetch(struct cache *c);
+
+/* Seconds since the entry of the last fresh hit was stored. */
+uint32_t cache_last_hit_age(const struct cache *c);
+
+/* Zeroes the counters, keeping entries and bytes (reset-statistics). */
+void cache_reset_stats(struct cache *c);
 const struct cache_stats *cache_get_stats(const struct cache *c);
 
 #endif

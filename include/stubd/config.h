@@ -47,6 +47,7 @@ struct config {
 	unsigned hosts_ttl;          /* TTL of answers from the hosts stage */
 	bool forward_single_label;   /* send "printer." upstream (default no) */
 	char control_socket[PATH_MAX];
+	char control_group[64];      /* may run the commands that change things */
 	unsigned cache_size;         /* max cached answers, 0 = no cache */
 	unsigned cache_memory;       /* bytes */
 	unsigned cache_min_ttl;      /* seconds */

@@ -19,6 +19,9 @@
 #include "stubd/pipeline.h"
 #include "stubd/upstream.h"
 
+/* Seconds of query counts kept for "queries per second, last minute". */
+#define DAEMON_QPS_WINDOW 61
+
 struct daemon {
 	struct event_base *base;
 	struct config cfg;
@@ -36,6 +39,11 @@ struct daemon {
 	struct upstream *upstream;
 	struct pipeline *pipeline;
 	struct listener_set *listeners;
+	struct control *control;   /* NULL when the socket could not be made */
+	struct event *tick;        /* once a second: the queries-per-second ring */
+	uint64_t qps_ring[DAEMON_QPS_WINDOW];
+	size_t qps_pos;
+	size_t qps_filled;
 	struct event *on_sigterm;
 	struct event *on_sigint;
 	struct event *on_sighup;
@@ -48,6 +56,14 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 
 /* Runs the event loop until SIGTERM or SIGINT. Returns 0. */
 int daemon_run(struct daemon *d);
+
+/* Re-reads the config (same argv), hosts file and resolv.conf, and
+ * applies what can change without new sockets (SIGHUP, stubctl reload).
+ * Returns 0, or -1 with why set and the running configuration kept. */
+int daemon_reload(struct daemon *d, char *why, size_t why_size);
+
+/* Queries per second over the last minute (less just after start). */
+double daemon_qps(const struct daemon *d);
 
 /* Frees everything daemon_init() built; safe on a partly built daemon. */
 void daemon_fini(struct daemon *d);

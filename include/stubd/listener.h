@@ -43,5 +43,7 @@ void listener_set_free(struct listener_set *set);
 void listener_set_describe(const struct listener_set *set, char *buf, size_t size);
 
 const struct listener_stats *listener_set_stats(const struct listener_set *set);
+void listener_set_reset_stats(struct listener_set *set);
+unsigned listener_set_tcp_clients(const struct listener_set *set);
 
 #endif

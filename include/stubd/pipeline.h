@@ -35,13 +35,21 @@ enum pipeline_source {
 };
 extern const char *const pipeline_source_names[PIPELINE_SOURCE_COUNT_];
 
+/* Where one answer came from, for stubctl query and the counters. */
+struct pipeline_origin {
+	enum pipeline_source source;
+	const char *server;      /* the upstream's ADDR:PORT; NULL for other sources */
+	uint32_t age_s;          /* cache: seconds since the answer was stored */
+	bool stale;              /* cache: served stale (RFC 8767) */
+};
+
 struct pipeline_client;
 
-/* Delivers a reply to a client that had to wait. reply is valid only
- * during the call. */
+/* Delivers a reply to a client that had to wait. reply and origin are
+ * valid only during the call. */
 typedef void (*pipeline_reply_fn)(const struct pipeline_client *client,
 				  const uint8_t *reply, size_t len,
-				  enum pipeline_source source);
+				  const struct pipeline_origin *origin);
 
 /* The way back to a client, copied by value into a waiting question so
  * that the caller allocates nothing per question. */
@@ -50,7 +58,14 @@ struct pipeline_client {
 	void *owner;             /* the listener or connection that asked */
 	struct netaddr addr;     /* the client's address (UDP replies go here) */
 	size_t reply_limit;      /* the largest reply the transport takes */
+	bool skip_cache;         /* stubctl query --no-cache: do not answer from it */
+	uint64_t asked_ms;       /* set by pipeline_submit: for the latency counts */
 };
+
+/* Upper bounds, in ms, of the latency histogram's buckets; the last
+ * bucket counts everything slower. */
+#define PIPELINE_LATENCY_BUCKETS 8
+extern const unsigned pipeline_latency_bounds_ms[PIPELINE_LATENCY_BUCKETS - 1];
 
 struct pipeline_stats {
 	uint64_t answers[PIPELINE_SOURCE_COUNT_];
@@ -58,6 +73,7 @@ struct pipeline_stats {
 	uint64_t pending;        /* clients waiting for an upstream now */
 	uint64_t coalesced;      /* questions that joined a fetch under way */
 	uint64_t stale;          /* stale answers served (RFC 8767) */
+	uint64_t latency[PIPELINE_LATENCY_BUCKETS]; /* answers by time to answer */
 };
 
 struct pipeline;
@@ -82,11 +98,14 @@ void pipeline_free(struct pipeline *p);
 
 /* Runs q through the stages. When a stage answers at once, the reply is
  * written to out (cap bytes, at least client->reply_limit) and its length
- * returned, with *source set. Otherwise returns 0 and client->reply is
+ * returned, with *origin set. Otherwise returns 0 and client->reply is
  * called later, exactly once, unless pipeline_cancel_owner() comes first. */
 size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		       const struct pipeline_client *client, uint8_t *out, size_t cap,
-		       enum pipeline_source *source);
+		       struct pipeline_origin *origin);
+
+/* Zeroes the counters (reset-statistics); pending stays true. */
+void pipeline_reset_stats(struct pipeline *p);
 
 /* Drops every waiting question whose client has this owner (a TCP
  * connection that closed): no reply will be attempted for them. */

@@ -13,6 +13,7 @@
 #define STUBD_UPSTREAM_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "stubd/config.h"
@@ -28,7 +29,18 @@ struct upstream_server {
 	uint64_t timeouts;
 	uint64_t tcp_fallbacks;
 	unsigned srtt_ms;      /* smoothed round-trip time, 0 until measured */
+	unsigned trouble;      /* failures and timeouts since the last answer */
+	char last_error[64];   /* what went wrong last, "" if nothing yet */
 };
+
+/* A server is reported down after this many failures or timeouts in a row
+ * with no answer between; one answer brings it back up. */
+#define UPSTREAM_DOWN_AFTER 3
+
+static inline bool upstream_server_up(const struct upstream_server *s)
+{
+	return s->trouble < UPSTREAM_DOWN_AFTER;
+}
 
 struct upstream_stats {
 	uint64_t mismatched;   /* replies dropped: wrong ID, question or source */
@@ -71,6 +83,10 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 
 /* Stops a transaction; done will not be called. */
 void upstream_cancel(struct upstream_txn *txn);
+
+/* Zeroes the counters of the module and of every server (reset-statistics);
+ * RTTs and up/down state stay, they are not counts. */
+void upstream_reset_stats(struct upstream *up);
 
 size_t upstream_server_count(const struct upstream *up);
 const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i);

@@ -15,7 +15,7 @@ STUBD_ADDR=$(rand_addr)
 STUBD_PORT=53
 : >"$TMP/empty"
 printf '192.0.2.66 from-hosts.example.test\n' >"$TMP/hosts"
-"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts "$TMP/hosts" \
+"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts "$TMP/hosts" -s "$TMP/control.sock" \
 	-l "$STUBD_ADDR:53" -u "$UP" >"$TMP/stubd.log" 2>&1 &
 STUBD_PID=$!
 PIDS+=($STUBD_PID)

@@ -80,7 +80,7 @@ stubd_start() {
 	# Emptied here, not only by the redirection in the child: a restarted
 	# stubd must not be taken as ready on its predecessor's log line.
 	: >"$TMP/stubd.log"
-	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none \
+	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
 		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
 	STUBD_PID=$!
 	PIDS+=($STUBD_PID)

@@ -335,6 +335,23 @@ static void test_sizes_take_suffixes(void **state)
 	}
 }
 
+static void test_control_group(void **state)
+{
+	config_defaults(&cfg);
+	assert_string_equal(cfg.control_group, "stubd");
+	assert_int_equal(config_set(&cfg, "control-group", "dns-admins_2", &err), 0);
+	assert_string_equal(cfg.control_group, "dns-admins_2");
+	static const char *const bad[] = { "Admins", "2x", "a b", "wheel;rm",
+		"a123456789012345678901234567890123456789012345678901234567890123" };
+	char want[256];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(want, sizeof(want),
+			 "key 'control-group': '%s' is not a group name (lower-case letters, "
+			 "digits, _ and -, at most 63 characters)", bad[i]);
+		assert_set_error("control-group", bad[i], want);
+	}
+}
+
 static void test_booleans(void **state)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
@@ -1286,7 +1303,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 23); /* 22 keys, upstream shown twice */
+	assert_int_equal(n, 24); /* 23 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1327,6 +1344,7 @@ int main(void)
 		TEST(test_durations_take_ms_and_s),
 		TEST(test_durations_reject_bad_units_and_range),
 		TEST(test_sizes_take_suffixes),
+		TEST(test_control_group),
 		TEST(test_booleans),
 		TEST(test_log_levels),
 		TEST(test_paths),

@@ -1,0 +1,32 @@
+/* control.h - the control socket: what stubctl talks to.
+ *
+ * Owns the unix socket (control_proto.h has the protocol), its client
+ * connections with their size limits and timeouts, the permission check
+ * (SO_PEERCRED: commands that change things need root or the control
+ * group), and the commands themselves, which read the daemon's modules and
+ * describe them through report.h. Queries go through the same pipeline as
+ * every DNS client. libevent I/O on the daemon's event base.
+ */
+#ifndef STUBD_CONTROL_H
+#define STUBD_CONTROL_H
+
+#include "stubd/config.h"
+
+struct daemon;
+struct control;
+
+/* Creates the socket at d->cfg.control_socket (and its directory). Returns
+ * NULL with err set when it cannot; the daemon runs on without it. Free
+ * with control_free(). */
+struct control *control_new(struct daemon *d, struct config_error *err);
+
+/* Closes the socket and every connection, and removes the socket file.
+ * NULL ok. */
+void control_free(struct control *ctl);
+
+/* Parses one request line (without its newline) into words, in place.
+ * Returns the number of words after CONTROL_MAGIC (FORMAT, COMMAND, ARGs)
+ * or -1 when the line is not a well-formed request. Exposed for tests. */
+int control_split_request(char *line, char **words, int max_words);
+
+#endif
