@@ -40,7 +40,7 @@ enum key_kind {
 	KEY_LOG_LEVEL,
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
-	KEY_GROUP,    /* a group name, as useradd(8) takes */
+	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
 };
 
 struct key {
@@ -84,7 +84,11 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, control_socket),
 	  .default_text = CONFIG_DEFAULT_CONTROL,
 	  .help = "unix socket that stubctl talks to" },
-	{ .name = "control-group", .kind = KEY_GROUP,
+	{ .name = "user", .kind = KEY_ACCOUNT,
+	  .offset = offsetof(struct config, user),
+	  .default_text = "stubd",
+	  .help = "started as root, stubd opens its sockets and then runs as this user" },
+	{ .name = "control-group", .kind = KEY_ACCOUNT,
 	  .offset = offsetof(struct config, control_group),
 	  .default_text = "stubd",
 	  .help = "group whose members may flush, reload and reset via stubctl (besides root)" },
@@ -297,8 +301,8 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_SIZE:
 		snprintf(buf, size, "bytes from %u to %u, or 512K, 64M, 1G", k->min, k->max);
 		return;
-	case KEY_GROUP:
-		snprintf(buf, size, "a group name");
+	case KEY_ACCOUNT:
+		snprintf(buf, size, "a user or group name");
 		return;
 	}
 }
@@ -392,18 +396,19 @@ static int set_size(struct config *cfg, const struct key *k, const char *text,
 	return 0;
 }
 
-static int set_group(struct config *cfg, const struct key *k, const char *text,
+static int set_account(struct config *cfg, const struct key *k, const char *text,
 		     struct config_error *why)
 {
 	size_t len = strlen(text);
 	struct quote q;
-	bool ok = len < sizeof(cfg->control_group) && (islower((unsigned char)text[0]) || text[0] == '_');
+	bool ok = len < CONFIG_ACCOUNT_MAX && (islower((unsigned char)text[0]) || text[0] == '_');
 	for (size_t i = 0; ok && i < len; i++)
 		ok = islower((unsigned char)text[i]) || isdigit((unsigned char)text[i]) ||
 		     text[i] == '_' || text[i] == '-';
 	if (!ok)
-		return fail(why, "'%s' is not a group name (lower-case letters, digits, _ and -, "
-			    "at most %zu characters)", quote(text, &q), sizeof(cfg->control_group) - 1);
+		return fail(why, "'%s' is not a %s name (lower-case letters, digits, _ and -, "
+			    "at most %d characters)", quote(text, &q),
+			    strcmp(k->name, "user") == 0 ? "user" : "group", CONFIG_ACCOUNT_MAX - 1);
 	memcpy(field(cfg, k), text, len + 1);
 	return 0;
 }
@@ -431,8 +436,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_duration(cfg, k, text, why);
 	case KEY_SIZE:
 		return set_size(cfg, k, text, why);
-	case KEY_GROUP:
-		return set_group(cfg, k, text, why);
+	case KEY_ACCOUNT:
+		return set_account(cfg, k, text, why);
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
@@ -1048,7 +1053,7 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_PATH:
 	case KEY_HOSTS:
 	case KEY_SOCKET:
-	case KEY_GROUP:
+	case KEY_ACCOUNT:
 		fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
 		return;
 	case KEY_UINT:

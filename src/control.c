@@ -58,6 +58,7 @@ struct ctl_conn {
 	struct ucred peer;
 	enum report_format format;
 	bool responded;
+	bool client_done;        /* EOF: the client has sent all it will */
 	struct ctl_query *query;
 };
 
@@ -67,6 +68,7 @@ struct control {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	LIST_HEAD(, ctl_conn) conns;
 	unsigned n_conns;
+	bool created;            /* we made the socket file, so we remove it */
 };
 
 /* ---- replies ---------------------------------------------------------- */
@@ -93,6 +95,10 @@ static void respond(struct ctl_conn *conn, int exit_status, struct report *r)
 	bufferevent_write(conn->bev, body, len);
 	conn->responded = true;
 	report_free(r);
+	/* Read on to the client's EOF: closing with its bytes unread would
+	 * reset the connection and could lose the reply on its way. */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
+	bufferevent_enable(conn->bev, EV_READ);
 }
 
 /* An error as stubctl shows it: one "error" member in JSON, a line of
@@ -823,10 +829,16 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 	free(line);
 }
 
+static bool conn_finished(const struct ctl_conn *conn)
+{
+	return conn->responded && conn->client_done &&
+	       evbuffer_get_length(bufferevent_get_output(conn->bev)) == 0;
+}
+
 static void on_conn_written(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *conn = arg;
-	if (conn->responded)
+	if (conn_finished(conn))
 		conn_free(conn);
 }
 
@@ -835,13 +847,14 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 	struct ctl_conn *conn = arg;
 	/* The client's EOF after its request is expected; the answer may still
 	 * be on its way (a query), so only an error or a timeout ends it. */
-	if ((what & BEV_EVENT_EOF) && !conn->responded) {
-		if (!conn->query)
+	if (what & BEV_EVENT_EOF) {
+		conn->client_done = true;
+		if (!conn->responded && !conn->query)
 			respond_error(conn, CONTROL_EXIT_USAGE, "incomplete request (no newline)");
+		if (conn_finished(conn))
+			conn_free(conn);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
-		return;
 	conn_free(conn);
 }
 
@@ -921,6 +934,16 @@ static void make_parent_dir(const char *path)
 		log_info("control: created %s", dir);
 }
 
+/* root:control-group, so ls -l shows who may change things. */
+static void own_by_group(const char *path, const char *group)
+{
+	struct group grp, *found = NULL;
+	char buf[4096];
+	if (getgrnam_r(group, &grp, buf, sizeof(buf), &found) == 0 && found &&
+	    chown(path, (uid_t)-1, found->gr_gid) < 0)
+		log_debug("control: cannot give %s to group %s: %s", path, group, strerror(errno));
+}
+
 /* Anyone on the machine may connect and read (status, query), as anyone
  * may ask 127.0.0.53; what changes things is checked per command. */
 static int open_socket(struct control *ctl, struct config_error *err)
@@ -949,6 +972,8 @@ static int open_socket(struct control *ctl, struct config_error *err)
 		return -1;
 	}
 	memcpy(ctl->path, sun.sun_path, sizeof(ctl->path));
+	ctl->created = true;
+	own_by_group(path, ctl->d->cfg.control_group);
 	ctl->listener = evconnlistener_new(ctl->d->base, on_accept, ctl, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (!ctl->listener) {
 		close(fd);
@@ -958,7 +983,7 @@ static int open_socket(struct control *ctl, struct config_error *err)
 	return 0;
 }
 
-struct control *control_new(struct daemon *d, struct config_error *err)
+struct control *control_new(struct daemon *d, int fd, struct config_error *err)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	if (!ctl) {
@@ -967,6 +992,16 @@ struct control *control_new(struct daemon *d, struct config_error *err)
 	}
 	ctl->d = d;
 	LIST_INIT(&ctl->conns);
+	if (fd >= 0) {
+		/* From socket activation: systemd owns the file. */
+		evutil_make_socket_nonblocking(fd);
+		ctl->listener = evconnlistener_new(d->base, on_accept, ctl, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+		if (ctl->listener)
+			return ctl;
+		snprintf(err->msg, sizeof(err->msg), "control socket: out of memory");
+		free(ctl);
+		return NULL;
+	}
 	if (open_socket(ctl, err) < 0) {
 		free(ctl);
 		return NULL;
@@ -981,7 +1016,7 @@ void control_free(struct control *ctl)
 	while (!LIST_EMPTY(&ctl->conns))
 		conn_free(LIST_FIRST(&ctl->conns));
 	evconnlistener_free(ctl->listener);
-	if (ctl->path[0])
-		unlink(ctl->path);
+	if (ctl->created && unlink(ctl->path) < 0)
+		log_debug("control: cannot remove %s: %s", ctl->path, strerror(errno));
 	free(ctl);
 }

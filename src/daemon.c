@@ -11,6 +11,7 @@
 
 #include "stubd/control.h"
 #include "stubd/log.h"
+#include "stubd/service.h"
 #include "stubd/version.h"
 
 /* How often the hosts file is checked for changes: edits show up within
@@ -142,6 +143,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	log_info("received %s, shutting down", strsignal((int)sig));
+	service_stopping();
 	/* Break now: answers still waiting upstream are dropped, and nothing
 	 * is half-written because every reply is sent in one call. */
 	event_base_loopbreak(d->base);
@@ -161,15 +163,31 @@ static void warn_about_upstreams(const struct config *cfg)
 			 "locally gets SERVFAIL (give one with -u ADDR)");
 }
 
+/* What systemctl status shows: where we serve and how full the cache is.
+ * ready: READY=1 too (start-up, and the end of a reload). */
+static void announce(struct daemon *d, bool ready)
+{
+	char where[256], status[512];
+	listener_set_describe(d->listeners, where, sizeof(where));
+	snprintf(status, sizeof(status), "Serving on %s, %llu answers cached", where,
+		 (unsigned long long)cache_get_stats(d->cache)->entries);
+	if (ready)
+		service_ready(status);
+	else
+		service_status(status);
+}
+
 int daemon_reload(struct daemon *d, char *why, size_t why_size)
 {
 	struct config next;
 	struct config_error err;
 	enum config_action action;
 
+	service_reloading();
 	if (config_from_args(&next, d->argc, d->argv, &action, &err) < 0) {
 		log_err("reload failed, keeping the running configuration: %s", err.msg);
 		snprintf(why, why_size, "%s", err.msg);
+		announce(d, true);
 		return -1;
 	}
 	/* Everything but the sockets takes effect now; new listen addresses or
@@ -182,6 +200,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	if (upstream_reconfigure(d->upstream, &next) < 0) {
 		log_err("reload failed, keeping the running configuration: out of memory");
 		snprintf(why, why_size, "out of memory");
+		announce(d, true);
 		return -1;
 	}
 	log_set_level(next.log_level);
@@ -194,7 +213,13 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
+	announce(d, true);
 	return 0;
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	service_watchdog_ping();
 }
 
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
@@ -213,6 +238,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	d->qps_pos = (d->qps_pos + 1) % DAEMON_QPS_WINDOW;
 	if (d->qps_filled < DAEMON_QPS_WINDOW)
 		d->qps_filled++;
+	if (d->qps_pos % 5 == 0)
+		announce(d, false);
 }
 
 double daemon_qps(const struct daemon *d)
@@ -257,7 +284,10 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 		return -1;
 	if (setup_cache(d) < 0)
 		return -1;
-	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, err);
+	struct service_fds fds;
+	if (service_take_fds(&fds, err) < 0)
+		return -1;
+	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, &fds, err);
 	if (!d->listeners)
 		return -1;
 	load_hosts(d);
@@ -275,9 +305,22 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	if (!d->tick || event_add(d->tick, &second) < 0)
 		return -1;
 	struct config_error ctl_err;
-	d->control = control_new(d, &ctl_err);
+	d->control = control_new(d, fds.control, &ctl_err);
 	if (!d->control)
 		log_warn("%s", ctl_err.msg);
+	uint64_t watchdog = service_watchdog_usec();
+	if (watchdog > 0) {
+		/* Ping at half the interval, from the loop itself: a stuck loop
+		 * stops pinging and systemd restarts us. */
+		struct timeval half = { .tv_sec = (time_t)(watchdog / 2000000),
+					.tv_usec = (suseconds_t)(watchdog / 2 % 1000000) };
+		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, d);
+		if (!d->watchdog || event_add(d->watchdog, &half) < 0)
+			return -1;
+	}
+	/* Last: every socket is open, nothing has been read yet. */
+	if (service_drop_privileges(&d->cfg, err) < 0)
+		return -1;
 	warn_about_upstreams(&d->cfg);
 	return 0;
 }
@@ -286,8 +329,9 @@ int daemon_run(struct daemon *d)
 {
 	char where[512];
 	listener_set_describe(d->listeners, where, sizeof(where));
-	log_info("stubd %s ready: serving on %s (udp, tcp), %zu upstream server(s)",
+	log_info("stubd %s ready: serving on %s, %zu upstream server(s)",
 		 STUBD_VERSION, where, d->cfg.n_upstream);
+	announce(d, true);
 	event_base_dispatch(d->base);
 	return 0;
 }
@@ -304,6 +348,8 @@ void daemon_fini(struct daemon *d)
 		event_free(d->hosts_watch);
 	if (d->tick)
 		event_free(d->tick);
+	if (d->watchdog)
+		event_free(d->watchdog);
 	control_free(d->control);
 	/* Outermost first: connections cancel their waiting questions in the
 	 * pipeline, which cancels its upstream transactions. */

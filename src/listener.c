@@ -2,6 +2,7 @@
 #include "stubd/listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -15,6 +16,9 @@
 
 #include "stubd/log.h"
 #include "stubd/wire.h"
+
+/* One per listen address, or one per socket handed over by systemd. */
+#define LISTENER_MAX (2 * SERVICE_MAX_FDS)
 
 /* Datagrams read per wake-up before other events get a turn. */
 #define UDP_BATCH 32
@@ -47,7 +51,7 @@ struct listener_set {
 	unsigned tcp_max_clients;
 	unsigned tcp_max_queries;
 
-	struct listener listeners[CONFIG_MAX_ADDRS];
+	struct listener listeners[LISTENER_MAX];
 	size_t n_listeners;
 	LIST_HEAD(, tcp_conn) conns;
 	unsigned n_conns;
@@ -393,6 +397,55 @@ nomem:
 	return -1;
 }
 
+/* A socket from socket activation: one transport per fd, address as
+ * systemd bound it. */
+static int listener_adopt(struct listener_set *set, struct listener *l, int fd, bool udp,
+			  struct config_error *err)
+{
+	l->set = set;
+	l->udp_fd = -1;
+	l->addr.len = sizeof(l->addr.ss);
+	if (getsockname(fd, (struct sockaddr *)&l->addr.ss, &l->addr.len) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "socket activation: fd %d: %s", fd,
+			 strerror(errno));
+		return -1;
+	}
+	if (udp) {
+		l->udp_fd = fd;
+		l->udp_event = event_new(set->base, fd, EV_READ | EV_PERSIST, on_udp_readable, l);
+		if (!l->udp_event || event_add(l->udp_event, NULL) < 0)
+			goto nomem;
+		return 0;
+	}
+	l->tcp = evconnlistener_new(set->base, on_tcp_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+	if (!l->tcp)
+		goto nomem;
+	evconnlistener_set_error_cb(l->tcp, on_accept_error);
+	return 0;
+nomem:
+	snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
+	return -1;
+}
+
+static int adopt_all(struct listener_set *set, const struct service_fds *fds,
+		     struct config_error *err)
+{
+	for (size_t i = 0; i < fds->n_udp + fds->n_tcp; i++) {
+		bool udp = i < fds->n_udp;
+		int fd = udp ? fds->udp[i] : fds->tcp[i - fds->n_udp];
+		if (set->n_listeners >= LISTENER_MAX) {
+			snprintf(err->msg, sizeof(err->msg), "socket activation passed more than %d "
+				 "sockets", LISTENER_MAX);
+			return -1;
+		}
+		struct listener *l = &set->listeners[set->n_listeners++];
+		if (listener_adopt(set, l, fd, udp, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void listener_close(struct listener *l)
 {
 	if (l->udp_event)
@@ -404,7 +457,8 @@ static void listener_close(struct listener *l)
 }
 
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
-				      const struct config *cfg, struct config_error *err)
+				      const struct config *cfg, const struct service_fds *fds,
+				      struct config_error *err)
 {
 	struct listener_set *set = calloc(1, sizeof(*set));
 	if (!set) {
@@ -420,6 +474,13 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	set->tcp_max_queries = cfg->tcp_max_queries;
 	LIST_INIT(&set->conns);
 
+	if (fds && fds->n_udp + fds->n_tcp > 0) {
+		if (adopt_all(set, fds, err) < 0) {
+			listener_set_free(set);
+			return NULL;
+		}
+		return set;
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		set->listeners[i].udp_fd = -1;
 		set->n_listeners++;
@@ -449,7 +510,9 @@ void listener_set_describe(const struct listener_set *set, char *buf, size_t siz
 	for (size_t i = 0; i < set->n_listeners && pos < size; i++) {
 		char name[NETADDR_STRLEN];
 		netaddr_str(&set->listeners[i].addr, name, sizeof(name));
-		int n = snprintf(buf + pos, size - pos, "%s%s", i ? ", " : "", name);
+		const struct listener *l = &set->listeners[i];
+		const char *what = l->udp_fd >= 0 && l->tcp ? "" : l->tcp ? " (tcp)" : " (udp)";
+		int n = snprintf(buf + pos, size - pos, "%s%s%s", i ? ", " : "", name, what);
 		if (n < 0)
 			break;
 		pos += (size_t)n;

@@ -3,8 +3,13 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
 
 const char *const log_level_names[] = {
 	[LOG_LEVEL_ERR] = "error",
@@ -17,6 +22,24 @@ const char *const log_level_names[] = {
  * module logs, and threading the level through each call would add noise
  * to every signature for no gain. */
 static enum log_level current_level = LOG_LEVEL_INFO;
+static bool to_journal;
+
+/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected our stderr to; if stderr is still that, structured journal
+ * entries with real priorities beat plain lines. */
+void log_init(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	to_journal = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+bool log_to_journal(void)
+{
+	return to_journal;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -48,6 +71,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (to_journal) {
+		static const int priority[] = {
+			[LOG_LEVEL_ERR] = LOG_ERR,
+			[LOG_LEVEL_WARN] = LOG_WARNING,
+			[LOG_LEVEL_INFO] = LOG_INFO,
+			[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+		};
+		sd_journal_print(priority[level], "%s", line);
+		return;
+	}
 	/* One fprintf per line so that concurrent writers do not interleave. */
 	fprintf(stderr, "stubd[%s]: %s\n", log_level_names[level], line);
 }

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 	struct config_error err;
 	enum config_action action;
 
+	log_init();
 	if (config_from_args(&cfg, argc, argv, &action, &err) < 0) {
 		fprintf(stderr, "stubd: %s\n", err.msg);
 		return EXIT_USAGE;

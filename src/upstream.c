@@ -296,6 +296,8 @@ static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 		if (!from_server(txn, &from, from_len) ||
 		    !wire_reply_matches(up->rbuf, (size_t)n, txn->id, &txn->q)) {
 			up->stats.mismatched++;
+			log_debug("upstream %s: dropped a reply that does not match the question "
+				  "(ID, question or source)", current(txn)->name);
 			continue;
 		}
 		handle_reply(txn, up->rbuf, (size_t)n);

@@ -18,6 +18,7 @@
 #include "stubd/netaddr.h"
 
 #define CONFIG_MAX_ADDRS 16
+#define CONFIG_ACCOUNT_MAX 64        /* user and group names, NUL included */
 #define CONFIG_DEFAULT_FILE "/etc/stubd/stubd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.53:53"
 #define CONFIG_DEFAULT_RESOLV_CONF "/etc/resolv.conf"
@@ -47,7 +48,8 @@ struct config {
 	unsigned hosts_ttl;          /* TTL of answers from the hosts stage */
 	bool forward_single_label;   /* send "printer." upstream (default no) */
 	char control_socket[PATH_MAX];
-	char control_group[64];      /* may run the commands that change things */
+	char control_group[CONFIG_ACCOUNT_MAX]; /* may run the commands that change things */
+	char user[CONFIG_ACCOUNT_MAX];          /* to run as after opening sockets as root */
 	unsigned cache_size;         /* max cached answers, 0 = no cache */
 	unsigned cache_memory;       /* bytes */
 	unsigned cache_min_ttl;      /* seconds */

@@ -15,13 +15,14 @@
 struct daemon;
 struct control;
 
-/* Creates the socket at d->cfg.control_socket (and its directory). Returns
- * NULL with err set when it cannot; the daemon runs on without it. Free
- * with control_free(). */
-struct control *control_new(struct daemon *d, struct config_error *err);
+/* Serves on fd when socket activation passed one (>= 0), else creates the
+ * socket at d->cfg.control_socket (and its directory), mode 0666, group
+ * control-group. Returns NULL with err set when it cannot; the daemon runs
+ * on without it. Free with control_free(). */
+struct control *control_new(struct daemon *d, int fd, struct config_error *err);
 
-/* Closes the socket and every connection, and removes the socket file.
- * NULL ok. */
+/* Closes the socket and every connection, and removes the socket file if
+ * it made it. NULL ok. */
 void control_free(struct control *ctl);
 
 /* Parses one request line (without its newline) into words, in place.

@@ -41,6 +41,7 @@ struct daemon {
 	struct listener_set *listeners;
 	struct control *control;   /* NULL when the socket could not be made */
 	struct event *tick;        /* once a second: the queries-per-second ring */
+	struct event *watchdog;    /* pings systemd's watchdog, when it has one */
 	uint64_t qps_ring[DAEMON_QPS_WINDOW];
 	size_t qps_pos;
 	size_t qps_filled;

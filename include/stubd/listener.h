@@ -15,6 +15,7 @@
 
 #include "stubd/config.h"
 #include "stubd/pipeline.h"
+#include "stubd/service.h"
 
 struct listener_stats {
 	uint64_t udp_queries;
@@ -30,11 +31,14 @@ struct listener_stats {
 
 struct listener_set;
 
-/* Opens UDP and TCP sockets on every cfg->listen address. On failure
- * returns NULL with a message in err that names the address and says what
- * to check (exit status 1). The caller frees with listener_set_free(). */
+/* Opens UDP and TCP sockets on every cfg->listen address, or, when fds
+ * holds sockets from socket activation, serves on those instead (and
+ * takes ownership of them). On failure returns NULL with a message in err
+ * that names the address and says what to check (exit status 1). The
+ * caller frees with listener_set_free(). */
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
-				      const struct config *cfg, struct config_error *err);
+				      const struct config *cfg, const struct service_fds *fds,
+				      struct config_error *err);
 
 /* Closes every socket and connection. NULL ok. */
 void listener_set_free(struct listener_set *set);

@@ -1,11 +1,14 @@
 /* log.h - the daemon's one way of telling people what happened.
  *
  * Owns the verbosity setting, which is set once at start-up (and on reload)
- * and read everywhere. Messages go to stderr; the systemd issue adds the
- * journal. Callers log an error once, where it is handled.
+ * and read everywhere. Messages go to the journal, with priorities, when
+ * systemd connected stderr to it, and to stderr otherwise. Callers log an
+ * error once, where it is handled.
  */
 #ifndef STUBD_LOG_H
 #define STUBD_LOG_H
+
+#include <stdbool.h>
 
 enum log_level {
 	LOG_LEVEL_ERR,
@@ -16,6 +19,10 @@ enum log_level {
 
 /* Names for config and logs: "error", "warning", "info", "debug". */
 extern const char *const log_level_names[];
+
+/* Decides between journal and stderr (see JOURNAL_STREAM). */
+void log_init(void);
+bool log_to_journal(void);
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
