@@ -149,6 +149,32 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/* With socket activation the served addresses are systemd's, not the
+ * config's: leave those out of resolv.conf's upstreams too, or stubd
+ * would forward to itself. */
+static void drop_self_upstreams(struct daemon *d, struct config *cfg)
+{
+	struct netaddr served[2 * SERVICE_MAX_FDS];
+	size_t n_served = listener_set_addrs(d->listeners, served, 2 * SERVICE_MAX_FDS);
+	size_t kept = 0;
+
+	if (!cfg->upstream_from_resolv_conf)
+		return;
+	for (size_t i = 0; i < cfg->n_upstream; i++) {
+		bool self = false;
+		for (size_t j = 0; j < n_served && !self; j++)
+			self = netaddr_equal(&cfg->upstream[i], &served[j]);
+		if (self) {
+			char name[NETADDR_STRLEN];
+			log_warn("resolv.conf: leaving out nameserver %s: stubd serves on it "
+				 "(no forwarding loops)", netaddr_str(&cfg->upstream[i], name, sizeof(name)));
+			continue;
+		}
+		cfg->upstream[kept++] = cfg->upstream[i];
+	}
+	cfg->n_upstream = kept;
+}
+
 static void warn_about_upstreams(const struct config *cfg)
 {
 	if (cfg->n_upstream > 0)
@@ -197,6 +223,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		log_warn("reload: listen addresses changed; restart stubd to use them");
 	if (strcmp(next.control_socket, d->cfg.control_socket) != 0)
 		log_warn("reload: control-socket changed; restart stubd to use it");
+	drop_self_upstreams(d, &next);
 	if (upstream_reconfigure(d->upstream, &next) < 0) {
 		log_err("reload failed, keeping the running configuration: out of memory");
 		snprintf(why, why_size, "out of memory");
@@ -289,6 +316,12 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 		return -1;
 	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, &fds, err);
 	if (!d->listeners)
+		return -1;
+	if (fds.n_udp + fds.n_tcp > 0 && d->cfg.n_listen > 0)
+		log_info("socket activation: serving on the sockets systemd passed; 'listen' "
+			 "in the config is not used");
+	drop_self_upstreams(d, &d->cfg);
+	if (upstream_reconfigure(d->upstream, &d->cfg) < 0)
 		return -1;
 	load_hosts(d);
 	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,

@@ -533,3 +533,11 @@ unsigned listener_set_tcp_clients(const struct listener_set *set)
 {
 	return set->n_conns;
 }
+
+size_t listener_set_addrs(const struct listener_set *set, struct netaddr *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < set->n_listeners && n < max; i++)
+		out[n++] = set->listeners[i].addr;
+	return n;
+}

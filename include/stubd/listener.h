@@ -48,6 +48,9 @@ void listener_set_describe(const struct listener_set *set, char *buf, size_t siz
 
 const struct listener_stats *listener_set_stats(const struct listener_set *set);
 void listener_set_reset_stats(struct listener_set *set);
+
+/* The addresses actually served (bound, or passed by socket activation). */
+size_t listener_set_addrs(const struct listener_set *set, struct netaddr *out, size_t max);
 unsigned listener_set_tcp_clients(const struct listener_set *set);
 
 #endif

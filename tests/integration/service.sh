@@ -64,6 +64,23 @@ check_eq "UDP answer on the activated socket (the first datagram starts stubd)" 
 check_match "activation logged" 'socket activation: 1 UDP, 0 TCP' "$(cat "$TMP/act-udp.log")"
 kill -TERM "$act_pid"; wait "$act_pid" || true
 
+# With activation, resolv.conf's nameservers that are the passed sockets'
+# addresses are left out too: no forwarding loop however the socket unit
+# is set up.
+loop_addr=$(rand_addr)
+printf 'nameserver %s\n' "$loop_addr" >"$TMP/loop-resolv.conf"
+systemd-socket-activate -l "$loop_addr:53" \
+	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/loop-resolv.conf" --hosts none \
+	-s "$TMP/loop-control.sock" >"$TMP/act-loop.log" 2>&1 &
+act_pid=$!
+PIDS+=($act_pid)
+wait_for 5 grep -qs "Listening on $loop_addr" "$TMP/act-loop.log" || fail "systemd-socket-activate did not start"
+out=$(dig @"$loop_addr" +tcp +tries=1 +time=5 loop.example.test)
+check_match "no upstream left: SERVFAIL, not a loop" 'status: SERVFAIL' "$out"
+check_match "the passed socket's address left out of the upstreams" \
+	"leaving out nameserver $loop_addr:53: stubd serves on it" "$(cat "$TMP/act-loop.log")"
+kill -TERM "$act_pid"; wait "$act_pid" || true
+
 # --- privilege drop ------------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
 	printf 'user = nobody\n' >"$TMP/drop.conf"
