@@ -41,6 +41,7 @@ enum key_kind {
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
+	KEY_PREFIXES, /* list of ADDR[/LEN] */
 };
 
 struct key {
@@ -64,6 +65,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, upstream),
 	  .count_offset = offsetof(struct config, n_upstream),
 	  .help = "servers to forward to; repeat the key for more; unset: resolv-conf's nameservers" },
+	{ .name = "allow", .kind = KEY_PREFIXES,
+	  .offset = offsetof(struct config, allow),
+	  .count_offset = offsetof(struct config, n_allow),
+	  .help = "clients answered besides loopback (ADDR/LEN, repeatable); others get REFUSED" },
 	{ .name = "resolv-conf", .kind = KEY_PATH,
 	  .offset = offsetof(struct config, resolv_conf),
 	  .default_text = CONFIG_DEFAULT_RESOLV_CONF,
@@ -120,6 +125,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, stale_max_age),
 	  .min = 0, .max = 604800, .default_text = "86400",
 	  .help = "seconds past expiry an answer may still be served stale" },
+	{ .name = "max-inflight", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, max_inflight),
+	  .min = 1, .max = 100000, .default_text = "1024",
+	  .help = "questions waiting for an upstream at once; past it, new ones get SERVFAIL" },
 	{ .name = "upstream-timeout", .kind = KEY_DURATION,
 	  .offset = offsetof(struct config, upstream_timeout_ms),
 	  .min = 50, .max = 30000, .default_text = "1000",
@@ -304,7 +313,31 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_ACCOUNT:
 		snprintf(buf, size, "a user or group name");
 		return;
+	case KEY_PREFIXES:
+		snprintf(buf, size, "ADDR/LEN, e.g. 192.168.1.0/24");
+		return;
 	}
+}
+
+static bool is_list(const struct key *k)
+{
+	return k->kind == KEY_ADDRS || k->kind == KEY_PREFIXES;
+}
+
+static int set_prefix(struct config *cfg, const struct key *k, const char *text,
+		      struct config_error *why)
+{
+	struct netaddr_prefix *list = field(cfg, k);
+	size_t *n = list_count(cfg, k);
+	struct quote q;
+
+	if (*n >= CONFIG_MAX_ADDRS)
+		return fail(why, "too many address blocks (at most %d)", CONFIG_MAX_ADDRS);
+	if (netaddr_prefix_parse(text, &list[*n]) < 0)
+		return fail(why, "'%s' is not an address block (expected ADDR/LEN, e.g. "
+			    "192.168.1.0/24 or 2001:db8::/32)", quote(text, &q));
+	(*n)++;
+	return 0;
 }
 
 static int set_addr(struct config *cfg, const struct key *k, const char *text,
@@ -438,6 +471,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_size(cfg, k, text, why);
 	case KEY_ACCOUNT:
 		return set_account(cfg, k, text, why);
+	case KEY_PREFIXES:
+		return set_prefix(cfg, k, text, why);
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
@@ -626,9 +661,9 @@ static int parse_line(struct config *cfg, struct file_state *st, char *line,
 	size_t idx = (size_t)(k - keys);
 	if (st->first_line[idx] == 0) {
 		st->first_line[idx] = st->lineno;
-		if (k->kind == KEY_ADDRS)
+		if (is_list(k))
 			clear_list(cfg, k);
-	} else if (k->kind != KEY_ADDRS) {
+	} else if (!is_list(k)) {
 		/* Two values for one setting: which one did the user mean? */
 		return fail(err, "%s:%u: key '%s': set twice, first on line %u", st->path,
 			    st->lineno, k->name, st->first_line[idx]);
@@ -847,7 +882,7 @@ static int apply_flags(struct config *cfg, const struct args *a, struct config_e
 	for (size_t i = 0; i < a->n_settings; i++) {
 		const struct flag_setting *s = &a->settings[i];
 		const struct key *k = find_key(flag_keys[s->flag].key);
-		if (k->kind == KEY_ADDRS && !cleared[s->flag]) {
+		if (is_list(k) && !cleared[s->flag]) {
 			clear_list(cfg, k);
 			cleared[s->flag] = true;
 		}
@@ -1055,6 +1090,14 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_SOCKET:
 	case KEY_ACCOUNT:
 		fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
+		return;
+	case KEY_PREFIXES:
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			fprintf(out, "%s = %s\n", k->name,
+				netaddr_prefix_str((const struct netaddr_prefix *)cfield(cfg, k) + i,
+						   text, sizeof(text)));
+		if (clist_count(cfg, k) == 0)
+			fprintf(out, "# %s: none set: only loopback clients are answered\n", k->name);
 		return;
 	case KEY_UINT:
 	case KEY_DURATION:

@@ -277,6 +277,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "tcp", "TCP", ls->tcp_queries);
 	report_u64(r, "dropped", "Dropped (malformed)", ls->dropped);
 	report_u64(r, "rejected", "Rejected (FORMERR etc.)", ls->rejected);
+	report_u64(r, "refused", "Refused (client not allowed)", ls->refused);
 	report_u64(r, "truncated", "Truncated UDP replies", ls->truncated);
 	report_u64(r, "tcp_connections", "TCP connections", ls->tcp_connections);
 	report_u64(r, "tcp_refused", "TCP connections refused", ls->tcp_refused);
@@ -290,6 +291,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "stale", "stale (RFC 8767)", ps->stale);
 	report_u64(r, "coalesced", "coalesced", ps->coalesced);
 	report_u64(r, "pending", "waiting now", ps->pending);
+	report_u64(r, "inflight_refused", "over max-inflight", ps->inflight_refused);
 	report_end(r);
 
 	report_begin(r, "rcode", "Answers by rcode");

@@ -236,6 +236,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
 	d->cfg = next;
 	pipeline_configure(d->pipeline, &d->cfg);
+	listener_set_configure(d->listeners, &d->cfg);
 	setup_cache(d);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);

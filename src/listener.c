@@ -36,6 +36,7 @@ struct listener {
 
 struct tcp_conn {
 	struct listener_set *set;
+	bool refused;           /* a client we do not serve: REFUSED to all */
 	LIST_ENTRY(tcp_conn) link;
 	struct bufferevent *bev;
 	struct netaddr peer;
@@ -50,6 +51,8 @@ struct listener_set {
 	struct timeval tcp_idle;
 	unsigned tcp_max_clients;
 	unsigned tcp_max_queries;
+	struct netaddr_prefix allow[CONFIG_MAX_ADDRS];
+	size_t n_allow;
 
 	struct listener listeners[LISTENER_MAX];
 	size_t n_listeners;
@@ -62,6 +65,53 @@ struct listener_set {
 	uint8_t rbuf[WIRE_MSG_MAX];
 	uint8_t wbuf[2 + WIRE_MSG_MAX]; /* room for the TCP length prefix */
 };
+
+/* No open resolver by accident: loopback clients, and those in an
+ * 'allow' block, are served; everyone else is REFUSED. */
+static bool client_allowed(const struct listener_set *set, const struct netaddr *from)
+{
+	if (netaddr_is_loopback(from))
+		return true;
+	for (size_t i = 0; i < set->n_allow; i++)
+		if (netaddr_in_prefix(from, &set->allow[i]))
+			return true;
+	return false;
+}
+
+/* Checks the packet and asks the pipeline, or refuses; the reply (if any)
+ * is written to out. *pending tells that client->reply will be called
+ * later instead. Shared by UDP and TCP. */
+static size_t handle_query(struct listener_set *set, size_t n, bool refused,
+			   const struct pipeline_client *client, uint8_t *out, size_t cap,
+			   bool *pending)
+{
+	*pending = false;
+	struct wire_query q;
+	unsigned rcode;
+	struct pipeline_origin origin;
+
+	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
+	case WIRE_VERDICT_DROP:
+		set->stats.dropped++;
+		return 0;
+	case WIRE_VERDICT_ANSWER:
+		set->stats.rejected++;
+		return pipeline_reject(set->pipeline, &q, rcode, out, cap);
+	case WIRE_VERDICT_RESOLVE:
+	default:
+		break;
+	}
+	if (refused) {
+		set->stats.refused++;
+		return pipeline_reject(set->pipeline, &q, WIRE_RCODE_REFUSED, out, cap);
+	}
+	struct pipeline_client c = *client;
+	if (c.reply_limit == 0)
+		c.reply_limit = wire_udp_limit(&q, set->edns_size);
+	size_t len = pipeline_submit(set->pipeline, &q, &c, out, cap, &origin);
+	*pending = len == 0;
+	return len;
+}
 
 /* ---- UDP ---------------------------------------------------------- */
 
@@ -87,32 +137,15 @@ static void udp_deliver(const struct pipeline_client *client, const uint8_t *rep
 static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
 {
 	struct listener_set *set = l->set;
-	struct wire_query q;
-	unsigned rcode;
-	size_t len;
-	struct pipeline_origin origin;
-
-	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
-	case WIRE_VERDICT_DROP:
-		set->stats.dropped++;
-		return;
-	case WIRE_VERDICT_ANSWER:
-		set->stats.rejected++;
-		len = pipeline_reject(set->pipeline, &q, rcode, set->wbuf, sizeof(set->wbuf));
-		break;
-	case WIRE_VERDICT_RESOLVE:
-	default: {
-		struct pipeline_client client = {
-			.reply = udp_deliver,
-			.owner = l,
-			.addr = *from,
-			.reply_limit = wire_udp_limit(&q, set->edns_size),
-		};
-		len = pipeline_submit(set->pipeline, &q, &client, set->wbuf, sizeof(set->wbuf),
-				      &origin);
-		break;
-	}
-	}
+	struct pipeline_client client = {
+		.reply = udp_deliver,
+		.owner = l,
+		.addr = *from,
+		.reply_limit = 0, /* the client's EDNS size: set once the query is read */
+	};
+	bool pending;
+	size_t len = handle_query(set, n, !client_allowed(set, from), &client, set->wbuf,
+				  sizeof(set->wbuf), &pending);
 	if (len > 0)
 		udp_send(l, from, set->wbuf, len);
 }
@@ -193,38 +226,19 @@ static void tcp_deliver(const struct pipeline_client *client, const uint8_t *rep
 static void tcp_handle(struct tcp_conn *conn, size_t n)
 {
 	struct listener_set *set = conn->set;
-	struct wire_query q;
-	unsigned rcode;
-	size_t len = 0;
-	struct pipeline_origin origin;
-	uint8_t *out = set->wbuf + 2;
-	size_t cap = sizeof(set->wbuf) - 2;
-
-	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
-	case WIRE_VERDICT_DROP:
-		set->stats.dropped++;
-		return;
-	case WIRE_VERDICT_ANSWER:
-		set->stats.rejected++;
-		len = pipeline_reject(set->pipeline, &q, rcode, out, cap);
-		break;
-	case WIRE_VERDICT_RESOLVE:
-	default: {
-		struct pipeline_client client = {
-			.reply = tcp_deliver,
-			.owner = conn,
-			.addr = conn->peer,
-			.reply_limit = WIRE_MSG_MAX,
-		};
+	struct pipeline_client client = {
+		.reply = tcp_deliver,
+		.owner = conn,
+		.addr = conn->peer,
+		.reply_limit = WIRE_MSG_MAX,
+	};
+	bool pending;
+	size_t len = handle_query(set, n, conn->refused, &client, set->wbuf + 2,
+				  sizeof(set->wbuf) - 2, &pending);
+	if (pending)
 		conn->inflight++;
-		len = pipeline_submit(set->pipeline, &q, &client, out, cap, &origin);
-		if (len > 0)
-			conn->inflight--;
-		break;
-	}
-	}
 	if (len > 0)
-		conn_send(conn, out, len);
+		conn_send(conn, set->wbuf + 2, len);
 }
 
 static void on_conn_read(struct bufferevent *bev, void *arg)
@@ -298,6 +312,7 @@ static void on_tcp_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	conn->set = set;
 	memcpy(&conn->peer.ss, addr, (size_t)addr_len);
 	conn->peer.len = (socklen_t)addr_len;
+	conn->refused = !client_allowed(set, &conn->peer);
 	conn->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);
@@ -456,6 +471,17 @@ static void listener_close(struct listener *l)
 		evconnlistener_free(l->tcp);
 }
 
+void listener_set_configure(struct listener_set *set, const struct config *cfg)
+{
+	set->edns_size = cfg->edns_buffer_size;
+	set->tcp_idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
+	set->tcp_idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
+	set->tcp_max_clients = cfg->tcp_max_clients;
+	set->tcp_max_queries = cfg->tcp_max_queries;
+	set->n_allow = cfg->n_allow;
+	memcpy(set->allow, cfg->allow, sizeof(set->allow));
+}
+
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
 				      const struct config *cfg, const struct service_fds *fds,
 				      struct config_error *err)
@@ -467,11 +493,7 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	}
 	set->base = base;
 	set->pipeline = p;
-	set->edns_size = cfg->edns_buffer_size;
-	set->tcp_idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
-	set->tcp_idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
-	set->tcp_max_clients = cfg->tcp_max_clients;
-	set->tcp_max_queries = cfg->tcp_max_queries;
+	listener_set_configure(set, cfg);
 	LIST_INIT(&set->conns);
 
 	if (fds && fds->n_udp + fds->n_tcp > 0) {

@@ -2,6 +2,7 @@
 #include "stubd/netaddr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -134,4 +135,73 @@ bool netaddr_is_loopback(const struct netaddr *a)
 		return IN6_IS_ADDR_V4MAPPED(ip6) && ip6->s6_addr[12] == 127;
 	}
 	return false;
+}
+
+int netaddr_prefix_parse(const char *text, struct netaddr_prefix *out)
+{
+	char buf[NETADDR_STRLEN];
+	unsigned len;
+
+	if (!text || strlen(text) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, text);
+	memset(out, 0, sizeof(*out));
+	char *slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, out->bytes) == 1) {
+		out->family = AF_INET;
+		len = 32;
+	} else if (inet_pton(AF_INET6, buf, out->bytes) == 1) {
+		out->family = AF_INET6;
+		len = 128;
+	} else {
+		return -EINVAL;
+	}
+	if (slash) {
+		char *end;
+		unsigned long v = strtoul(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end != '\0' || v > len || !isdigit((unsigned char)slash[1]))
+			return -EINVAL;
+		len = (unsigned)v;
+	}
+	out->len = len;
+	/* Clear the host bits, so 192.0.2.7/24 means 192.0.2.0/24. */
+	for (unsigned bit = len; bit < (out->family == AF_INET ? 32u : 128u); bit++)
+		out->bytes[bit / 8] &= (uint8_t)~(0x80 >> (bit % 8));
+	return 0;
+}
+
+const char *netaddr_prefix_str(const struct netaddr_prefix *p, char *buf, size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+	inet_ntop(p->family, p->bytes, host, sizeof(host));
+	snprintf(buf, size, "%s/%u", host, p->len);
+	return buf;
+}
+
+static bool bits_match(const uint8_t *a, const uint8_t *b, unsigned len)
+{
+	unsigned whole = len / 8, rest = len % 8;
+	if (memcmp(a, b, whole) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (a[whole] & mask) == (b[whole] & mask);
+}
+
+bool netaddr_in_prefix(const struct netaddr *a, const struct netaddr_prefix *p)
+{
+	if (netaddr_family(a) == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+		return p->family == AF_INET &&
+		       bits_match((const uint8_t *)&sin->sin_addr, p->bytes, p->len);
+	}
+	if (netaddr_family(a) != AF_INET6)
+		return false;
+	const uint8_t *b6 = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+	if (p->family == AF_INET6)
+		return bits_match(b6, p->bytes, p->len);
+	return IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)b6) && bits_match(b6 + 12, p->bytes, p->len);
 }

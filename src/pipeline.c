@@ -46,6 +46,8 @@ struct pipeline {
 	const struct hosts_options *hosts_opt;
 	struct cache *cache;      /* NULL when cache-size is 0 */
 	bool serve_stale;
+	unsigned max_inflight;
+	unsigned n_fetches;
 	struct upstream *up;
 	size_t edns_size;
 	struct pipeline_stats stats;
@@ -71,6 +73,7 @@ void pipeline_configure(struct pipeline *p, const struct config *cfg)
 {
 	p->edns_size = cfg->edns_buffer_size;
 	p->serve_stale = cfg->serve_stale && cfg->stale_max_age > 0;
+	p->max_inflight = cfg->max_inflight;
 }
 
 void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
@@ -94,6 +97,7 @@ static void fetch_free(struct pipeline_fetch *f)
 		f->p->stats.pending--;
 	}
 	LIST_REMOVE(f, link);
+	f->p->n_fetches--;
 	free(f);
 }
 
@@ -298,9 +302,15 @@ static void on_upstream_done(void *arg, enum upstream_status status, const uint8
 static struct pipeline_fetch *start_fetch(struct pipeline *p, const struct wire_query *q,
 					  uint32_t hash)
 {
+	/* A cap on what a flood of new names can make us hold open. */
+	if (p->n_fetches >= p->max_inflight) {
+		p->stats.inflight_refused++;
+		return NULL;
+	}
 	struct pipeline_fetch *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
+	p->n_fetches++;
 	f->p = p;
 	f->q = *q;
 	f->hash = hash;

@@ -211,17 +211,45 @@ static void note_rtt(struct upstream_txn *txn)
 static void try_next(struct upstream_txn *txn);
 static void start_tcp(struct upstream_txn *txn);
 
-static void note_trouble(struct upstream_server *s, const char *why)
+static uint64_t loop_ms(const struct upstream *up)
+{
+	struct timeval now;
+	event_base_gettimeofday_cached(up->base, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
+}
+
+/* A server that keeps failing is left alone, and asked again (a probe
+ * with a real question) once UPSTREAM_REPROBE_MS has passed. */
+static void note_trouble(struct upstream_txn *txn, struct upstream_server *s, const char *why)
 {
 	s->trouble++;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+	if (!upstream_server_up(s)) {
+		if (s->trouble == UPSTREAM_DOWN_AFTER)
+			log_warn("upstream %s is down (%s); asking the others, and it again in %d s",
+				 s->name, why, UPSTREAM_REPROBE_MS / 1000);
+		s->retry_at_ms = loop_ms(txn->up) + UPSTREAM_REPROBE_MS;
+	}
+}
+
+/* Down servers are skipped until their probe is due, unless every
+ * server is down: then they are all tried as usual. */
+static bool worth_asking(const struct upstream_txn *txn, size_t i, uint64_t now)
+{
+	const struct upstream_server *s = &txn->set->servers[i];
+	if (upstream_server_up(s) || now >= s->retry_at_ms)
+		return true;
+	for (size_t j = 0; j < txn->set->n; j++)
+		if (upstream_server_up(&txn->set->servers[j]))
+			return false;
+	return true;
 }
 
 static void server_failed(struct upstream_txn *txn, const char *why)
 {
 	struct upstream_server *s = current(txn);
 	s->failures++;
-	note_trouble(s, why);
+	note_trouble(txn, s, why);
 	txn->failed |= 1u << txn->server;
 	log_debug("upstream %s failed: %s", s->name, why);
 	close_try(txn);
@@ -411,6 +439,7 @@ static bool all_failed(const struct upstream_txn *txn)
 static bool send_to_next(struct upstream_txn *txn)
 {
 	size_t n = txn->set->n;
+	uint64_t now = loop_ms(txn->up);
 
 	for (;;) {
 		if (all_failed(txn) || txn->tries >= n * TRIES_PER_SERVER)
@@ -418,13 +447,13 @@ static bool send_to_next(struct upstream_txn *txn)
 		if (txn->tries > 0)
 			txn->server = (txn->server + 1) % n;
 		txn->tries++;
-		if (txn->failed & (1u << txn->server))
+		if (txn->failed & (1u << txn->server) || !worth_asking(txn, txn->server, now))
 			continue;
 		int err = start_udp(txn);
 		if (err == 0)
 			return true;
 		current(txn)->failures++;
-		note_trouble(current(txn), strerror(-err));
+		note_trouble(txn, current(txn), strerror(-err));
 		txn->failed |= 1u << txn->server;
 		log_warn("upstream %s: cannot send: %s", current(txn)->name, strerror(-err));
 		close_try(txn);
@@ -441,7 +470,7 @@ static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream_txn *txn = arg;
 	current(txn)->timeouts++;
-	note_trouble(current(txn), "timeout");
+	note_trouble(txn, current(txn), "timeout");
 	log_debug("upstream %s: no reply within the try timeout", current(txn)->name);
 	close_try(txn);
 	try_next(txn);

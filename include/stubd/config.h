@@ -44,6 +44,11 @@ struct config {
 	bool upstream_from_resolv_conf;
 	char resolv_conf[PATH_MAX];
 
+	/* Clients answered besides loopback ones (no open resolver). */
+	struct netaddr_prefix allow[CONFIG_MAX_ADDRS];
+	size_t n_allow;
+	unsigned max_inflight;        /* upstream fetches at once */
+
 	char hosts_file[PATH_MAX];   /* "none" turns the hosts stage off */
 	unsigned hosts_ttl;          /* TTL of answers from the hosts stage */
 	bool forward_single_label;   /* send "printer." upstream (default no) */

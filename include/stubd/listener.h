@@ -22,6 +22,7 @@ struct listener_stats {
 	uint64_t tcp_queries;
 	uint64_t dropped;          /* packets not worth an answer */
 	uint64_t rejected;         /* answered FORMERR/NOTIMP/BADVERS/REFUSED */
+	uint64_t refused;          /* clients outside loopback and 'allow' */
 	uint64_t truncated;        /* UDP replies sent with TC=1 */
 	uint64_t tcp_connections;  /* accepted */
 	uint64_t tcp_refused;      /* closed at once: too many connections */
@@ -39,6 +40,9 @@ struct listener_set;
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
 				      const struct config *cfg, const struct service_fds *fds,
 				      struct config_error *err);
+
+/* Takes new settings (reload): allow list, EDNS size, TCP limits. */
+void listener_set_configure(struct listener_set *set, const struct config *cfg);
 
 /* Closes every socket and connection. NULL ok. */
 void listener_set_free(struct listener_set *set);

@@ -37,4 +37,21 @@ bool netaddr_equal(const struct netaddr *a, const struct netaddr *b);
 /* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
 bool netaddr_is_loopback(const struct netaddr *a);
 
+/* An address block, "192.0.2.0/24" or "2001:db8::/32" (a bare address is
+ * a block of one). */
+struct netaddr_prefix {
+	int family;            /* AF_INET or AF_INET6 */
+	uint8_t bytes[16];     /* network order; bits past len are zero */
+	unsigned len;          /* prefix length in bits */
+};
+
+/* Returns 0, or -EINVAL for anything but ADDR or ADDR/LEN. */
+int netaddr_prefix_parse(const char *text, struct netaddr_prefix *out);
+
+/* Writes "192.0.2.0/24" into buf and returns buf. */
+const char *netaddr_prefix_str(const struct netaddr_prefix *p, char *buf, size_t size);
+
+/* True when a's address lies in p (IPv4-mapped IPv6 counts as IPv4). */
+bool netaddr_in_prefix(const struct netaddr *a, const struct netaddr_prefix *p);
+
 #endif

@@ -73,6 +73,7 @@ struct pipeline_stats {
 	uint64_t pending;        /* clients waiting for an upstream now */
 	uint64_t coalesced;      /* questions that joined a fetch under way */
 	uint64_t stale;          /* stale answers served (RFC 8767) */
+	uint64_t inflight_refused; /* SERVFAIL at once: max-inflight fetches open */
 	uint64_t latency[PIPELINE_LATENCY_BUCKETS]; /* answers by time to answer */
 };
 

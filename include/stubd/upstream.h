@@ -31,11 +31,14 @@ struct upstream_server {
 	unsigned srtt_ms;      /* smoothed round-trip time, 0 until measured */
 	unsigned trouble;      /* failures and timeouts since the last answer */
 	char last_error[64];   /* what went wrong last, "" if nothing yet */
+	uint64_t retry_at_ms;  /* down: when to ask it again (loop clock) */
 };
 
 /* A server is reported down after this many failures or timeouts in a row
  * with no answer between; one answer brings it back up. */
 #define UPSTREAM_DOWN_AFTER 3
+/* How long a down server is left alone before a question probes it. */
+#define UPSTREAM_REPROBE_MS 5000
 
 static inline bool upstream_server_up(const struct upstream_server *s)
 {

@@ -587,6 +587,54 @@ static int run_flood(const struct sockaddr_storage *ss, socklen_t sslen, const s
 	return 0;
 }
 
+/* A random-subdomain flood: N well-formed A queries for random labels
+ * under zone, sent as fast as the socket takes them, replies drained and
+ * not waited for (the attack the cache cap must survive). */
+static int run_namesflood(const struct sockaddr_storage *ss, socklen_t sslen,
+			  const struct options *o, unsigned long count, const char *zone)
+{
+	int fd = connect_to(ss, sslen, false, now_ms() + (uint64_t)o->timeout_ms);
+	if (fd < 0)
+		return 1;
+	uint64_t s = o->seed;
+	size_t zlen = strlen(zone);
+	if (zlen > 200) {
+		close(fd);
+		return 2;
+	}
+	for (unsigned long i = 0; i < count; i++) {
+		uint8_t buf[512], junk[4096];
+		size_t off = 12;
+		memset(buf, 0, 12);
+		uint64_t r = next_rand(&s);
+		buf[0] = (uint8_t)(r >> 8);
+		buf[1] = (uint8_t)r;
+		buf[2] = 0x01; /* RD */
+		buf[5] = 1;    /* QDCOUNT */
+		buf[off++] = 16;
+		for (int j = 0; j < 16; j++)
+			buf[off++] = (uint8_t)('a' + next_rand(&s) % 26);
+		const char *label = zone;
+		while (*label) {
+			const char *dot = strchr(label, '.');
+			size_t n = dot ? (size_t)(dot - label) : strlen(label);
+			buf[off++] = (uint8_t)n;
+			memcpy(buf + off, label, n);
+			off += n;
+			label += n + (dot ? 1 : 0);
+		}
+		buf[off++] = 0;
+		buf[off++] = 0; buf[off++] = 1; /* A */
+		buf[off++] = 0; buf[off++] = 1; /* IN */
+		while (send(fd, buf, off, 0) < 0 && (errno == ECONNREFUSED || errno == EINTR))
+			;
+		while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0)
+			;
+	}
+	close(fd);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -595,6 +643,7 @@ static void usage(FILE *f)
 		"            [--id N] [--no-edns | --edns-size N] [--edns-version V] [--do]\n"
 		"       dnsq [--timeout MS] ADDR:PORT pipeline NAME... (always TCP)\n"
 		"       dnsq ADDR:PORT flood N [--seed S]\n"
+		"       dnsq ADDR:PORT namesflood N ZONE [--seed S]\n"
 		"ADDR is a loopback address: 127.0.0.1:53 or [::1]:53\n"
 		"exit: 0 reply received, 1 timeout/network error, 2 usage\n");
 }
@@ -725,6 +774,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "pipeline") && nargs >= 1)
 		return run_pipeline(&ss, sslen, &o, args, (size_t)nargs);
+	if (!strcmp(mode, "namesflood") && nargs == 2) {
+		if (!parse_num(args[0], 100000000, &v))
+			goto bad;
+		return run_namesflood(&ss, sslen, &o, v, args[1]);
+	}
 	if (!strcmp(mode, "flood") && nargs == 1) {
 		if (!parse_num(args[0], 100000000, &v))
 			goto bad;

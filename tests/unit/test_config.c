@@ -358,6 +358,24 @@ static void test_control_group(void **state)
 	}
 }
 
+static void test_allow_blocks(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(cfg.n_allow, 0);
+	assert_int_equal(config_set(&cfg, "allow", "192.168.1.7/24", &err), 0);
+	assert_int_equal(config_set(&cfg, "allow", "2001:db8::/32", &err), 0);
+	assert_int_equal(cfg.n_allow, 2);
+	assert_int_equal(cfg.allow[0].len, 24);
+	assert_int_equal(cfg.allow[0].bytes[3], 0); /* host bits cleared */
+	assert_set_error("allow", "192.168.1.0/33",
+			 "key 'allow': '192.168.1.0/33' is not an address block (expected "
+			 "ADDR/LEN, e.g. 192.168.1.0/24 or 2001:db8::/32)");
+	assert_set_error("allow", "lan",
+			 "key 'allow': 'lan' is not an address block (expected ADDR/LEN, e.g. "
+			 "192.168.1.0/24 or 2001:db8::/32)");
+	assert_int_equal(cfg.max_inflight, 1024);
+}
+
 static void test_booleans(void **state)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
@@ -1309,7 +1327,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 25); /* 24 keys, upstream shown twice */
+	assert_int_equal(n, 27); /* 26 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1351,6 +1369,7 @@ int main(void)
 		TEST(test_durations_reject_bad_units_and_range),
 		TEST(test_sizes_take_suffixes),
 		TEST(test_control_group),
+		TEST(test_allow_blocks),
 		TEST(test_booleans),
 		TEST(test_log_levels),
 		TEST(test_paths),

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "stubd/netaddr.h"
@@ -66,12 +67,47 @@ static void test_equal_and_loopback(void **state)
 	assert_false(netaddr_is_loopback(&a));
 }
 
+static bool in(const char *addr, const char *block)
+{
+	struct netaddr a;
+	struct netaddr_prefix p;
+	assert_int_equal(netaddr_parse(addr, 53, &a), 0);
+	assert_int_equal(netaddr_prefix_parse(block, &p), 0);
+	return netaddr_in_prefix(&a, &p);
+}
+
+static void test_prefixes(void **state)
+{
+	assert_true(in("192.168.1.9", "192.168.1.0/24"));
+	assert_false(in("192.168.2.9", "192.168.1.0/24"));
+	assert_true(in("10.1.2.3", "10.0.0.0/8"));
+	assert_true(in("192.0.2.1", "192.0.2.1"));          /* a bare address: /32 */
+	assert_false(in("192.0.2.2", "192.0.2.1"));
+	assert_true(in("198.51.100.1", "0.0.0.0/0"));
+	assert_true(in("192.168.1.129", "192.168.1.128/25"));
+	assert_false(in("192.168.1.127", "192.168.1.128/25"));
+	assert_true(in("2001:db8::5", "2001:db8::/32"));
+	assert_false(in("2001:db9::5", "2001:db8::/32"));
+	assert_false(in("2001:db8::5", "192.0.2.0/24"));     /* families differ */
+	assert_true(in("[::ffff:192.0.2.9]:53", "192.0.2.0/24")); /* v4-mapped */
+
+	struct netaddr_prefix p;
+	char buf[64];
+	assert_int_equal(netaddr_prefix_parse("192.168.1.77/24", &p), 0);
+	assert_string_equal(netaddr_prefix_str(&p, buf, sizeof(buf)), "192.168.1.0/24");
+	const char *bad[] = { "", "/24", "192.168.1.0/", "192.168.1.0/33", "::/129",
+			      "192.168.1.0/2x", "192.168.1.0/-1", "lan", "192.168.1.0/24/1" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(netaddr_prefix_parse(bad[i], &p), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_forms),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_equal_and_loopback),
+		cmocka_unit_test(test_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
