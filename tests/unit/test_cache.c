@@ -16,6 +16,7 @@
 
 #include "stubd/cache.h"
 #include "stubd/wire.h"
+#include "pkt.h"
 
 #define SEC 1000ull
 #define OUR_EDNS 1232
@@ -24,35 +25,6 @@
 
 /* ---- packet builder ------------------------------------------------- */
 
-struct pkt {
-	uint8_t b[8192];
-	size_t len;
-};
-
-static void put8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
-static void put16(struct pkt *p, uint16_t v) { wire_put16(p->b + p->len, v); p->len += 2; }
-static void put32(struct pkt *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p, (uint16_t)v); }
-
-static void header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
-		   uint16_t ns, uint16_t ar)
-{
-	p->len = 0;
-	put16(p, id); put16(p, flags); put16(p, qd); put16(p, an); put16(p, ns); put16(p, ar);
-}
-
-/* "www.Example.test" -> wire labels */
-static void name(struct pkt *p, const char *text)
-{
-	while (*text) {
-		const char *dot = strchr(text, '.');
-		size_t n = dot ? (size_t)(dot - text) : strlen(text);
-		put8(p, (uint8_t)n);
-		memcpy(p->b + p->len, text, n);
-		p->len += n;
-		text += n + (dot ? 1 : 0);
-	}
-	put8(p, 0);
-}
 
 static size_t wire_name(uint8_t *out, const char *text)
 {

@@ -24,6 +24,7 @@
 #include "stubd/hosts.h"
 #include "stubd/log.h"
 #include "stubd/wire.h"
+#include "pkt.h"
 
 #define TYPE_MX 15
 #define TYPE_TXT 16
@@ -124,29 +125,6 @@ static size_t count_substr(const char *hay, const char *needle)
 
 /* ---- queries and answers -------------------------------------------- */
 
-struct pkt {
-	uint8_t b[1024];
-	size_t len;
-};
-
-static void put8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
-static void put16(struct pkt *p, uint16_t v) { wire_put16(p->b + p->len, v); p->len += 2; }
-
-/* "www.Example.test" or "www.Example.test." -> wire labels; "." is the root. */
-static void put_name(struct pkt *p, const char *text)
-{
-	if (strcmp(text, ".") == 0)
-		text = "";
-	while (*text) {
-		const char *dot = strchr(text, '.');
-		size_t n = dot ? (size_t)(dot - text) : strlen(text);
-		put8(p, (uint8_t)n);
-		memcpy(p->b + p->len, text, n);
-		p->len += n;
-		text += n + (dot ? 1 : 0);
-	}
-	put8(p, 0);
-}
 
 static struct wire_query make_query(const char *qname, uint16_t type, uint16_t qclass,
 				    uint16_t flags)
@@ -161,7 +139,7 @@ static struct wire_query make_query(const char *qname, uint16_t type, uint16_t q
 	put16(&p, 0);
 	put16(&p, 0);
 	put16(&p, 0);
-	put_name(&p, qname);
+	name(&p, qname);
 	put16(&p, type);
 	put16(&p, qclass);
 	assert_int_equal(wire_parse_query(p.b, p.len, &q, &rcode), WIRE_VERDICT_RESOLVE);

@@ -12,56 +12,9 @@
 
 #include "stubd/scrub.h"
 #include "stubd/wire.h"
+#include "pkt.h"
 
 /* ---- packet builder ------------------------------------------------- */
-
-struct pkt {
-	uint8_t b[4096];
-	size_t len;
-};
-
-static void put8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
-static void put16(struct pkt *p, uint16_t v) { wire_put16(p->b + p->len, v); p->len += 2; }
-static void put32(struct pkt *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p, (uint16_t)v); }
-
-static void header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
-		   uint16_t ns, uint16_t ar)
-{
-	p->len = 0;
-	put16(p, id); put16(p, flags); put16(p, qd); put16(p, an); put16(p, ns); put16(p, ar);
-}
-
-/* "www.Example.test" -> wire labels */
-static void name(struct pkt *p, const char *text)
-{
-	while (*text) {
-		const char *dot = strchr(text, '.');
-		size_t n = dot ? (size_t)(dot - text) : strlen(text);
-		put8(p, (uint8_t)n);
-		memcpy(p->b + p->len, text, n);
-		p->len += n;
-		text += n + (dot ? 1 : 0);
-	}
-	put8(p, 0);
-}
-
-static void question(struct pkt *p, const char *qname, uint16_t type)
-{
-	name(p, qname);
-	put16(p, type);
-	put16(p, WIRE_CLASS_IN);
-}
-
-static void opt(struct pkt *p, uint16_t size, uint8_t version, bool dnssec_ok)
-{
-	put8(p, 0);
-	put16(p, WIRE_TYPE_OPT);
-	put16(p, size);
-	put8(p, 0);
-	put8(p, version);
-	put16(p, dnssec_ok ? 0x8000 : 0);
-	put16(p, 0);
-}
 
 static void a_record(struct pkt *p, uint32_t ttl, uint32_t addr)
 {

@@ -1,0 +1,63 @@
+/* pkt.h - a tiny DNS message builder shared by the unit tests, so each
+ * test writes the packet it means byte by byte without ldns. Test-only. */
+#ifndef STUBD_TEST_PKT_H
+#define STUBD_TEST_PKT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "stubd/wire.h"
+
+struct pkt {
+	uint8_t b[8192];
+	size_t len;
+};
+
+static inline void put8(struct pkt *p, uint8_t v) { p->b[p->len++] = v; }
+static inline void put16(struct pkt *p, uint16_t v) { wire_put16(p->b + p->len, v); p->len += 2; }
+static inline void put32(struct pkt *p, uint32_t v) { put16(p, (uint16_t)(v >> 16)); put16(p, (uint16_t)v); }
+
+static inline void header(struct pkt *p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t an,
+			  uint16_t ns, uint16_t ar)
+{
+	p->len = 0;
+	put16(p, id); put16(p, flags); put16(p, qd); put16(p, an); put16(p, ns); put16(p, ar);
+}
+
+/* "www.Example.test" or "www.Example.test." -> wire labels; "." is the root. */
+static inline void name(struct pkt *p, const char *text)
+{
+	if (strcmp(text, ".") == 0)
+		text = "";
+	while (*text) {
+		const char *dot = strchr(text, '.');
+		size_t n = dot ? (size_t)(dot - text) : strlen(text);
+		put8(p, (uint8_t)n);
+		memcpy(p->b + p->len, text, n);
+		p->len += n;
+		text += n + (dot ? 1 : 0);
+	}
+	put8(p, 0);
+}
+
+static inline void question(struct pkt *p, const char *qname, uint16_t type)
+{
+	name(p, qname);
+	put16(p, type);
+	put16(p, WIRE_CLASS_IN);
+}
+
+/* An OPT record with no options (RFC 6891 §6.1.2). */
+static inline void opt(struct pkt *p, uint16_t size, uint8_t version, bool dnssec_ok)
+{
+	put8(p, 0);
+	put16(p, WIRE_TYPE_OPT);
+	put16(p, size);
+	put8(p, 0);
+	put8(p, version);
+	put16(p, dnssec_ok ? 0x8000 : 0);
+	put16(p, 0);
+}
+
+#endif
