@@ -340,26 +340,22 @@ static void on_accept_error(struct evconnlistener *evl, void *arg)
 static void bind_error(const struct netaddr *addr, const char *proto, int err,
 		       struct config_error *out)
 {
-	char name[NETADDR_STRLEN];
-	const char *hint = "";
+	char name[NETADDR_STRLEN], hint[200] = "";
 
 	netaddr_str(addr, name, sizeof(name));
 	if (err == EADDRINUSE)
-		hint = strcmp(proto, "udp") == 0
-			       ? "; another program holds it: find it with ss -ulpn 'sport = :%u', "
-				 "stop it, or give stubd another address with -l"
-			       : "; another program holds it: find it with ss -tlpn 'sport = :%u', "
-				 "stop it, or give stubd another address with -l";
+		snprintf(hint, sizeof(hint),
+			 "; another program holds it: find it with ss -%slpn 'sport = :%u', "
+			 "stop it, or give stubd another address with -l",
+			 strcmp(proto, "udp") == 0 ? "u" : "t", netaddr_port(addr));
 	else if (err == EACCES)
-		hint = "; ports below 1024 need root or CAP_NET_BIND_SERVICE (or use -l with a "
-		       "port above 1023)";
+		snprintf(hint, sizeof(hint), "; ports below 1024 need root or CAP_NET_BIND_SERVICE "
+			 "(or use -l with a port above 1023)");
 	else if (err == EADDRNOTAVAIL)
-		hint = "; no interface on this machine has that address (see ip addr)";
-
-	char hint_text[200];
-	snprintf(hint_text, sizeof(hint_text), hint, netaddr_port(addr));
+		snprintf(hint, sizeof(hint),
+			 "; no interface on this machine has that address (see ip addr)");
 	snprintf(out->msg, sizeof(out->msg), "cannot listen on %s (%s): %s%s", name, proto,
-		 strerror(err), hint_text);
+		 strerror(err), hint);
 }
 
 static int open_socket(const struct netaddr *addr, int type, struct config_error *err)

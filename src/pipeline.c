@@ -357,16 +357,18 @@ static size_t answer_from_hosts(struct pipeline *p, const struct wire_query *q,
 /* Stage 2. A hit in the last tenth of its TTL is refreshed in the
  * background (as Unbound's prefetch), so popular names never expire. */
 static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
-				const struct pipeline_client *client, uint8_t *out, size_t cap,
-				uint32_t hash)
+				const struct pipeline_client *client, uint8_t *out, size_t cap)
 {
 	size_t len = 0;
 	if (!p->cache || client->skip_cache)
 		return 0;
 	enum cache_result r = cache_lookup(p->cache, q, now_ms(), out, cap, client->reply_limit,
 					   p->edns_size, &len);
-	if (r == CACHE_HIT_PREFETCH && !find_fetch(p, q, hash) && start_fetch(p, q, hash))
-		cache_note_prefetch(p->cache);
+	if (r == CACHE_HIT_PREFETCH) {
+		uint32_t hash = question_hash(q);
+		if (!find_fetch(p, q, hash) && start_fetch(p, q, hash))
+			cache_note_prefetch(p->cache);
+	}
 	return r == CACHE_HIT || r == CACHE_HIT_PREFETCH ? len : 0;
 }
 
@@ -379,8 +381,7 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		set_origin(origin, PIPELINE_SOURCE_HOSTS);
 		return counted(p, out, len, origin->source);
 	}
-	uint32_t hash = question_hash(q);
-	len = answer_from_cache(p, q, client, out, cap, hash);
+	len = answer_from_cache(p, q, client, out, cap);
 	if (len > 0) {
 		set_origin(origin, PIPELINE_SOURCE_CACHE);
 		origin->age_s = cache_last_hit_age(p->cache);
@@ -388,6 +389,7 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 	}
 
 	/* Stage 3: join the fetch already under way, or start one. */
+	uint32_t hash = question_hash(q);
 	struct pipeline_fetch *f = find_fetch(p, q, hash);
 	if (f) {
 		p->stats.coalesced++;
