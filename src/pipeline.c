@@ -372,6 +372,25 @@ static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
 	return r == CACHE_HIT || r == CACHE_HIT_PREFETCH ? len : 0;
 }
 
+/* RFC 8767 §5: while every upstream is down, a client with a stale answer
+ * gets it at once instead of waiting out the timeouts, and a refresh goes
+ * upstream in the background (a fetch with no waiters) to probe them. */
+static size_t answer_stale_now(struct pipeline *p, const struct wire_query *q,
+			       const struct pipeline_client *client, uint8_t *out, size_t cap,
+			       uint32_t hash)
+{
+	size_t len = 0;
+	if (!p->cache || !p->serve_stale || client->skip_cache || !upstream_all_down(p->up))
+		return 0;
+	if (cache_lookup_stale(p->cache, q, now_ms(), out, cap, client->reply_limit, p->edns_size,
+			       &len) != CACHE_STALE)
+		return 0;
+	p->stats.stale++;
+	if (!find_fetch(p, q, hash))
+		start_fetch(p, q, hash);
+	return len;
+}
+
 size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		       const struct pipeline_client *client, uint8_t *out, size_t cap,
 		       struct pipeline_origin *origin)
@@ -390,6 +409,12 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 
 	/* Stage 3: join the fetch already under way, or start one. */
 	uint32_t hash = question_hash(q);
+	len = answer_stale_now(p, q, client, out, cap, hash);
+	if (len > 0) {
+		set_origin(origin, PIPELINE_SOURCE_CACHE);
+		origin->stale = true;
+		return counted(p, out, len, origin->source);
+	}
 	struct pipeline_fetch *f = find_fetch(p, q, hash);
 	if (f) {
 		p->stats.coalesced++;

@@ -537,3 +537,11 @@ void upstream_reset_stats(struct upstream *up)
 		s->queries = s->answers = s->failures = s->timeouts = s->tcp_fallbacks = 0;
 	}
 }
+
+bool upstream_all_down(const struct upstream *up)
+{
+	for (size_t i = 0; i < up->set->n; i++)
+		if (upstream_server_up(&up->set->servers[i]))
+			return false;
+	return true;
+}

@@ -91,6 +91,10 @@ void upstream_cancel(struct upstream_txn *txn);
  * RTTs and up/down state stay, they are not counts. */
 void upstream_reset_stats(struct upstream *up);
 
+/* True when every server is down (or there is none): questions would
+ * only wait for timeouts. */
+bool upstream_all_down(const struct upstream *up);
+
 size_t upstream_server_count(const struct upstream *up);
 const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i);
 const struct upstream_stats *upstream_get_stats(const struct upstream *up);

@@ -1,6 +1,7 @@
 # serve-stale (RFC 8767): when every upstream fails, an expired answer is
 # served with TTL 30 instead of SERVFAIL; with serve-stale = no, SERVFAIL.
 . "$(dirname "$0")/lib.sh"
+: "${STUBCTL:?run through ctest, which sets STUBCTL}"
 
 fakeup_start UP
 printf 'upstream-timeout = 200\nquery-timeout = 600\n' >"$TMP/stale.conf"
@@ -22,4 +23,23 @@ check_eq "fresh answer" "192.0.2.1" "$(q +short ttl2.example.test)"
 kill -TERM "${PIDS[2]}"; wait "${PIDS[2]}" 2>/dev/null || true
 sleep 2.3
 check_match "serve-stale = no: SERVFAIL" 'status: SERVFAIL' "$(q ttl2.example.test A)"
+
+# While every upstream is down (silent, so each try costs a timeout), a
+# stale answer comes at once and a refresh still goes upstream behind it.
+kill -TERM "$STUBD_PID"; wait "$STUBD_PID" 2>/dev/null || true
+fakeup_start UP3
+printf 'upstream-timeout = 300\nquery-timeout = 1000\n' >"$TMP/down.conf"
+stubd_start -u "$UP3" -c "$TMP/down.conf"
+check_eq "fresh answer" "192.0.2.1" "$(q +short ttl2.example.test)"
+kill -TERM "${PIDS[4]}"; wait "${PIDS[4]}" 2>/dev/null || true
+fakeup_start_at SILENT "$UP3" --mode dead
+sleep 2.3
+for i in 1 2; do q +short "down$i.example.test" >/dev/null || true; done
+check_match "the silent upstream is shown down" ' down ' "$("$STUBCTL" -s "$TMP/control.sock" status)"
+t0=$(now_ms)
+out=$(q +noall +answer ttl2.example.test A)
+dt=$(($(now_ms) - t0))
+check_match "stale answer while every upstream is down" 'ttl2\.example\.test\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A' "$out"
+check "at once, not after the timeouts (${dt} ms)" test "$dt" -lt 250
+check "a refresh still went upstream" wait_for 2 grep -q '^udp ttl2\.example\.test\.' "$TMP/SILENT.log"
 pass
