@@ -484,6 +484,52 @@ static unsigned dropped(const ldns_rr_list *list, const bool *keep)
 	return n;
 }
 
+/* Records no answer may carry, whatever their name: pseudo-records (OPT
+ * and TSIG/TKEY belong to one hop, RFC 6891 §6.1.1, RFC 8945) and
+ * question-only types, and records whose rdata is cut short (ldns takes an
+ * empty rdata, the RFC 2136 update form, which a cache must not serve). */
+static bool unfit(const ldns_rr *rr)
+{
+	ldns_rr_type t = ldns_rr_get_type(rr);
+	if (t == LDNS_RR_TYPE_OPT || t == LDNS_RR_TYPE_TSIG || t == LDNS_RR_TYPE_TKEY ||
+	    (t >= LDNS_RR_TYPE_IXFR && t <= LDNS_RR_TYPE_ANY))
+		return true;
+	const ldns_rr_descriptor *d = ldns_rr_descript(t);
+	return d && d->_type == t && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d);
+}
+
+/* Takes unfit records out of a section before anything is chosen from it;
+ * returns how many went. */
+static int drop_unfit(ldns_pkt *pkt, ldns_pkt_section section, unsigned *count)
+{
+	ldns_rr_list *list = ldns_pkt_get_section_clone(pkt, section);
+	ldns_rr_list *fit = ldns_rr_list_new();
+	if (!list || !fit) {
+		ldns_rr_list_deep_free(list);
+		ldns_rr_list_free(fit);
+		return -ENOMEM;
+	}
+	*count = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(list); i++) {
+		ldns_rr *rr = ldns_rr_list_rr(list, i);
+		if (unfit(rr)) {
+			ldns_rr_free(rr);
+			(*count)++;
+		} else {
+			ldns_rr_list_push_rr(fit, rr);
+		}
+	}
+	ldns_rr_list_free(list); /* the records moved to fit or were freed */
+	ldns_rr_list *old = section == LDNS_SECTION_ANSWER ? ldns_pkt_answer(pkt)
+							    : ldns_pkt_authority(pkt);
+	if (section == LDNS_SECTION_ANSWER)
+		ldns_pkt_set_answer(pkt, fit);
+	else
+		ldns_pkt_set_authority(pkt, fit);
+	ldns_rr_list_deep_free(old);
+	return 0;
+}
+
 int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_query *q,
 			uint8_t **answer, size_t *answer_len, struct scrub_counts *counts)
 {
@@ -505,6 +551,12 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	}
 	if (ldns_rr_list_rr_count(ldns_pkt_question(in)) != 1)
 		goto out;
+	unsigned unfit_an = 0, unfit_ns = 0;
+	if (drop_unfit(in, LDNS_SECTION_ANSWER, &unfit_an) < 0 ||
+	    drop_unfit(in, LDNS_SECTION_AUTHORITY, &unfit_ns) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
 	s.in = in;
 	s.keep_an = calloc(ldns_rr_list_rr_count(ldns_pkt_answer(in)) + 1, sizeof(bool));
 	s.keep_ns = calloc(ldns_rr_list_rr_count(ldns_pkt_authority(in)) + 1, sizeof(bool));
@@ -523,8 +575,8 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	if (err < 0)
 		goto out;
 	if (counts) {
-		counts->answer_dropped = dropped(ldns_pkt_answer(in), s.keep_an);
-		counts->authority_dropped = dropped(ldns_pkt_authority(in), s.keep_ns);
+		counts->answer_dropped = unfit_an + dropped(ldns_pkt_answer(in), s.keep_an);
+		counts->authority_dropped = unfit_ns + dropped(ldns_pkt_authority(in), s.keep_ns);
 		counts->additional_dropped = dropped(ldns_pkt_additional(in), NULL);
 		counts->chain_cut = s.chain.cut;
 	}

@@ -577,6 +577,50 @@ static void test_opt_removed(void **state)
 	free(wire);
 }
 
+/* A record with no rdata at all (ldns reads rdlen 0 as the RFC 2136
+ * update form), of the given type and owner. */
+static ldns_rr *empty_rr(const char *owner, ldns_rr_type type)
+{
+	ldns_rr *r = ldns_rr_new();
+	ldns_rdf *name = NULL;
+	assert_non_null(r);
+	assert_int_equal(ldns_str2rdf_dname(&name, owner), LDNS_STATUS_OK);
+	ldns_rr_set_owner(r, name);
+	ldns_rr_set_type(r, type);
+	ldns_rr_set_class(r, LDNS_RR_CLASS_IN);
+	ldns_rr_set_ttl(r, 60);
+	return r;
+}
+
+/* Found by fuzz_reply: pseudo-records and records with their rdata cut
+ * short are never kept, even where their name would qualify. */
+static void test_unfit_records_dropped(void **state)
+{
+	struct scrub_counts counts;
+
+	/* qtype ANY keeps every type at the qname, but not an OPT there. */
+	struct wire_query q = client_query("www.example.test", LDNS_RR_TYPE_ANY, false, false);
+	ldns_pkt *r = reply_new("www.example.test", LDNS_RR_TYPE_ANY, LDNS_RCODE_NOERROR);
+	add(r, LDNS_SECTION_ANSWER, RRS("www.example.test. 300 IN A 192.0.2.1"));
+	assert_true(ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, empty_rr("www.example.test.", LDNS_RR_TYPE_OPT)));
+	assert_true(ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, empty_rr("www.example.test.", LDNS_RR_TYPE_MX)));
+	ldns_pkt *out = scrub_ok(r, &q, &counts);
+	assert_sections(out, RRS("www.example.test. 300 IN A 192.0.2.1"), NONE);
+	assert_int_equal(counts.answer_dropped, 2);
+	ldns_pkt_free(out);
+
+	/* A negative answer whose SOA has no rdata keeps no SOA (the cache
+	 * then does not store it: it has no negative TTL to go by). */
+	q = client_query("alias.example.com", LDNS_RR_TYPE_MX, false, false);
+	r = reply_new("alias.example.com", LDNS_RR_TYPE_MX, LDNS_RCODE_NOERROR);
+	add(r, LDNS_SECTION_ANSWER, RRS("alias.example.com. 300 IN CNAME host.example.net."));
+	assert_true(ldns_pkt_push_rr(r, LDNS_SECTION_AUTHORITY, empty_rr("example.net.", LDNS_RR_TYPE_SOA)));
+	out = scrub_ok(r, &q, &counts);
+	assert_sections(out, RRS("alias.example.com. 300 IN CNAME host.example.net."), NONE);
+	assert_int_equal(counts.authority_dropped, 1);
+	ldns_pkt_free(out);
+}
+
 static void test_header_kept_aa_cleared(void **state)
 {
 	struct wire_query q = client_query("www.example.test", LDNS_RR_TYPE_A, false, false);
@@ -688,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_negative_proofs_for_do_clients),
 		cmocka_unit_test(test_wildcard_proof_for_do_clients),
 		cmocka_unit_test(test_opt_removed),
+		cmocka_unit_test(test_unfit_records_dropped),
 		cmocka_unit_test(test_header_kept_aa_cleared),
 		cmocka_unit_test(test_question_kept_uncompressed),
 		cmocka_unit_test(test_garbage_rejected),
