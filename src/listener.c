@@ -22,6 +22,9 @@
 
 /* Datagrams read per wake-up before other events get a turn. */
 #define UDP_BATCH 32
+/* A query datagram larger than this is not a query a stub needs to read. */
+#define UDP_QUERY_MAX 4096
+#define UDP_REPLY_MAX 4096
 /* A client that does not read its answers is not given more: stop reading
  * its questions while this much output waits. */
 #define TCP_OUTPUT_HIGH (256 * 1024)
@@ -64,6 +67,13 @@ struct listener_set {
 	 * way serves every socket: no allocation per question. */
 	uint8_t rbuf[WIRE_MSG_MAX];
 	uint8_t wbuf[2 + WIRE_MSG_MAX]; /* room for the TCP length prefix */
+
+	/* UDP is read and answered in batches, one recvmmsg() and one
+	 * sendmmsg() per wake-up: two system calls per batch instead of two
+	 * per question. A UDP reply never exceeds our EDNS size (at most 4096). */
+	uint8_t udp_in[UDP_BATCH][UDP_QUERY_MAX];
+	uint8_t udp_out[UDP_BATCH][UDP_REPLY_MAX];
+	struct netaddr udp_from[UDP_BATCH];
 };
 
 /* No open resolver by accident: loopback clients, and those in an
@@ -81,16 +91,16 @@ static bool client_allowed(const struct listener_set *set, const struct netaddr 
 /* Checks the packet and asks the pipeline, or refuses; the reply (if any)
  * is written to out. *pending tells that client->reply will be called
  * later instead. Shared by UDP and TCP. */
-static size_t handle_query(struct listener_set *set, size_t n, bool refused,
-			   const struct pipeline_client *client, uint8_t *out, size_t cap,
-			   bool *pending)
+static size_t handle_query(struct listener_set *set, const uint8_t *pkt, size_t n,
+			   bool refused, const struct pipeline_client *client, uint8_t *out,
+			   size_t cap, bool *pending)
 {
 	*pending = false;
 	struct wire_query q;
 	unsigned rcode;
 	struct pipeline_origin origin;
 
-	switch (wire_parse_query(set->rbuf, n, &q, &rcode)) {
+	switch (wire_parse_query(pkt, n, &q, &rcode)) {
 	case WIRE_VERDICT_DROP:
 		set->stats.dropped++;
 		return 0;
@@ -134,9 +144,12 @@ static void udp_deliver(const struct pipeline_client *client, const uint8_t *rep
 	udp_send(client->owner, &client->addr, reply, len);
 }
 
-static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
+/* One datagram of a batch: the reply, if one is due now, is left in
+ * set->udp_out[i]; returns its length or 0. */
+static size_t udp_handle(struct listener *l, size_t i, size_t n)
 {
 	struct listener_set *set = l->set;
+	const struct netaddr *from = &set->udp_from[i];
 	struct pipeline_client client = {
 		.reply = udp_deliver,
 		.owner = l,
@@ -144,26 +157,63 @@ static void udp_handle(struct listener *l, const struct netaddr *from, size_t n)
 		.reply_limit = 0, /* the client's EDNS size: set once the query is read */
 	};
 	bool pending;
-	size_t len = handle_query(set, n, !client_allowed(set, from), &client, set->wbuf,
-				  sizeof(set->wbuf), &pending);
-	if (len > 0)
-		udp_send(l, from, set->wbuf, len);
+	size_t len = handle_query(set, set->udp_in[i], n, !client_allowed(set, from), &client,
+				  set->udp_out[i], sizeof(set->udp_out[i]), &pending);
+	if (len >= WIRE_HEADER_LEN && (wire_get16(set->udp_out[i] + 2) & WIRE_FLAG_TC))
+		set->stats.truncated++;
+	return len;
 }
 
 static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct listener_set *set = l->set;
+	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
 
 	for (int i = 0; i < UDP_BATCH; i++) {
-		struct netaddr from;
-		from.len = sizeof(from.ss);
-		ssize_t n = recvfrom(fd, set->rbuf, sizeof(set->rbuf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from.ss, &from.len);
-		if (n < 0)
-			return; /* EAGAIN, or an ICMP error for an earlier reply */
+		in_iov[i] = (struct iovec){ .iov_base = set->udp_in[i], .iov_len = UDP_QUERY_MAX };
+		set->udp_from[i].len = sizeof(set->udp_from[i].ss);
+		in[i].msg_hdr = (struct msghdr){
+			.msg_name = &set->udp_from[i].ss,
+			.msg_namelen = set->udp_from[i].len,
+			.msg_iov = &in_iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+	int got = recvmmsg(fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (got <= 0)
+		return; /* EAGAIN, or an ICMP error for an earlier reply */
+
+	unsigned n_out = 0;
+	for (int i = 0; i < got; i++) {
 		set->stats.udp_queries++;
-		udp_handle(l, &from, (size_t)n);
+		set->udp_from[i].len = in[i].msg_hdr.msg_namelen;
+		if (in[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			set->stats.dropped++;
+			continue;
+		}
+		size_t len = udp_handle(l, (size_t)i, in[i].msg_len);
+		if (len == 0)
+			continue;
+		out_iov[n_out] = (struct iovec){ .iov_base = set->udp_out[i], .iov_len = len };
+		out[n_out].msg_hdr = (struct msghdr){
+			.msg_name = &set->udp_from[i].ss,
+			.msg_namelen = set->udp_from[i].len,
+			.msg_iov = &out_iov[n_out],
+			.msg_iovlen = 1,
+		};
+		n_out++;
+	}
+	/* A full socket buffer drops replies; clients retry, as after any
+	 * lost datagram. */
+	for (unsigned sent = 0; sent < n_out;) {
+		int r = sendmmsg(fd, out + sent, n_out - sent, MSG_DONTWAIT);
+		if (r <= 0) {
+			set->stats.send_errors += n_out - sent;
+			break;
+		}
+		sent += (unsigned)r;
 	}
 }
 
@@ -233,7 +283,7 @@ static void tcp_handle(struct tcp_conn *conn, size_t n)
 		.reply_limit = WIRE_MSG_MAX,
 	};
 	bool pending;
-	size_t len = handle_query(set, n, conn->refused, &client, set->wbuf + 2,
+	size_t len = handle_query(set, set->rbuf, n, conn->refused, &client, set->wbuf + 2,
 				  sizeof(set->wbuf) - 2, &pending);
 	if (pending)
 		conn->inflight++;
