@@ -25,7 +25,7 @@
 
 #include "stubd/resolvconf.h"
 
-#define CONFIG_MAX_LINE 4096 /* bytes, without the newline */
+#define CONFIG_MAX_LINE (PATH_MAX + 64) /* the longest key, " = " and the longest path fit */
 #define CONFIG_DNS_PORT 53
 #define CONFIG_QUOTE_MAX 80  /* longest user text quoted back in a message */
 #define CONFIG_PROGRAM "stubd"

@@ -1,0 +1,342 @@
+/* make_seeds.c - writes the binary seed corpora of fuzz_query and
+ * fuzz_reply from readable record text, with ldns.
+ *
+ *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name> and DIR/fuzz_reply/<name>
+ *
+ * Run by "tools/fuzz --seeds"; its output is what tests/fuzz/corpus holds,
+ * so the corpus can be read (here) and remade. The text seeds of the other
+ * targets are plain files in the corpus.
+ *
+ * A fuzz_reply input is two control bytes and the reply (see fuzz_reply.c):
+ * byte 0 bit 0 EDNS, 1 DO, 2 CD, 3 AD, 4 other letter case, 5 wrong ID,
+ * 6-7 cache settings; byte 1 the client's EDNS size in 16-byte steps.
+ */
+#include <errno.h>
+#include <ldns/ldns.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *out_dir;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fuzz_make_seeds: %s\n", what);
+	exit(1);
+}
+
+static void save(const char *target, const char *name, const uint8_t *prefix, size_t plen,
+		 const uint8_t *data, size_t len)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", out_dir, target);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		die("cannot make the corpus folder");
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, target, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(prefix, 1, plen, f) != plen || fwrite(data, 1, len, f) != len ||
+	    fclose(f) != 0)
+		die(path);
+}
+
+/* A packet: header flags as ldns words ("qr rd ra"), the question, then
+ * records as zone-file lines, each prefixed by its section: "an ", "ns ",
+ * "ar ". NULL ends the list. */
+struct spec {
+	uint16_t id;
+	const char *flags;
+	ldns_pkt_rcode rcode;
+	ldns_pkt_opcode opcode;
+	const char *question;   /* "www.example.com. IN A", or NULL for none */
+	int edns;               /* 0 none, else the UDP size */
+	bool dnssec_ok;
+	uint8_t edns_version;
+	bool reply;             /* flags default to "qr rd ra" */
+	const char *records[40];
+};
+
+static ldns_pkt *build(const struct spec *s)
+{
+	ldns_pkt *p = ldns_pkt_new();
+	if (!p)
+		die("out of memory");
+	ldns_pkt_set_id(p, s->id);
+	ldns_pkt_set_opcode(p, s->opcode);
+	ldns_pkt_set_rcode(p, (uint8_t)s->rcode);
+	const char *flags = s->flags ? s->flags : s->reply ? "qr rd ra" : "";
+	ldns_pkt_set_qr(p, strstr(flags, "qr") != NULL);
+	ldns_pkt_set_aa(p, strstr(flags, "aa") != NULL);
+	ldns_pkt_set_tc(p, strstr(flags, "tc") != NULL);
+	ldns_pkt_set_rd(p, strstr(flags, "rd") != NULL);
+	ldns_pkt_set_ra(p, strstr(flags, "ra") != NULL);
+	ldns_pkt_set_ad(p, strstr(flags, "ad") != NULL);
+	ldns_pkt_set_cd(p, strstr(flags, "cd") != NULL);
+	if (s->question) {
+		ldns_rr *q = NULL;
+		if (ldns_rr_new_question_frm_str(&q, s->question, NULL, NULL) != LDNS_STATUS_OK)
+			die(s->question);
+		ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, q);
+	}
+	for (size_t i = 0; i < sizeof(s->records) / sizeof(s->records[0]) && s->records[i]; i++) {
+		const char *line = s->records[i];
+		ldns_pkt_section sec = strncmp(line, "an ", 3) == 0   ? LDNS_SECTION_ANSWER
+				       : strncmp(line, "ns ", 3) == 0 ? LDNS_SECTION_AUTHORITY
+								      : LDNS_SECTION_ADDITIONAL;
+		ldns_rr *rr = NULL;
+		if (ldns_rr_new_frm_str(&rr, line + 3, 3600, NULL, NULL) != LDNS_STATUS_OK)
+			die(line);
+		ldns_pkt_push_rr(p, sec, rr);
+	}
+	if (s->edns) {
+		ldns_pkt_set_edns_udp_size(p, (uint16_t)s->edns);
+		ldns_pkt_set_edns_do(p, s->dnssec_ok);
+		ldns_pkt_set_edns_version(p, s->edns_version);
+	}
+	return p;
+}
+
+static void write_spec(const char *target, const char *name, const uint8_t *prefix,
+		       size_t plen, const struct spec *s)
+{
+	ldns_pkt *p = build(s);
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK)
+		die(name);
+	save(target, name, prefix, plen, wire, len);
+	LDNS_FREE(wire);
+	ldns_pkt_free(p);
+}
+
+#define QUERY(name, ...) write_spec("fuzz_query", name, NULL, 0, &(struct spec){ __VA_ARGS__ })
+#define REPLY(name, c0, c1, ...)                                                    \
+	write_spec("fuzz_reply", name, (const uint8_t[]){ c0, c1 }, 2,                \
+		   &(struct spec){ .reply = true, __VA_ARGS__ })
+
+static void raw(const char *target, const char *name, const char *bytes, size_t len)
+{
+	save(target, name, NULL, 0, (const uint8_t *)bytes, len);
+}
+
+static void queries(void)
+{
+	QUERY("a-plain", .id = 0x1234, .flags = "rd", .question = "www.example.com. IN A");
+	QUERY("aaaa-edns-do", .id = 2, .flags = "rd ad", .question = "example.org. IN AAAA",
+	      .edns = 4096, .dnssec_ok = true);
+	QUERY("mixed-case-0x20", .id = 3, .flags = "rd", .question = "wWw.ExAmPlE.cOm. IN A",
+	      .edns = 1232);
+	QUERY("mx-cd", .id = 4, .flags = "rd cd", .question = "example.net. IN MX", .edns = 512);
+	QUERY("any", .id = 5, .flags = "rd", .question = "example.com. IN ANY");
+	QUERY("axfr-refused", .id = 6, .question = "example.com. IN AXFR");
+	QUERY("ixfr-refused", .id = 7, .question = "example.com. IN IXFR");
+	QUERY("badvers", .id = 8, .flags = "rd", .question = "example.com. IN A", .edns = 1232,
+	      .edns_version = 1);
+	QUERY("opcode-notify", .id = 9, .opcode = LDNS_PACKET_NOTIFY,
+	      .question = "example.com. IN SOA");
+	QUERY("opcode-update", .id = 10, .opcode = LDNS_PACKET_UPDATE,
+	      .question = "example.com. IN SOA");
+	QUERY("response-dropped", .id = 11, .flags = "qr rd", .question = "example.com. IN A");
+	QUERY("localhost", .id = 12, .flags = "rd", .question = "localhost. IN A");
+	QUERY("below-localhost-aaaa", .id = 13, .flags = "rd", .question = "db.app.LOCALHOST. IN AAAA");
+	QUERY("ptr-loopback-v4", .id = 14, .flags = "rd", .question = "1.0.0.127.in-addr.arpa. IN PTR");
+	QUERY("ptr-loopback-v6", .id = 15, .flags = "rd",
+	      .question = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa. IN PTR");
+	QUERY("ptr-loopback-ent", .id = 16, .question = "0.127.in-addr.arpa. IN PTR");
+	QUERY("ptr-loopback-bad", .id = 17, .question = "x.1.0.0.127.in-addr.arpa. IN PTR");
+	QUERY("onion", .id = 18, .flags = "rd", .question = "expyuzz4wqqyqhjn.onion. IN A");
+	QUERY("local", .id = 19, .flags = "rd", .question = "printer.local. IN A");
+	QUERY("invalid", .id = 20, .flags = "rd", .question = "x.invalid. IN AAAA");
+	QUERY("single-label", .id = 21, .flags = "rd", .question = "printer. IN A");
+	QUERY("own-hostname", .id = 22, .flags = "rd", .question = "fuzzbox.example. IN ANY");
+	QUERY("class-chaos", .id = 23, .flags = "rd", .question = "version.bind. CH TXT");
+	QUERY("root-ns", .id = 24, .flags = "rd", .question = ". IN NS", .edns = 1232);
+	QUERY("opt-qtype", .id = 25, .flags = "rd", .question = "example.com. IN TYPE41");
+	QUERY("maila", .id = 26, .flags = "rd", .question = "example.com. IN MAILA");
+	QUERY("with-answer-formerr", .id = 27, .flags = "rd", .question = "example.com. IN A",
+	      .records = { "an example.com. 300 IN A 192.0.2.1" });
+	QUERY("other-additional-and-opt", .id = 28, .flags = "rd", .question = "example.com. IN A", .edns = 1232,
+	      .records = { "ar key.example. 0 IN TYPE65280 \\# 4 00000000" });
+	QUERY("long-name", .id = 29, .flags = "rd",
+	      .question = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa."
+			  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb."
+			  "ccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc."
+			  "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd. IN A");
+
+	/* Hand-made: what ldns would not write. */
+	raw("fuzz_query", "runt", "\x12\x34\x01\x00\x00\x01", 6);
+	raw("fuzz_query", "no-question", "\x00\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00", 12);
+	raw("fuzz_query", "two-questions",
+	    "\x00\x02\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00"
+	    "\x01" "a\x00\x00\x01\x00\x01"
+	    "\x01" "b\x00\x00\x01\x00\x01", 26);
+	raw("fuzz_query", "compressed-qname",
+	    "\x00\x03\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+	    "\xc0\x0c\x00\x01\x00\x01", 18);
+	raw("fuzz_query", "opt-not-root",
+	    "\x00\x04\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+	    "\x01" "a\x00\x00\x01\x00\x01"
+	    "\x01" "a\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00", 32);
+	raw("fuzz_query", "two-opts",
+	    "\x00\x05\x01\x00\x00\x01\x00\x00\x00\x00\x00\x02"
+	    "\x01" "a\x00\x00\x01\x00\x01"
+	    "\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00"
+	    "\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00", 41);
+	raw("fuzz_query", "opt-cookie",
+	    "\x00\x06\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+	    "\x07" "example\x03" "com\x00\x00\x01\x00\x01"
+	    "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x0c"
+	    "\x00\x0a\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08", 51);
+	raw("fuzz_query", "opt-small-size",
+	    "\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+	    "\x01" "a\x00\x00\x1c\x00\x01"
+	    "\x00\x00\x29\x00\x10\x00\x00\x80\x00\x00\x00", 30);
+	raw("fuzz_query", "truncated-opt",
+	    "\x00\x08\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+	    "\x01" "a\x00\x00\x01\x00\x01"
+	    "\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x08\x00", 31);
+}
+
+/* Names in the chain seeds. */
+#define SOA_COM "example.com. 900 IN SOA ns1.example.com. hostmaster.example.com. 2024010101 7200 3600 1209600 300"
+#define SOA_NET "example.net. 600 IN SOA ns.example.net. admin.example.net. 1 7200 3600 1209600 60"
+
+static void replies(void)
+{
+	REPLY("a-with-glue-and-opt", 0x00, 0x00, .id = 0x1234, .question = "www.example.com. IN A",
+	      .edns = 1232,
+	      .records = { "an www.example.com. 300 IN A 192.0.2.1",
+			   "an www.example.com. 300 IN A 192.0.2.2",
+			   "ns example.com. 86400 IN NS ns1.example.com.",
+			   "ar ns1.example.com. 86400 IN A 192.0.2.53" });
+	REPLY("cname-chain-with-poison", 0x01, 0x30, .id = 0x2222,
+	      .question = "www.example.com. IN A",
+	      .records = { "an www.example.com. 300 IN CNAME edge.example.net.",
+			   "an edge.example.net. 60 IN CNAME node7.cdn.example.org.",
+			   "an node7.cdn.example.org. 20 IN A 198.51.100.7",
+			   "an bank.example. 86400 IN A 203.0.113.66",
+			   "ns example.org. 86400 IN NS ns.evil.example.",
+			   "ar ns.evil.example. 86400 IN A 203.0.113.53" });
+	REPLY("cname-chain-out-of-order", 0x10, 0x00, .id = 0x2223,
+	      .question = "Www.Example.Com. IN AAAA",
+	      .records = { "an b.example.org. 30 IN AAAA 2001:db8::b",
+			   "an a.example.net. 40 IN CNAME b.example.org.",
+			   "an www.example.com. 50 IN CNAME a.example.net." });
+	REPLY("nxdomain-soa", 0x00, 0x00, .id = 0x3333, .rcode = LDNS_RCODE_NXDOMAIN,
+	      .question = "nope.example.com. IN A",
+	      .records = { "ns " SOA_COM });
+	REPLY("nodata-soa-edns", 0x01, 0x40, .id = 0x3334, .question = "example.com. IN AAAA",
+	      .edns = 4096, .records = { "ns " SOA_COM });
+	REPLY("nxdomain-no-soa", 0x80, 0x00, .id = 0x3335, .rcode = LDNS_RCODE_NXDOMAIN,
+	      .question = "nope.example.com. IN A");
+	REPLY("cname-to-nxdomain", 0x40, 0x00, .id = 0x3336, .rcode = LDNS_RCODE_NXDOMAIN,
+	      .question = "alias.example.com. IN A",
+	      .records = { "an alias.example.com. 300 IN CNAME gone.example.net.",
+			   "ns " SOA_NET, "ns " SOA_COM });
+	REPLY("cname-to-nodata", 0xc0, 0x00, .id = 0x3337, .question = "alias.example.com. IN MX",
+	      .records = { "an alias.example.com. 300 IN CNAME host.example.net.",
+			   "ns " SOA_NET });
+	REPLY("dname", 0x00, 0x00, .id = 0x4444, .question = "www.old.example. IN A",
+	      .records = { "an old.example. 3600 IN DNAME new.example.",
+			   "an www.old.example. 3600 IN CNAME www.new.example.",
+			   "an www.new.example. 300 IN A 192.0.2.80",
+			   "an other.example. 3600 IN DNAME evil.example." });
+	REPLY("dnssec-positive", 0x03, 0x00, .id = 0x5555, .flags = "qr rd ra ad",
+	      .question = "example.com. IN A", .edns = 1232, .dnssec_ok = true,
+	      .records = { "an example.com. 300 IN A 93.184.216.34",
+			   "an example.com. 300 IN RRSIG A 13 2 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=",
+			   "an example.com. 300 IN RRSIG AAAA 13 2 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns example.com. 86400 IN NS a.iana-servers.net." });
+	REPLY("dnssec-wildcard", 0x0b, 0x00, .id = 0x5556, .flags = "qr rd ra ad",
+	      .question = "x.wild.example.com. IN A", .edns = 1232, .dnssec_ok = true,
+	      .records = { "an x.wild.example.com. 300 IN A 192.0.2.9",
+			   "an x.wild.example.com. 300 IN RRSIG A 13 4 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns w.example.com. 300 IN NSEC z.example.com. A RRSIG NSEC",
+			   "ns w.example.com. 300 IN RRSIG NSEC 13 3 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns evil.example.org. 300 IN NSEC zz.example.org. A" });
+	REPLY("dnssec-nxdomain-nsec", 0x03, 0x10, .id = 0x5557, .rcode = LDNS_RCODE_NXDOMAIN,
+	      .question = "nope.example.com. IN A", .edns = 1232, .dnssec_ok = true,
+	      .records = { "ns " SOA_COM,
+			   "ns example.com. 900 IN RRSIG SOA 13 2 900 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns example.com. 300 IN NSEC www.example.com. A NS SOA RRSIG NSEC",
+			   "ns example.com. 300 IN RRSIG NSEC 13 2 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom.example.com. 300 IN NSEC3 1 1 12 aabbccdd 2t7b4g4vsa5smi47k61mv5bv1a22bojr A RRSIG" });
+	REPLY("servfail", 0x00, 0x00, .id = 0x6666, .rcode = LDNS_RCODE_SERVFAIL,
+	      .question = "broken.example. IN A");
+	REPLY("servfail-tiny-cache", 0xc0, 0x00, .id = 0x6667, .rcode = LDNS_RCODE_SERVFAIL,
+	      .question = "broken.example. IN A");
+	REPLY("refused", 0x00, 0x00, .id = 0x6668, .rcode = LDNS_RCODE_REFUSED,
+	      .question = "example.com. IN A");
+	REPLY("truncated", 0x00, 0x00, .id = 0x7777, .flags = "qr rd ra tc",
+	      .question = "big.example. IN TXT");
+	REPLY("cname-loop", 0x00, 0x00, .id = 0x8888, .question = "a.loop.example. IN A",
+	      .records = { "an a.loop.example. 300 IN CNAME b.loop.example.",
+			   "an b.loop.example. 300 IN CNAME a.loop.example." });
+	REPLY("cname-chain-too-long", 0x00, 0x00, .id = 0x8889, .question = "c0.example. IN A",
+	      .records = { "an c0.example. 60 IN CNAME c1.example.", "an c1.example. 60 IN CNAME c2.example.",
+			   "an c2.example. 60 IN CNAME c3.example.", "an c3.example. 60 IN CNAME c4.example.",
+			   "an c4.example. 60 IN CNAME c5.example.", "an c5.example. 60 IN CNAME c6.example.",
+			   "an c6.example. 60 IN CNAME c7.example.", "an c7.example. 60 IN CNAME c8.example.",
+			   "an c8.example. 60 IN CNAME c9.example.", "an c9.example. 60 IN CNAME c10.example.",
+			   "an c10.example. 60 IN CNAME c11.example.", "an c11.example. 60 IN CNAME c12.example.",
+			   "an c12.example. 60 IN CNAME c13.example.", "an c13.example. 60 IN CNAME c14.example.",
+			   "an c14.example. 60 IN CNAME c15.example.", "an c15.example. 60 IN CNAME c16.example.",
+			   "an c16.example. 60 IN CNAME c17.example.", "an c17.example. 60 IN CNAME c18.example.",
+			   "an c18.example. 60 IN A 192.0.2.18" });
+	REPLY("any", 0x00, 0x00, .id = 0x9999, .question = "example.com. IN ANY",
+	      .records = { "an example.com. 300 IN A 192.0.2.1", "an example.com. 300 IN AAAA 2001:db8::1",
+			   "an example.com. 300 IN MX 10 mail.example.com.",
+			   "an example.com. 300 IN TXT \"v=spf1 -all\"",
+			   "an mail.example.com. 300 IN A 192.0.2.25", "ns " SOA_COM });
+	REPLY("many-aaaa-truncates", 0x01, 0x00, .id = 0xaaaa, .question = "many.example. IN AAAA",
+	      .records = { "an many.example. 300 IN AAAA 2001:db8::1", "an many.example. 300 IN AAAA 2001:db8::2",
+			   "an many.example. 300 IN AAAA 2001:db8::3", "an many.example. 300 IN AAAA 2001:db8::4",
+			   "an many.example. 300 IN AAAA 2001:db8::5", "an many.example. 300 IN AAAA 2001:db8::6",
+			   "an many.example. 300 IN AAAA 2001:db8::7", "an many.example. 300 IN AAAA 2001:db8::8",
+			   "an many.example. 300 IN AAAA 2001:db8::9", "an many.example. 300 IN AAAA 2001:db8::a",
+			   "an many.example. 300 IN AAAA 2001:db8::b", "an many.example. 300 IN AAAA 2001:db8::c",
+			   "an many.example. 300 IN AAAA 2001:db8::d", "an many.example. 300 IN AAAA 2001:db8::e",
+			   "an many.example. 300 IN AAAA 2001:db8::f", "an many.example. 300 IN AAAA 2001:db8::10",
+			   "an many.example. 300 IN AAAA 2001:db8::11", "an many.example. 300 IN AAAA 2001:db8::12",
+			   "an many.example. 300 IN AAAA 2001:db8::13", "an many.example. 300 IN AAAA 2001:db8::14",
+			   "an many.example. 300 IN AAAA 2001:db8::15", "an many.example. 300 IN AAAA 2001:db8::16",
+			   "an many.example. 300 IN AAAA 2001:db8::17", "an many.example. 300 IN AAAA 2001:db8::18" });
+	REPLY("mx-compressed", 0x00, 0x00, .id = 0xbbbb, .question = "example.com. IN MX",
+	      .records = { "an example.com. 3600 IN MX 10 mx1.example.com.",
+			   "an example.com. 3600 IN MX 20 mx2.example.com.",
+			   "ar mx1.example.com. 3600 IN A 192.0.2.25" });
+	REPLY("ptr", 0x00, 0x00, .id = 0xcccc, .question = "1.2.0.192.in-addr.arpa. IN PTR",
+	      .records = { "an 1.2.0.192.in-addr.arpa. 86400 IN PTR host.example.com." });
+	REPLY("ttl-zero-and-huge", 0x40, 0x00, .id = 0xdddd, .question = "ttl.example. IN A",
+	      .records = { "an ttl.example. 0 IN A 192.0.2.1", "an ttl.example. 2147483648 IN A 192.0.2.2" });
+	REPLY("class-any-question", 0x00, 0x00, .id = 0xeeee, .question = "example.com. ANY A",
+	      .records = { "an example.com. 300 IN A 192.0.2.1", "an example.com. 300 CH A 192.0.2.2" });
+	REPLY("wrong-id", 0x20, 0x00, .id = 0xffff, .question = "example.com. IN A",
+	      .records = { "an example.com. 300 IN A 192.0.2.1" });
+
+	/* Bugs found by fuzzing: kept as crash-* so that the regression
+	 * replays them (see README.md). */
+	REPLY("crash-opt-in-answer-any", 0x00, 0x00, .id = 0x0101,
+	      .question = "example.com. IN ANY", .records = { "an example.com. 300 IN TYPE41 \\# 0" });
+	raw("fuzz_reply", "crash-empty-rdata-a",
+	    "\x00\x00" "\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"
+	    "\x03" "www\x07" "example\x03" "com\x00\x00\x01\x00\x01"
+	    "\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x00", 47);
+	raw("fuzz_reply", "crash-empty-rdata-soa",
+	    "\x00\x00" "\x12\x35\x81\x80\x00\x01\x00\x00\x00\x01\x00\x00"
+	    "\x07" "example\x03" "com\x00\x00\x1c\x00\x01"
+	    "\xc0\x0c\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x00", 43);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: fuzz_make_seeds DIR\n");
+		return 2;
+	}
+	out_dir = argv[1];
+	queries();
+	replies();
+	return 0;
+}
