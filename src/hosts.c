@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "stubd/log.h"
+#include "stubd/utf8.h"
 
 /* hosts(5) lines are short; anything longer is garbage or a mistake, and
  * reading it into memory whole would let a stray binary file eat RAM. */
@@ -376,36 +377,6 @@ static bool is_blank(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629 §4: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
-{
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n > left || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* Why the data part of a line (comment cut off) cannot be used, or NULL.
  * hosts(5) fields are printable ASCII; a query name is too, IDNs being

@@ -26,6 +26,7 @@
  *   a short fixed error text ("{"error": ...}" in JSON).
  */
 #include "stubd/report.h"
+#include "stubd/utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -156,34 +157,6 @@ static void buf_hex_escape(struct buf *b, const char *prefix, unsigned char c)
 
 /* ---- bytes and strings ---- */
 
-/* Length of the well-formed UTF-8 sequence at s, at most avail bytes, or
- * 0 if there is none. RFC 3629 §4: overlong forms, surrogates and code
- * points above U+10FFFF are not UTF-8. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		lo = s[0] == 0xe0 ? 0xa0 : lo;
-		hi = s[0] == 0xed ? 0x9f : hi;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		lo = s[0] == 0xf0 ? 0x90 : lo;
-		hi = s[0] == 0xf4 ? 0x8f : hi;
-	} else {
-		return 0;
-	}
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
 
 /* C1 controls (U+0080..U+009F) include CSI: some terminals obey them. */
 static bool is_c1(const unsigned char *s, size_t n)
@@ -199,7 +172,7 @@ static void text_clean(struct buf *b, const char *str, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		size_t n = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i);
+		size_t n = s[i] < 0x80 ? 1 : utf8_seq_len(s + i, len - i);
 		if (n == 0 || s[i] < 0x20 || s[i] == 0x7f || is_c1(s + i, n)) {
 			buf_hex_escape(b, "\\x", s[i]);
 			i++;
@@ -231,7 +204,7 @@ static void json_string(struct buf *b, const char *str)
 
 	buf_addc(b, '"');
 	while (i < len) {
-		size_t n = s[i] < 0x80 ? 1 : utf8_len(s + i, len - i);
+		size_t n = s[i] < 0x80 ? 1 : utf8_seq_len(s + i, len - i);
 		if (s[i] == '"' || s[i] == '\\') {
 			buf_addc(b, '\\');
 			buf_addc(b, (char)s[i]);

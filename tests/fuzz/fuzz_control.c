@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "stubd/control.h"
+#include "stubd/utf8.h"
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
 
@@ -101,34 +102,6 @@ static bool json_lit(struct json *j, const char *lit)
 	return true;
 }
 
-/* One UTF-8 sequence (RFC 3629 §4); its length or 0. */
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n > left || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 static bool json_string(struct json *j)
 {
@@ -166,7 +139,7 @@ static bool json_string(struct json *j)
 			j->pos++;
 			continue;
 		}
-		size_t n = utf8_len(j->s + j->pos, j->len - j->pos);
+		size_t n = utf8_seq_len(j->s + j->pos, j->len - j->pos);
 		if (n == 0)
 			return false;
 		j->pos += n;
