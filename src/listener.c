@@ -74,6 +74,8 @@ struct listener_set {
 	uint8_t udp_in[UDP_BATCH][UDP_QUERY_MAX];
 	uint8_t udp_out[UDP_BATCH][UDP_REPLY_MAX];
 	struct netaddr udp_from[UDP_BATCH];
+	struct mmsghdr udp_msgs[UDP_BATCH];   /* built once: they point at the above */
+	struct iovec udp_iov[UDP_BATCH];
 };
 
 /* No open resolver by accident: loopback clients, and those in an
@@ -168,19 +170,9 @@ static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct listener_set *set = l->set;
-	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
-	struct iovec in_iov[UDP_BATCH], out_iov[UDP_BATCH];
+	struct mmsghdr *in = set->udp_msgs, out[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
 
-	for (int i = 0; i < UDP_BATCH; i++) {
-		in_iov[i] = (struct iovec){ .iov_base = set->udp_in[i], .iov_len = UDP_QUERY_MAX };
-		set->udp_from[i].len = sizeof(set->udp_from[i].ss);
-		in[i].msg_hdr = (struct msghdr){
-			.msg_name = &set->udp_from[i].ss,
-			.msg_namelen = set->udp_from[i].len,
-			.msg_iov = &in_iov[i],
-			.msg_iovlen = 1,
-		};
-	}
 	int got = recvmmsg(fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (got <= 0)
 		return; /* EAGAIN, or an ICMP error for an earlier reply */
@@ -189,6 +181,9 @@ static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < got; i++) {
 		set->stats.udp_queries++;
 		set->udp_from[i].len = in[i].msg_hdr.msg_namelen;
+		/* The kernel wrote the address length; make room again for the
+		 * next batch (only the slots it used changed). */
+		in[i].msg_hdr.msg_namelen = sizeof(set->udp_from[i].ss);
 		if (in[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			set->stats.dropped++;
 			continue;
@@ -517,6 +512,20 @@ static void listener_close(struct listener *l)
 		evconnlistener_free(l->tcp);
 }
 
+/* The receive side of the UDP batch never changes shape. */
+static void prepare_udp_batch(struct listener_set *set)
+{
+	for (int i = 0; i < UDP_BATCH; i++) {
+		set->udp_iov[i] = (struct iovec){ .iov_base = set->udp_in[i], .iov_len = UDP_QUERY_MAX };
+		set->udp_msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &set->udp_from[i].ss,
+			.msg_namelen = sizeof(set->udp_from[i].ss),
+			.msg_iov = &set->udp_iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+}
+
 void listener_set_configure(struct listener_set *set, const struct config *cfg)
 {
 	set->edns_size = cfg->edns_buffer_size;
@@ -540,6 +549,7 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	set->base = base;
 	set->pipeline = p;
 	listener_set_configure(set, cfg);
+	prepare_udp_batch(set);
 	LIST_INIT(&set->conns);
 
 	if (fds && fds->n_udp + fds->n_tcp > 0) {

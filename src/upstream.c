@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event_struct.h> /* struct event embedded in the transaction */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +26,26 @@
  * packet, so every server gets a second chance within the deadline). */
 #define TRIES_PER_SERVER 2
 
+/* Connected UDP sockets kept for reuse, per server: a miss then costs a
+ * send and a receive, not socket(), connect() and close() as well. Each
+ * socket sits on its own random ephemeral port and carries at most
+ * POOL_SOCKET_USES questions before it is closed, so source ports keep
+ * changing (RFC 5452 §9.2); every question still gets a fresh random ID. */
+#define POOL_SIZE 16
+#define POOL_SOCKET_USES 64
+
+struct socket_pool {
+	int fd[POOL_SIZE];
+	unsigned uses[POOL_SIZE];
+	size_t n;
+};
+
 /* The servers in force. A reload swaps in a new set while transactions
  * that started on the old one keep it alive through their reference. */
 struct server_set {
 	unsigned refs;
 	size_t n;
+	struct socket_pool *pools;  /* one per server */
 	struct upstream_server servers[];
 };
 
@@ -50,7 +66,10 @@ struct upstream_txn {
 	struct timeval sent_at;
 
 	int udp_fd;             /* -1 when no UDP try is open */
-	struct event *udp_read;
+	unsigned udp_uses;      /* questions this socket carried before */
+	bool udp_broken;        /* an error on it: close, do not pool */
+	bool udp_armed;         /* udp_read is added */
+	struct event udp_read;  /* embedded: no allocation per try */
 	struct bufferevent *tcp;
 	struct event *try_timer;
 	struct event *deadline;
@@ -78,8 +97,45 @@ static struct timeval ms_to_tv(unsigned ms)
 
 static void set_unref(struct server_set *set)
 {
-	if (set && --set->refs == 0)
-		free(set);
+	if (!set || --set->refs > 0)
+		return;
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t j = 0; j < set->pools[i].n; j++)
+			close(set->pools[i].fd[j]);
+	free(set->pools);
+	free(set);
+}
+
+/* A pooled socket for server i, with anything still queued on it read
+ * and dropped (a late reply to an earlier question); -1 when none. */
+static int pool_take(struct server_set *set, size_t i, unsigned *uses)
+{
+	struct socket_pool *pool = &set->pools[i];
+	uint8_t junk[512];
+	while (pool->n > 0) {
+		pool->n--;
+		int fd = pool->fd[pool->n];
+		*uses = pool->uses[pool->n];
+		ssize_t r;
+		while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) >= 0)
+			;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return fd;
+		close(fd); /* an ICMP error was waiting: start afresh */
+	}
+	return -1;
+}
+
+static void pool_put(struct server_set *set, size_t i, int fd, unsigned uses)
+{
+	struct socket_pool *pool = &set->pools[i];
+	if (uses >= POOL_SOCKET_USES || pool->n >= POOL_SIZE) {
+		close(fd);
+		return;
+	}
+	pool->fd[pool->n] = fd;
+	pool->uses[pool->n] = uses;
+	pool->n++;
 }
 
 /* A new set for cfg's servers; counters carry over for servers that were
@@ -91,6 +147,11 @@ static struct server_set *set_new(const struct config *cfg, const struct server_
 		return NULL;
 	set->refs = 1;
 	set->n = cfg->n_upstream;
+	set->pools = calloc(set->n + 1, sizeof(set->pools[0]));
+	if (!set->pools) {
+		free(set);
+		return NULL;
+	}
 	for (size_t i = 0; i < set->n; i++) {
 		struct upstream_server *s = &set->servers[i];
 		s->addr = cfg->upstream[i];
@@ -138,12 +199,15 @@ int upstream_reconfigure(struct upstream *up, const struct config *cfg)
 
 static void close_try(struct upstream_txn *txn)
 {
-	if (txn->udp_read) {
-		event_free(txn->udp_read);
-		txn->udp_read = NULL;
+	if (txn->udp_armed) {
+		event_del(&txn->udp_read);
+		txn->udp_armed = false;
 	}
 	if (txn->udp_fd >= 0) {
-		close(txn->udp_fd);
+		if (txn->udp_broken)
+			close(txn->udp_fd);
+		else
+			pool_put(txn->set, txn->server, txn->udp_fd, txn->udp_uses + 1);
 		txn->udp_fd = -1;
 	}
 	if (txn->tcp) {
@@ -315,10 +379,12 @@ static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = recvfrom(fd, up->rbuf, sizeof(up->rbuf), MSG_DONTWAIT,
 				     (struct sockaddr *)&from, &from_len);
 		if (n < 0) {
-			if (errno == ECONNREFUSED) /* ICMP port unreachable */
-				server_failed(txn, "connection refused");
-			else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				server_failed(txn, strerror(errno));
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			/* ECONNREFUSED: ICMP port unreachable. Either way the socket
+			 * is not fit for the pool. */
+			txn->udp_broken = true;
+			server_failed(txn, errno == ECONNREFUSED ? "connection refused" : strerror(errno));
 			return;
 		}
 		if (!from_server(txn, &from, from_len) ||
@@ -344,13 +410,17 @@ static void new_query(struct upstream_txn *txn)
 	evtimer_add(txn->try_timer, &txn->up->try_timeout);
 }
 
-/* A new connected socket per try: the kernel picks a random ephemeral
+/* A connected socket, pooled or new: the kernel picked a random ephemeral
  * source port (RFC 5452 §9.2) and delivers only datagrams from the
  * server's address and port; ICMP errors come back as ECONNREFUSED. */
-static int start_udp(struct upstream_txn *txn)
+static int open_udp(struct upstream_txn *txn)
 {
 	const struct netaddr *addr = &current(txn)->addr;
-	int fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = pool_take(txn->set, txn->server, &txn->udp_uses);
+	if (fd >= 0)
+		return fd;
+	txn->udp_uses = 0;
+	fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
@@ -358,15 +428,25 @@ static int start_udp(struct upstream_txn *txn)
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+static int start_udp(struct upstream_txn *txn)
+{
+	int fd = open_udp(txn);
+	if (fd < 0)
+		return fd;
 	txn->udp_fd = fd;
+	txn->udp_broken = false;
 	txn->via_tcp = false;
-	txn->udp_read = event_new(txn->up->base, fd, EV_READ | EV_PERSIST, on_udp_readable, txn);
-	if (!txn->udp_read)
-		return -ENOMEM;
-	event_add(txn->udp_read, NULL);
+	event_assign(&txn->udp_read, txn->up->base, fd, EV_READ | EV_PERSIST, on_udp_readable, txn);
+	event_add(&txn->udp_read, NULL);
+	txn->udp_armed = true;
 	new_query(txn);
-	if (send(fd, txn->query, txn->query_len, 0) < 0)
+	if (send(fd, txn->query, txn->query_len, 0) < 0) {
+		txn->udp_broken = true;
 		return -errno;
+	}
 	return 0;
 }
 
