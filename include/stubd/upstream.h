@@ -3,8 +3,9 @@
  * Owns the upstream server list with each server's counters, and one
  * transaction per question sent upstream: its sockets, timers, retries
  * and the checks a reply must pass before it is believed (RFC 5452: fresh
- * random ID and source port per try, reply only from the server's address
- * and port, same ID, same question). UDP first; TC=1 means the same server
+ * random ID per try, random source ports from a pool of connected sockets
+ * renewed over time, reply only from the server's address and port, same
+ * ID, same question). Also owns that socket pool, per server. UDP first; TC=1 means the same server
  * again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or a refused connection
  * move on to the next server; a timeout moves on and may come back round.
  * All I/O goes through libevent on the caller's event base; nothing blocks.
