@@ -25,9 +25,11 @@ static void collect_self(struct hosts_options *opt)
 {
 	struct ifaddrs *list = NULL;
 
-	if (gethostname(opt->hostname, sizeof(opt->hostname)) < 0)
-		opt->hostname[0] = '\0';
-	opt->hostname[sizeof(opt->hostname) - 1] = '\0';
+	char name[256];
+	if (gethostname(name, sizeof(name)) < 0)
+		name[0] = '\0';
+	name[sizeof(name) - 1] = '\0';
+	hosts_options_set_hostname(opt, name);
 	opt->n_self_v4 = opt->n_self_v6 = 0;
 	if (getifaddrs(&list) < 0)
 		return;

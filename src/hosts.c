@@ -911,17 +911,21 @@ static bool answer_table(struct reply *r, const struct hosts_table *t,
 	return true;
 }
 
+void hosts_options_set_hostname(struct hosts_options *opt, const char *hostname)
+{
+	const char *why;
+	snprintf(opt->hostname, sizeof(opt->hostname), "%s", hostname);
+	opt->hostname_wire_len = text_to_wire(opt->hostname, strlen(opt->hostname), false,
+					      opt->hostname_wire, &why);
+}
+
 /* The machine's own name, as nss-myhostname: its addresses, or 127.0.0.2
  * and ::1 when it has none at all. */
 static bool answer_own_name(struct reply *r, const struct hosts_options *opt,
 			    const struct wire_query *q)
 {
-	uint8_t wire[WIRE_NAME_MAX];
-	const char *why;
-	size_t len = text_to_wire(opt->hostname, strnlen(opt->hostname, sizeof(opt->hostname)),
-				  false, wire, &why);
-
-	if (len == 0 || !wire_name_equal(wire, len, q->qname, q->qname_len))
+	if (opt->hostname_wire_len == 0 ||
+	    !wire_name_equal(opt->hostname_wire, opt->hostname_wire_len, q->qname, q->qname_len))
 		return false;
 	size_t n4 = opt->n_self_v4 < HOSTS_MAX_SELF_ADDRS ? opt->n_self_v4 : HOSTS_MAX_SELF_ADDRS;
 	size_t n6 = opt->n_self_v6 < HOSTS_MAX_SELF_ADDRS ? opt->n_self_v6 : HOSTS_MAX_SELF_ADDRS;

@@ -29,11 +29,17 @@ struct hosts_options {
 	uint32_t ttl;                   /* hosts-ttl: TTL of every answer, default 0 */
 	bool forward_single_label;      /* default false, as systemd-resolved */
 	char hostname[256];             /* "" to skip the own-hostname rule */
+	uint8_t hostname_wire[WIRE_NAME_MAX]; /* set by hosts_options_set_hostname() */
+	size_t hostname_wire_len;       /* 0: no usable hostname */
 	struct in_addr self_v4[HOSTS_MAX_SELF_ADDRS];
 	size_t n_self_v4;
 	struct in6_addr self_v6[HOSTS_MAX_SELF_ADDRS];
 	size_t n_self_v6;
 };
+
+/* Sets opt->hostname and its wire form (converted once here, not per
+ * question). A name that is not a valid DNS name turns the rule off. */
+void hosts_options_set_hostname(struct hosts_options *opt, const char *hostname);
 
 struct hosts_load_info {
 	size_t lines;                   /* lines read */

@@ -198,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(info.skipped <= info.lines && !info.missing);
 
 	struct hosts_options opt = { .ttl = TTL };
-	snprintf(opt.hostname, sizeof(opt.hostname), "fuzzbox");
+	hosts_options_set_hostname(&opt, "fuzzbox");
 	inet_pton(AF_INET, "192.0.2.7", &opt.self_v4[0]);
 	opt.n_self_v4 = 1;
 

@@ -104,7 +104,7 @@ static void check_special_names(const struct wire_query *q)
 	struct hosts_options opt = { .ttl = 7 };
 	size_t len = 0, small_len = 0;
 
-	snprintf(opt.hostname, sizeof(opt.hostname), "fuzzbox.example");
+	hosts_options_set_hostname(&opt, "fuzzbox.example");
 	inet_pton(AF_INET, "192.0.2.7", &opt.self_v4[0]);
 	inet_pton(AF_INET6, "2001:db8::7", &opt.self_v6[0]);
 	opt.n_self_v4 = opt.n_self_v6 = 1;

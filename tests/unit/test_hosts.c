@@ -765,7 +765,7 @@ static void test_own_hostname(void **state)
 {
 	struct hosts_options opt = no_opts();
 
-	snprintf(opt.hostname, sizeof(opt.hostname), "myhost.example.test");
+	hosts_options_set_hostname(&opt, "myhost.example.test");
 	inet_pton(AF_INET, "192.0.2.10", &opt.self_v4[0]);
 	inet_pton(AF_INET, "192.0.2.11", &opt.self_v4[1]);
 	opt.n_self_v4 = 2;
@@ -787,13 +787,13 @@ static void test_own_hostname(void **state)
 
 	/* No addresses at all: as nss-myhostname, 127.0.0.2 and ::1. */
 	opt.n_self_v4 = 0;
-	snprintf(opt.hostname, sizeof(opt.hostname), "myhost.example.test.");
+	hosts_options_set_hostname(&opt, "myhost.example.test.");
 	expect(NULL, &opt, "myhost.example.test", ANY, NOERROR, "A 127.0.0.2, AAAA ::1");
 
 	/* A single-label hostname, or one under .local, is still answered. */
-	snprintf(opt.hostname, sizeof(opt.hostname), "box");
+	hosts_options_set_hostname(&opt, "box");
 	expect(NULL, &opt, "BOX", A, NOERROR, "A 127.0.0.2");
-	snprintf(opt.hostname, sizeof(opt.hostname), "box.local");
+	hosts_options_set_hostname(&opt, "box.local");
 	expect(NULL, &opt, "box.local", AAAA, NOERROR, "AAAA ::1");
 	expect(NULL, &opt, "other.local", A, NXDOMAIN, "");
 
@@ -804,7 +804,7 @@ static void test_own_hostname(void **state)
 	hosts_free(t);
 
 	/* No hostname: no rule. */
-	opt.hostname[0] = '\0';
+	hosts_options_set_hostname(&opt, "");
 	expect_pass(NULL, &opt, "box.example.test", A);
 }
 
