@@ -86,6 +86,10 @@ struct upstream {
 	size_t edns_size;
 	struct upstream_stats stats;
 	LIST_HEAD(, upstream_txn) txns;
+	/* Query IDs drawn from the kernel's CSPRNG a batch at a time: glibc's
+	 * arc4random costs a getrandom() call per use, here one per 256. */
+	uint16_t ids[256];
+	size_t ids_left;
 	uint8_t rbuf[UDP_REPLY_MAX];  /* one loop, one reader at a time */
 };
 
@@ -399,10 +403,19 @@ static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static uint16_t next_id(struct upstream *up)
+{
+	if (up->ids_left == 0) {
+		arc4random_buf(up->ids, sizeof(up->ids));
+		up->ids_left = sizeof(up->ids) / sizeof(up->ids[0]);
+	}
+	return up->ids[--up->ids_left];
+}
+
 /* A fresh ID for every try (RFC 5452 §9.2). */
 static void new_query(struct upstream_txn *txn)
 {
-	txn->id = (uint16_t)arc4random_uniform(65536);
+	txn->id = next_id(txn->up);
 	txn->query_len = wire_build_upstream_query(txn->query, sizeof(txn->query), txn->id,
 						   &txn->q, txn->up->edns_size);
 	event_base_gettimeofday_cached(txn->up->base, &txn->sent_at);
