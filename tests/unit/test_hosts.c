@@ -166,7 +166,7 @@ static struct hosts_options no_opts(void)
 	return o;
 }
 
-/* "A 10.0.0.1, AAAA ::1": the answer section as text, in order. Also
+/* "A 100.0.0.1, AAAA ::1": the answer section as text, in order. Also
  * checks what every record must be: owned by the question name exactly
  * as the client wrote it, class IN, TTL ttl. */
 static void records_text(ldns_pkt *pkt, uint32_t ttl, char *buf, size_t size)
@@ -283,7 +283,7 @@ static void test_v4_v6_and_aliases(void **state)
 {
 	struct hosts_load_info info;
 	struct hosts_table *t = load_text("127.0.0.1 localhost\n"
-					  "10.0.0.1 www.example.test www web\n"
+					  "100.0.0.1 www.example.test www web\n"
 					  "2001:db8::1 www.example.test\n"
 					  "fe80::1%eth0 link.test\n",
 					  &info);
@@ -293,12 +293,12 @@ static void test_v4_v6_and_aliases(void **state)
 	assert_int_equal(info.skipped, 0);
 	assert_false(info.missing);
 
-	expect(t, NULL, "www.example.test", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "www.example.test", A, NOERROR, "A 100.0.0.1");
 	expect(t, NULL, "www.example.test", AAAA, NOERROR, "AAAA 2001:db8::1");
-	expect(t, NULL, "www.example.test", ANY, NOERROR, "A 10.0.0.1, AAAA 2001:db8::1");
+	expect(t, NULL, "www.example.test", ANY, NOERROR, "A 100.0.0.1, AAAA 2001:db8::1");
 	/* Aliases, single-label ones included, are names like any other. */
-	expect(t, NULL, "www", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "web", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "www", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "web", A, NOERROR, "A 100.0.0.1");
 	expect(t, NULL, "web", AAAA, NOERROR, "");
 	/* The zone index is dropped: DNS cannot carry it. */
 	expect(t, NULL, "link.test", AAAA, NOERROR, "AAAA fe80::1");
@@ -308,34 +308,34 @@ static void test_v4_v6_and_aliases(void **state)
 static void test_several_lines_one_name(void **state)
 {
 	struct hosts_load_info info;
-	struct hosts_table *t = load_text("10.0.0.3 multi.test\n"
-					  "10.0.0.1 multi.test\n"
-					  "10.0.0.3 MULTI.test   # the same pair again\n"
+	struct hosts_table *t = load_text("100.0.0.3 multi.test\n"
+					  "100.0.0.1 multi.test\n"
+					  "100.0.0.3 MULTI.test   # the same pair again\n"
 					  "2001:db8::2 multi.test\n"
-					  "10.0.0.2 multi.test\n"
+					  "100.0.0.2 multi.test\n"
 					  "2001:db8::1 multi.test\n"
 					  "2001:db8:0::2 multi.test.\n"
-					  "10.0.0.9 dup.test dup.test DUP.TEST. other.test\n",
+					  "100.0.0.9 dup.test dup.test DUP.TEST. other.test\n",
 					  &info);
 
 	/* multi: 3 v4 + 2 v6; dup: 1; other: 1 */
 	assert_int_equal(info.entries, 7);
 	expect(t, NULL, "multi.test", ANY, NOERROR,
-	       "A 10.0.0.3, A 10.0.0.1, A 10.0.0.2, AAAA 2001:db8::2, AAAA 2001:db8::1");
-	expect(t, NULL, "multi.test", A, NOERROR, "A 10.0.0.3, A 10.0.0.1, A 10.0.0.2");
-	expect(t, NULL, "dup.test", A, NOERROR, "A 10.0.0.9");
-	expect(t, NULL, "other.test", A, NOERROR, "A 10.0.0.9");
+	       "A 100.0.0.3, A 100.0.0.1, A 100.0.0.2, AAAA 2001:db8::2, AAAA 2001:db8::1");
+	expect(t, NULL, "multi.test", A, NOERROR, "A 100.0.0.3, A 100.0.0.1, A 100.0.0.2");
+	expect(t, NULL, "dup.test", A, NOERROR, "A 100.0.0.9");
+	expect(t, NULL, "other.test", A, NOERROR, "A 100.0.0.9");
 	hosts_free(t);
 }
 
 static void test_case_insensitive(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 MixedCase.Example.TEST\n", NULL);
+	struct hosts_table *t = load_text("100.0.0.1 MixedCase.Example.TEST\n", NULL);
 
 	/* RFC 4343: found in any case; the reply keeps the client's. */
-	expect(t, NULL, "mIXEDcase.example.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "MIXEDCASE.EXAMPLE.TEST", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "mixedcase.example.test.", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "mIXEDcase.example.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "MIXEDCASE.EXAMPLE.TEST", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "mixedcase.example.test.", A, NOERROR, "A 100.0.0.1");
 
 	struct wire_query q = make_query("mIXEDcase.example.test", A, WIRE_CLASS_IN, 0);
 	assert_int_equal(ask_full(t, NULL, &q, sizeof(out)), HOSTS_ANSWERED);
@@ -349,11 +349,11 @@ static void test_case_insensitive(void **state)
 
 static void test_trailing_dot_in_file(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 dotted.test. alias.test.\n", NULL);
+	struct hosts_table *t = load_text("100.0.0.1 dotted.test. alias.test.\n", NULL);
 
-	expect(t, NULL, "dotted.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "alias.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "1.0.0.10.in-addr.arpa", PTR, NOERROR, "PTR dotted.test.");
+	expect(t, NULL, "dotted.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "alias.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "1.0.0.100.in-addr.arpa", PTR, NOERROR, "PTR dotted.test.");
 	hosts_free(t);
 }
 
@@ -367,12 +367,12 @@ static void test_comments_blanks_tabs(void **state)
 					  "   # an indented one\n"
 					  "\n"
 					  "   \t  \n"
-					  "10.0.0.1\tTab.test\t# trailing comment\n"
-					  "10.0.0.2 hash.test#no space before it\n"
-					  "\t 10.0.0.3   spaced.test \t other.test  \n"
-					  "10.0.0.4 crlf.test\r\n"
-					  "10.0.0.5 # the name is in the comment\n"
-					  "#10.0.0.6 commented.test\n",
+					  "100.0.0.1\tTab.test\t# trailing comment\n"
+					  "100.0.0.2 hash.test#no space before it\n"
+					  "\t 100.0.0.3   spaced.test \t other.test  \n"
+					  "100.0.0.4 crlf.test\r\n"
+					  "100.0.0.5 # the name is in the comment\n"
+					  "#100.0.0.6 commented.test\n",
 					  &info);
 	const char *log = capture_end(saved);
 
@@ -381,11 +381,11 @@ static void test_comments_blanks_tabs(void **state)
 	assert_int_equal(info.lines, 10);
 	assert_int_equal(info.skipped, 1);
 	assert_int_equal(info.entries, 5);
-	expect(t, NULL, "tab.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "hash.test", A, NOERROR, "A 10.0.0.2");
-	expect(t, NULL, "spaced.test", A, NOERROR, "A 10.0.0.3");
-	expect(t, NULL, "other.test", A, NOERROR, "A 10.0.0.3");
-	expect(t, NULL, "crlf.test", A, NOERROR, "A 10.0.0.4");
+	expect(t, NULL, "tab.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "hash.test", A, NOERROR, "A 100.0.0.2");
+	expect(t, NULL, "spaced.test", A, NOERROR, "A 100.0.0.3");
+	expect(t, NULL, "other.test", A, NOERROR, "A 100.0.0.3");
+	expect(t, NULL, "crlf.test", A, NOERROR, "A 100.0.0.4");
 	expect_pass(t, NULL, "commented.test", A);
 	hosts_free(t);
 }
@@ -403,22 +403,22 @@ static void test_malformed_lines_skipped(void **state)
 	snprintf(long_name, sizeof(long_name), "%s.%s.%s.%.62s", label63, label63, label63,
 		 label63);
 	snprintf(text, sizeof(text),
-		 "10.0.0.1 good1.test\n"                 /* 1 */
-		 "10.0.0.256 bad.test\n"                 /* 2: bad address */
+		 "100.0.0.1 good1.test\n"                 /* 1 */
+		 "100.0.0.256 bad.test\n"                 /* 2: bad address */
 		 "10.0.0 bad.test\n"                     /* 3 */
 		 "not-an-address bad.test\n"             /* 4 */
-		 "10.0.0.2\n"                            /* 5: no name */
-		 "10.0.0.3 a..b.test\n"                  /* 6: empty label */
-		 "10.0.0.4 .lead.test\n"                 /* 7 */
-		 "10.0.0.5 %sa.test\n"                   /* 8: 64-byte label */
-		 "10.0.0.6 %s\n"                         /* 9: 256 bytes */
-		 "10.0.0.7 ok.test bad..alias\n"         /* 10: one bad name, whole line */
-		 "10.0.0.8 x\001y.test\n"                /* 11: control character */
-		 "10.0.0.9 caf\xc3\xa9.test\n"           /* 12: UTF-8, not ASCII */
+		 "100.0.0.2\n"                            /* 5: no name */
+		 "100.0.0.3 a..b.test\n"                  /* 6: empty label */
+		 "100.0.0.4 .lead.test\n"                 /* 7 */
+		 "100.0.0.5 %sa.test\n"                   /* 8: 64-byte label */
+		 "100.0.0.6 %s\n"                         /* 9: 256 bytes */
+		 "100.0.0.7 ok.test bad..alias\n"         /* 10: one bad name, whole line */
+		 "100.0.0.8 x\001y.test\n"                /* 11: control character */
+		 "100.0.0.9 caf\xc3\xa9.test\n"           /* 12: UTF-8, not ASCII */
 		 "::ffff:zz bad6.test\n"                 /* 13 */
-		 "10.0.0.10 %s.test\n"                   /* 14: a 63-byte label is fine */
-		 "10.0.0.11 %s\n"                        /* 15: so is 255 bytes */
-		 "10.0.0.12 good2.test\n",               /* 16 */
+		 "100.0.0.10 %s.test\n"                   /* 14: a 63-byte label is fine */
+		 "100.0.0.11 %s\n"                        /* 15: so is 255 bytes */
+		 "100.0.0.12 good2.test\n",               /* 16 */
 		 label63, long_name, label63, ok_name);
 
 	capture_begin(&saved);
@@ -440,9 +440,9 @@ static void test_malformed_lines_skipped(void **state)
 	assert_non_null(strstr(log, want));
 	assert_int_equal(count_substr(log, "ignoring line"), 12);
 
-	expect(t, NULL, "good1.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "good2.test", A, NOERROR, "A 10.0.0.12");
-	expect(t, NULL, ok_name, A, NOERROR, "A 10.0.0.11");
+	expect(t, NULL, "good1.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "good2.test", A, NOERROR, "A 100.0.0.12");
+	expect(t, NULL, ok_name, A, NOERROR, "A 100.0.0.11");
 	expect_pass(t, NULL, "ok.test", A);
 	expect_pass(t, NULL, "bad.test", A);
 	expect_pass(t, NULL, "lead.test", A);
@@ -457,7 +457,7 @@ static void test_warnings_are_capped(void **state)
 
 	for (int i = 0; i < 50; i++)
 		strcat(text, "bogus line\n");
-	strcat(text, "10.0.0.1 fine.test\n");
+	strcat(text, "100.0.0.1 fine.test\n");
 	capture_begin(&saved);
 	struct hosts_table *t = load_text(text, &info);
 	const char *log = capture_end(saved);
@@ -466,7 +466,7 @@ static void test_warnings_are_capped(void **state)
 	/* A broken file is pointed at, not copied into the log. */
 	assert_int_equal(count_substr(log, "ignoring line"), 20);
 	assert_non_null(strstr(log, "30 more malformed lines"));
-	expect(t, NULL, "fine.test", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "fine.test", A, NOERROR, "A 100.0.0.1");
 	hosts_free(t);
 }
 
@@ -480,7 +480,7 @@ static void test_big_file(void **state)
 
 	assert_non_null(f);
 	for (int i = 0; i < LINES; i++)
-		fprintf(f, "10.%d.%d.%d host%d.example.test alias%d\n", i >> 16, (i >> 8) & 0xff,
+		fprintf(f, "100.%d.%d.%d host%d.example.test alias%d\n", i >> 16, (i >> 8) & 0xff,
 			i & 0xff, i, i);
 	assert_int_equal(fclose(f), 0);
 
@@ -491,10 +491,10 @@ static void test_big_file(void **state)
 	assert_int_equal(info.entries, 2 * LINES);
 	assert_int_equal(info.skipped, 0);
 
-	expect(t, NULL, "host0.example.test", A, NOERROR, "A 10.0.0.0");
-	expect(t, NULL, "HOST99999.example.test", A, NOERROR, "A 10.1.134.159");
-	expect(t, NULL, "alias99999", A, NOERROR, "A 10.1.134.159");
-	expect(t, NULL, "159.134.1.10.in-addr.arpa", PTR, NOERROR, "PTR host99999.example.test.");
+	expect(t, NULL, "host0.example.test", A, NOERROR, "A 100.0.0.0");
+	expect(t, NULL, "HOST99999.example.test", A, NOERROR, "A 100.1.134.159");
+	expect(t, NULL, "alias99999", A, NOERROR, "A 100.1.134.159");
+	expect(t, NULL, "159.134.1.100.in-addr.arpa", PTR, NOERROR, "PTR host99999.example.test.");
 	expect_pass(t, NULL, "host100000.example.test", A);
 	unlink(path);
 	hosts_free(t);
@@ -509,26 +509,26 @@ static void test_long_lines_skipped(void **state)
 	int saved;
 
 	assert_non_null(text);
-	n += (size_t)sprintf(text + n, "10.0.0.1 before.test\n");
+	n += (size_t)sprintf(text + n, "100.0.0.1 before.test\n");
 	/* 1 MB of valid-looking aliases: rejected for its length alone. */
-	n += (size_t)sprintf(text + n, "10.0.0.2 huge.test");
+	n += (size_t)sprintf(text + n, "100.0.0.2 huge.test");
 	while (n < big)
 		n += (size_t)sprintf(text + n, " a%zu.test", n);
 	text[n++] = '\n';
-	n += (size_t)sprintf(text + n, "10.0.0.3 after.test\n");
+	n += (size_t)sprintf(text + n, "100.0.0.3 after.test\n");
 	/* Exactly 4096 bytes before the newline: kept. 4097: dropped. */
 	size_t start = n;
-	n += (size_t)sprintf(text + n, "10.0.0.4 exact.test");
+	n += (size_t)sprintf(text + n, "100.0.0.4 exact.test");
 	memset(text + n, ' ', 4096 - (n - start));
 	n = start + 4096;
 	text[n++] = '\n';
 	start = n;
-	n += (size_t)sprintf(text + n, "10.0.0.5 over.test");
+	n += (size_t)sprintf(text + n, "100.0.0.5 over.test");
 	memset(text + n, ' ', 4097 - (n - start));
 	n = start + 4097;
 	text[n++] = '\n';
 	/* The last line needs no newline. */
-	n += (size_t)sprintf(text + n, "10.0.0.6 last.test");
+	n += (size_t)sprintf(text + n, "100.0.0.6 last.test");
 
 	capture_begin(&saved);
 	struct hosts_table *t = hosts_load(write_bytes("hosts", text, n), &info);
@@ -540,10 +540,10 @@ static void test_long_lines_skipped(void **state)
 	assert_int_equal(info.skipped, 2);
 	assert_non_null(strstr(log, ":2: line longer than 4096 bytes"));
 	assert_non_null(strstr(log, ":5: line longer than 4096 bytes"));
-	expect(t, NULL, "before.test", A, NOERROR, "A 10.0.0.1");
-	expect(t, NULL, "after.test", A, NOERROR, "A 10.0.0.3");
-	expect(t, NULL, "exact.test", A, NOERROR, "A 10.0.0.4");
-	expect(t, NULL, "last.test", A, NOERROR, "A 10.0.0.6");
+	expect(t, NULL, "before.test", A, NOERROR, "A 100.0.0.1");
+	expect(t, NULL, "after.test", A, NOERROR, "A 100.0.0.3");
+	expect(t, NULL, "exact.test", A, NOERROR, "A 100.0.0.4");
+	expect(t, NULL, "last.test", A, NOERROR, "A 100.0.0.6");
 	expect_pass(t, NULL, "huge.test", A);
 	expect_pass(t, NULL, "a100.test", A);
 	expect_pass(t, NULL, "over.test", A);
@@ -566,7 +566,7 @@ static void test_binary_garbage(void **state)
 			data[i] = 0;
 	}
 	size_t n = SIZE;
-	n += (size_t)sprintf((char *)data + n, "\n10.0.0.1 survivor.test\n");
+	n += (size_t)sprintf((char *)data + n, "\n100.0.0.1 survivor.test\n");
 
 	capture_begin(&saved);
 	struct hosts_table *t = hosts_load(write_bytes("hosts", data, n), &info);
@@ -576,12 +576,12 @@ static void test_binary_garbage(void **state)
 	assert_true(info.lines > 100);
 	assert_true(info.skipped > 0);
 	assert_int_equal(info.entries, 1);
-	expect(t, NULL, "survivor.test", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "survivor.test", A, NOERROR, "A 100.0.0.1");
 	hosts_free(t);
 
 	/* A line of an address, a name and a NUL: the NUL alone rejects it. */
-	static const char nul_line[] = "10.0.0.1 sneaky.test\0 10.0.0.2 hidden.test\n"
-				       "10.0.0.3 \xff\xfe.test\n"
+	static const char nul_line[] = "100.0.0.1 sneaky.test\0 100.0.0.2 hidden.test\n"
+				       "100.0.0.3 \xff\xfe.test\n"
 				       "\0\0\0";
 	capture_begin(&saved);
 	t = hosts_load(write_bytes("hosts", nul_line, sizeof(nul_line) - 1), &info);
@@ -607,7 +607,7 @@ static void test_missing_file(void **state)
 	assert_int_equal(info.lines, 0);
 	assert_int_equal(info.entries, 0);
 	expect_pass(t, NULL, "www.example.test", A);
-	expect_pass(t, NULL, "1.0.0.10.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "1.0.0.100.in-addr.arpa", PTR);
 	expect(t, NULL, "localhost", A, NOERROR, "A 127.0.0.1");
 	hosts_free(t);
 
@@ -623,7 +623,7 @@ static void test_missing_file(void **state)
 
 static void test_nodata(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 v4only.test\n"
+	struct hosts_table *t = load_text("100.0.0.1 v4only.test\n"
 					  "2001:db8::1 v6only.test\n",
 					  NULL);
 
@@ -639,19 +639,19 @@ static void test_nodata(void **state)
 
 static void test_ptr_from_file(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 First.Example.test first\n"
-					  "10.0.0.1 second.test\n"
+	struct hosts_table *t = load_text("100.0.0.1 First.Example.test first\n"
+					  "100.0.0.1 second.test\n"
 					  "2001:db8::1 six.test\n"
-					  "10.0.0.2 two.test\n"
+					  "100.0.0.2 two.test\n"
 					  "2001:DB8::1 later.test\n",
 					  NULL);
 
 	/* The canonical name of the first line with the address, as written. */
-	expect(t, NULL, "1.0.0.10.in-addr.arpa", PTR, NOERROR, "PTR First.Example.test.");
-	expect(t, NULL, "1.0.0.10.IN-ADDR.ARPA.", PTR, NOERROR, "PTR First.Example.test.");
-	expect(t, NULL, "1.0.0.10.in-addr.arpa", ANY, NOERROR, "PTR First.Example.test.");
-	expect(t, NULL, "1.0.0.10.in-addr.arpa", A, NOERROR, "");
-	expect(t, NULL, "2.0.0.10.in-addr.arpa", PTR, NOERROR, "PTR two.test.");
+	expect(t, NULL, "1.0.0.100.in-addr.arpa", PTR, NOERROR, "PTR First.Example.test.");
+	expect(t, NULL, "1.0.0.100.IN-ADDR.ARPA.", PTR, NOERROR, "PTR First.Example.test.");
+	expect(t, NULL, "1.0.0.100.in-addr.arpa", ANY, NOERROR, "PTR First.Example.test.");
+	expect(t, NULL, "1.0.0.100.in-addr.arpa", A, NOERROR, "");
+	expect(t, NULL, "2.0.0.100.in-addr.arpa", PTR, NOERROR, "PTR two.test.");
 	expect(t, NULL, rev6("2001:db8::1"), PTR, NOERROR, "PTR six.test.");
 
 	char upper[128];
@@ -662,13 +662,13 @@ static void test_ptr_from_file(void **state)
 	expect(t, NULL, upper, PTR, NOERROR, "PTR six.test.");
 
 	/* Not in the file, or not a reverse name: not ours. */
-	expect_pass(t, NULL, "3.0.0.10.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "3.0.0.100.in-addr.arpa", PTR);
 	expect_pass(t, NULL, rev6("2001:db8::2"), PTR);
-	expect_pass(t, NULL, "01.0.0.10.in-addr.arpa", PTR);
-	expect_pass(t, NULL, "1.00.0.10.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "01.0.0.100.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "1.00.0.100.in-addr.arpa", PTR);
 	expect_pass(t, NULL, "1.0.10.in-addr.arpa", PTR);
-	expect_pass(t, NULL, "257.0.0.10.in-addr.arpa", PTR);
-	expect_pass(t, NULL, "1.1.0.0.10.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "257.0.0.100.in-addr.arpa", PTR);
+	expect_pass(t, NULL, "1.1.0.0.100.in-addr.arpa", PTR);
 	expect_pass(t, NULL, "in-addr.arpa", PTR);
 	expect_pass(t, NULL, rev6("2001:db8::1") + 2, PTR); /* 31 nibbles */
 	snprintf(upper, sizeof(upper), "%s", rev6("2001:db8::1"));
@@ -714,7 +714,7 @@ static void test_loopback_ptr(void **state)
 
 static void test_localhost(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 localhost sub.localhost\n", NULL);
+	struct hosts_table *t = load_text("100.0.0.1 localhost sub.localhost\n", NULL);
 	const struct hosts_table *tables[] = { NULL, t };
 
 	/* RFC 6761 §6.3: loopback only, whatever the file says. */
@@ -738,7 +738,7 @@ static void test_localhost(void **state)
 static void test_special_domains(void **state)
 {
 	struct hosts_table *t = load_text("127.0.0.1 api.local\n"
-					  "10.0.0.1 hidden.onion\n",
+					  "100.0.0.1 hidden.onion\n",
 					  NULL);
 	static const char *const names[] = {
 		"invalid", "foo.invalid", "A.B.INVALID.", "onion", "x.onion",
@@ -753,7 +753,7 @@ static void test_special_domains(void **state)
 	/* The file wins: the user asked for it. */
 	expect(t, NULL, "api.local", A, NOERROR, "A 127.0.0.1");
 	expect(t, NULL, "API.LOCAL", AAAA, NOERROR, "");
-	expect(t, NULL, "hidden.onion", A, NOERROR, "A 10.0.0.1");
+	expect(t, NULL, "hidden.onion", A, NOERROR, "A 100.0.0.1");
 	/* Only whole labels count. */
 	expect_pass(t, NULL, "notlocal.test", A);
 	expect_pass(t, NULL, "local.test", A);
@@ -798,8 +798,8 @@ static void test_own_hostname(void **state)
 	expect(NULL, &opt, "other.local", A, NXDOMAIN, "");
 
 	/* The file naming it wins. */
-	struct hosts_table *t = load_text("10.9.9.9 box.local\n", NULL);
-	expect(t, &opt, "box.local", A, NOERROR, "A 10.9.9.9");
+	struct hosts_table *t = load_text("100.9.9.9 box.local\n", NULL);
+	expect(t, &opt, "box.local", A, NOERROR, "A 100.9.9.9");
 	expect(t, &opt, "box.local", AAAA, NOERROR, "");
 	hosts_free(t);
 
@@ -829,7 +829,7 @@ static void test_single_label(void **state)
 
 static void test_other_names_and_classes(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 www.example.test\n", NULL);
+	struct hosts_table *t = load_text("100.0.0.1 www.example.test\n", NULL);
 
 	expect_pass(t, NULL, "www.example.com", A);
 	expect_pass(t, NULL, "example.test", A);
@@ -839,20 +839,20 @@ static void test_other_names_and_classes(void **state)
 	expect_pass_cls(t, NULL, "www.example.test", A, CLASS_CH);
 	expect_pass_cls(t, NULL, "version.bind", TYPE_TXT, CLASS_CH);
 	/* QCLASS * matches IN data; the records are class IN. */
-	expect_cls(t, NULL, "www.example.test", A, CLASS_ANY, NOERROR, "A 10.0.0.1");
+	expect_cls(t, NULL, "www.example.test", A, CLASS_ANY, NOERROR, "A 100.0.0.1");
 	expect_cls(t, NULL, "localhost", AAAA, CLASS_ANY, NOERROR, "AAAA ::1");
 	hosts_free(t);
 }
 
 static void test_flags_and_ttl(void **state)
 {
-	struct hosts_table *t = load_text("10.0.0.1 www.example.test\n", NULL);
+	struct hosts_table *t = load_text("100.0.0.1 www.example.test\n", NULL);
 	struct hosts_options opt = no_opts();
 
 	opt.ttl = 3600;
-	expect(t, &opt, "www.example.test", A, NOERROR, "A 10.0.0.1"); /* checks TTL 3600 */
+	expect(t, &opt, "www.example.test", A, NOERROR, "A 100.0.0.1"); /* checks TTL 3600 */
 	expect(t, &opt, "localhost", AAAA, NOERROR, "AAAA ::1");
-	expect(t, &opt, "1.0.0.10.in-addr.arpa", PTR, NOERROR, "PTR www.example.test.");
+	expect(t, &opt, "1.0.0.100.in-addr.arpa", PTR, NOERROR, "PTR www.example.test.");
 
 	/* RD echoes the query; AA, QR, RA always (parse_answer checks them). */
 	struct wire_query q = make_query("www.example.test", A, WIRE_CLASS_IN, 0);
@@ -879,7 +879,7 @@ static void test_cut_to_fit(void **state)
 	size_t pos = 0;
 
 	for (int i = 0; i < 300; i++)
-		pos += (size_t)sprintf(text + pos, "10.1.%d.%d many.test\n", i / 256, i % 256);
+		pos += (size_t)sprintf(text + pos, "100.1.%d.%d many.test\n", i / 256, i % 256);
 	pos += (size_t)sprintf(text + pos, "2001:db8::1 many.test\n");
 	struct hosts_table *t = load_text(text, NULL);
 	struct wire_query q = make_query("many.test", A, WIRE_CLASS_IN, WIRE_FLAG_RD);
@@ -895,7 +895,7 @@ static void test_cut_to_fit(void **state)
 	pkt = parse_answer(&q, NOERROR);
 	assert_int_equal(ldns_pkt_ancount(pkt), 30);
 	char *last = ldns_rdf2str(ldns_rr_rdf(ldns_rr_list_rr(ldns_pkt_answer(pkt), 29), 0));
-	assert_string_equal(last, "10.1.0.29"); /* the first 30, in file order */
+	assert_string_equal(last, "100.1.0.29"); /* the first 30, in file order */
 	free(last);
 	ldns_pkt_free(pkt);
 
@@ -913,24 +913,24 @@ static void test_cut_to_fit(void **state)
 
 static void test_file_replaced(void **state)
 {
-	struct hosts_table *old = load_text("10.0.0.1 a.test\n", NULL);
+	struct hosts_table *old = load_text("100.0.0.1 a.test\n", NULL);
 
 	/* How editors and tools replace /etc/hosts: write a new file, rename it over. */
 	char next[600], hosts[600];
-	snprintf(next, sizeof(next), "%s", write_text("hosts.new", "10.0.0.2 b.test\n"));
+	snprintf(next, sizeof(next), "%s", write_text("hosts.new", "100.0.0.2 b.test\n"));
 	snprintf(hosts, sizeof(hosts), "%s", tmp_path("hosts"));
 	assert_int_equal(rename(next, hosts), 0);
 	struct hosts_load_info info;
 	struct hosts_table *cur = hosts_load(hosts, &info);
 	assert_non_null(cur);
 
-	expect(cur, NULL, "b.test", A, NOERROR, "A 10.0.0.2");
+	expect(cur, NULL, "b.test", A, NOERROR, "A 100.0.0.2");
 	expect_pass(cur, NULL, "a.test", A);
 	/* The old table is its own object: it answers from the old file. */
-	expect(old, NULL, "a.test", A, NOERROR, "A 10.0.0.1");
+	expect(old, NULL, "a.test", A, NOERROR, "A 100.0.0.1");
 	expect_pass(old, NULL, "b.test", A);
 	hosts_free(cur);
-	expect(old, NULL, "a.test", A, NOERROR, "A 10.0.0.1");
+	expect(old, NULL, "a.test", A, NOERROR, "A 100.0.0.1");
 	hosts_free(old);
 }
 

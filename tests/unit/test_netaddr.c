@@ -80,7 +80,7 @@ static void test_prefixes(void **state)
 {
 	assert_true(in("192.168.1.9", "192.168.1.0/24"));
 	assert_false(in("192.168.2.9", "192.168.1.0/24"));
-	assert_true(in("10.1.2.3", "10.0.0.0/8"));
+	assert_true(in("100.64.2.3", "100.64.0.0/10"));
 	assert_true(in("192.0.2.1", "192.0.2.1"));          /* a bare address: /32 */
 	assert_false(in("192.0.2.2", "192.0.2.1"));
 	assert_true(in("198.51.100.1", "0.0.0.0/0"));
