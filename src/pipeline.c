@@ -44,7 +44,7 @@ struct pipeline_fetch {
 struct pipeline {
 	const struct hosts_table *hosts;
 	const struct hosts_options *hosts_opt;
-	struct cache *cache;      /* NULL when cache-size is 0 */
+	struct cache *cache;      /* borrowed; NULL only in tests without one */
 	bool serve_stale;
 	unsigned max_inflight;
 	unsigned n_fetches;

@@ -35,7 +35,7 @@ struct daemon {
 	struct stat hosts_seen;    /* what the file looked like when loaded */
 	struct event *hosts_watch; /* a cheap periodic stat() of the file */
 
-	struct cache *cache;       /* NULL when cache-size is 0 */
+	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
 	struct upstream *upstream;
 	struct pipeline *pipeline;
 	struct listener_set *listeners;
