@@ -425,32 +425,42 @@ static int open_socket(const struct netaddr *addr, int type, struct config_error
 	return fd;
 }
 
+/* Both ways of getting a socket (binding it, or socket activation) end
+ * here: the listener takes fd and serves on it. */
+static int serve_udp(struct listener *l, int fd, struct config_error *err)
+{
+	l->udp_fd = fd;
+	l->udp_event = event_new(l->set->base, fd, EV_READ | EV_PERSIST, on_udp_readable, l);
+	if (l->udp_event && event_add(l->udp_event, NULL) == 0)
+		return 0;
+	snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
+	return -1;
+}
+
+static int serve_tcp(struct listener *l, int fd, struct config_error *err)
+{
+	l->tcp = evconnlistener_new(l->set->base, on_tcp_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+	if (!l->tcp) {
+		close(fd);
+		snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->tcp, on_accept_error);
+	return 0;
+}
+
 static int listener_open(struct listener_set *set, struct listener *l,
 			 const struct netaddr *addr, struct config_error *err)
 {
 	l->set = set;
 	l->addr = *addr;
-	l->udp_fd = open_socket(addr, SOCK_DGRAM, err);
-	if (l->udp_fd < 0)
+	int udp_fd = open_socket(addr, SOCK_DGRAM, err);
+	if (udp_fd < 0 || serve_udp(l, udp_fd, err) < 0)
 		return -1;
-	l->udp_event = event_new(set->base, l->udp_fd, EV_READ | EV_PERSIST, on_udp_readable, l);
-	if (!l->udp_event)
-		goto nomem;
-	event_add(l->udp_event, NULL);
-
 	int tcp_fd = open_socket(addr, SOCK_STREAM, err);
 	if (tcp_fd < 0)
 		return -1;
-	l->tcp = evconnlistener_new(set->base, on_tcp_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, tcp_fd);
-	if (!l->tcp) {
-		close(tcp_fd);
-		goto nomem;
-	}
-	evconnlistener_set_error_cb(l->tcp, on_accept_error);
-	return 0;
-nomem:
-	snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
-	return -1;
+	return serve_tcp(l, tcp_fd, err);
 }
 
 /* A socket from socket activation: one transport per fd, address as
@@ -459,7 +469,7 @@ static int listener_adopt(struct listener_set *set, struct listener *l, int fd, 
 			  struct config_error *err)
 {
 	l->set = set;
-	l->udp_fd = -1;
+	l->udp_fd = -1; /* a TCP-only listener */
 	l->addr.len = sizeof(l->addr.ss);
 	if (getsockname(fd, (struct sockaddr *)&l->addr.ss, &l->addr.len) < 0 ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
@@ -467,21 +477,7 @@ static int listener_adopt(struct listener_set *set, struct listener *l, int fd, 
 			 strerror(errno));
 		return -1;
 	}
-	if (udp) {
-		l->udp_fd = fd;
-		l->udp_event = event_new(set->base, fd, EV_READ | EV_PERSIST, on_udp_readable, l);
-		if (!l->udp_event || event_add(l->udp_event, NULL) < 0)
-			goto nomem;
-		return 0;
-	}
-	l->tcp = evconnlistener_new(set->base, on_tcp_accept, l, LEV_OPT_CLOSE_ON_FREE, 0, fd);
-	if (!l->tcp)
-		goto nomem;
-	evconnlistener_set_error_cb(l->tcp, on_accept_error);
-	return 0;
-nomem:
-	snprintf(err->msg, sizeof(err->msg), "cannot listen: out of memory");
-	return -1;
+	return udp ? serve_udp(l, fd, err) : serve_tcp(l, fd, err);
 }
 
 static int adopt_all(struct listener_set *set, const struct service_fds *fds,
