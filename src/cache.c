@@ -66,7 +66,6 @@ struct cache {
 	struct cache_entry *lru_head; /* most recently used */
 	struct cache_entry *lru_tail;
 	uint64_t seed[4];
-	uint32_t last_hit_age_s;      /* for stubctl query's "cache, N s old" */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -273,6 +272,12 @@ static void table_grow(struct cache *c)
 	c->mask = n - 1;
 }
 
+/* Whole seconds since e was stored. */
+static inline uint32_t entry_age_s(const struct cache_entry *e, uint64_t now_ms)
+{
+	return now_ms > e->stored_at_ms ? (uint32_t)((now_ms - e->stored_at_ms) / 1000) : 0;
+}
+
 static inline uint64_t stale_deadline(const struct cache *c, const struct cache_entry *e)
 {
 	return e->expires_at_ms + (uint64_t)c->cfg.stale_max_age * 1000;
@@ -367,8 +372,7 @@ static size_t write_reply(const struct cache_entry *e, const struct wire_query *
 			put32(out + e->ttl_off[i], fixed);
 		return n;
 	}
-	uint64_t age_ms = now_ms > e->stored_at_ms ? now_ms - e->stored_at_ms : 0;
-	uint32_t age = (uint32_t)(age_ms / 1000);
+	uint32_t age = entry_age_s(e, now_ms);
 	if (age == 0)
 		return n; /* the copy already holds the stored TTLs */
 	for (unsigned i = 0; i < e->n_ttls; i++) {
@@ -380,9 +384,11 @@ static size_t write_reply(const struct cache_entry *e, const struct wire_query *
 
 enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
 			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
-			       size_t *out_len)
+			       size_t *out_len, uint32_t *age_s)
 {
 	*out_len = 0;
+	if (age_s)
+		*age_s = 0;
 	struct cache_entry *e = find_query(c, q);
 	if (!e) {
 		c->stats.misses++;
@@ -405,8 +411,9 @@ enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint
 	}
 	lru_touch(c, e);
 	c->stats.hits++;
-	c->last_hit_age_s = now_ms > e->stored_at_ms ? (uint32_t)((now_ms - e->stored_at_ms) / 1000) : 0;
 	*out_len = n;
+	if (age_s)
+		*age_s = entry_age_s(e, now_ms);
 
 	uint64_t left_ms = e->expires_at_ms - now_ms;
 	if (e->lifetime >= PREFETCH_MIN_LIFETIME &&
@@ -420,9 +427,11 @@ enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint
 
 enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
 				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
-				     size_t our_edns_size, size_t *out_len)
+				     size_t our_edns_size, size_t *out_len, uint32_t *age_s)
 {
 	*out_len = 0;
+	if (age_s)
+		*age_s = 0;
 	struct cache_entry *e = find_query(c, q);
 	if (!e)
 		return CACHE_MISS;
@@ -448,6 +457,8 @@ enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q
 		c->stats.stale_served++;
 	lru_touch(c, e);
 	*out_len = n;
+	if (age_s)
+		*age_s = entry_age_s(e, now_ms);
 	return result;
 }
 
@@ -725,8 +736,8 @@ void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void 
 		uint32_t left = 0;
 		if (!stale) {
 			/* What a client would see on the record that set the life. */
-			uint64_t age = now_ms > e->stored_at_ms ? (now_ms - e->stored_at_ms) / 1000 : 0;
-			left = age < e->lifetime ? e->lifetime - (uint32_t)age : 0;
+			uint32_t age = entry_age_s(e, now_ms);
+			left = age < e->lifetime ? e->lifetime - age : 0;
 		}
 		fn(arg, entry_name(e), e->qname_len, e->qtype, left, e->size, stale);
 	}
@@ -737,14 +748,9 @@ void cache_note_prefetch(struct cache *c)
 	c->stats.prefetches++;
 }
 
-const struct cache_stats *cache_get_stats(const struct cache *c)
+void cache_get_stats(struct cache *c, struct cache_stats *out)
 {
-	return &c->stats;
-}
-
-uint32_t cache_last_hit_age(const struct cache *c)
-{
-	return c->last_hit_age_s;
+	*out = c->stats;
 }
 
 void cache_reset_stats(struct cache *c)

@@ -228,7 +228,9 @@ static void report_upstreams(struct report *r, const struct upstream *up)
 static void report_cache_summary(struct report *r, const struct daemon *d)
 {
 	report_begin(r, "cache", "Cache");
-	const struct cache_stats *cs = cache_get_stats(d->cache);
+	struct cache_stats snap;
+	cache_get_stats(d->cache, &snap);
+	const struct cache_stats *cs = &snap;
 	report_u64(r, "entries", "Entries", cs->entries);
 	report_u64(r, "capacity", "Capacity", d->cfg.cache_size);
 	report_u64(r, "memory_bytes", "Memory (bytes)", cs->bytes);
@@ -269,7 +271,9 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	const struct listener_stats *ls = listener_set_stats(d->listeners);
 	const struct pipeline_stats *ps = pipeline_get_stats(d->pipeline);
 	const struct upstream_stats *us = upstream_get_stats(d->upstream);
-	const struct cache_stats *cs = cache_get_stats(d->cache);
+	struct cache_stats snap;
+	cache_get_stats(d->cache, &snap);
+	const struct cache_stats *cs = &snap;
 	struct report *r = report_new(conn->format);
 
 	report_begin(r, "transport", "Queries by transport");
@@ -441,9 +445,10 @@ static void cmd_dump_cache(struct ctl_conn *conn, int argc, char **argv)
 	report_table_begin(r, "entries", NULL, 5, keys, titles, "ssnns");
 	cache_walk(cache, mono_ms(), dump_row, r);
 	report_table_end(r);
+	struct cache_stats cs;
+	cache_get_stats(cache, &cs);
 	report_note(r, REPORT_TONE_DIM, "-- %llu entries, %llu bytes",
-		    (unsigned long long)cache_get_stats(cache)->entries,
-		    (unsigned long long)cache_get_stats(cache)->bytes);
+		    (unsigned long long)cs.entries, (unsigned long long)cs.bytes);
 	respond(conn, CONTROL_EXIT_OK, r);
 }
 

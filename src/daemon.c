@@ -196,9 +196,11 @@ static void warn_about_upstreams(const struct config *cfg)
 static void announce(struct daemon *d, bool ready)
 {
 	char where[256], status[512];
+	struct cache_stats cs;
 	listener_set_describe(d->listeners, where, sizeof(where));
+	cache_get_stats(d->cache, &cs);
 	snprintf(status, sizeof(status), "Serving on %s, %llu answers cached", where,
-		 (unsigned long long)cache_get_stats(d->cache)->entries);
+		 (unsigned long long)cs.entries);
 	if (ready)
 		service_ready(status);
 	else

@@ -243,7 +243,7 @@ static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
 		/* Fresh again if another fetch refreshed it meanwhile; else stale. */
 		enum cache_result r = cache_lookup_stale(p->cache, &w->q, now, p->scratch,
 							 sizeof(p->scratch), w->client.reply_limit,
-							 p->edns_size, &len);
+							 p->edns_size, &len, NULL);
 		if (r != CACHE_MISS)
 			set_origin(&origin, PIPELINE_SOURCE_CACHE);
 		if (r == CACHE_STALE) {
@@ -357,13 +357,14 @@ static size_t answer_from_hosts(struct pipeline *p, const struct wire_query *q,
 /* Stage 2. A hit in the last tenth of its TTL is refreshed in the
  * background (as Unbound's prefetch), so popular names never expire. */
 static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
-				const struct pipeline_client *client, uint8_t *out, size_t cap)
+				const struct pipeline_client *client, uint8_t *out, size_t cap,
+				uint32_t *age_s)
 {
 	size_t len = 0;
 	if (!p->cache || client->skip_cache)
 		return 0;
 	enum cache_result r = cache_lookup(p->cache, q, now_ms(), out, cap, client->reply_limit,
-					   p->edns_size, &len);
+					   p->edns_size, &len, age_s);
 	if (r == CACHE_HIT_PREFETCH) {
 		uint32_t hash = question_hash(q);
 		if (!find_fetch(p, q, hash) && start_fetch(p, q, hash))
@@ -383,7 +384,7 @@ static size_t answer_stale_now(struct pipeline *p, const struct wire_query *q,
 	if (!p->cache || !p->serve_stale || client->skip_cache || !upstream_all_down(p->up))
 		return 0;
 	if (cache_lookup_stale(p->cache, q, now_ms(), out, cap, client->reply_limit, p->edns_size,
-			       &len) != CACHE_STALE)
+			       &len, NULL) != CACHE_STALE)
 		return 0;
 	p->stats.stale++;
 	if (!find_fetch(p, q, hash))
@@ -400,10 +401,11 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		set_origin(origin, PIPELINE_SOURCE_HOSTS);
 		return counted(p, out, len, origin->source);
 	}
-	len = answer_from_cache(p, q, client, out, cap);
+	uint32_t age_s = 0;
+	len = answer_from_cache(p, q, client, out, cap, &age_s);
 	if (len > 0) {
 		set_origin(origin, PIPELINE_SOURCE_CACHE);
-		origin->age_s = cache_last_hit_age(p->cache);
+		origin->age_s = age_s;
 		return counted(p, out, len, origin->source);
 	}
 

@@ -61,15 +61,18 @@ void cache_configure(struct cache *c, const struct cache_config *cfg);
  * limit) with every TTL lowered by the entry's age; *out_len is set.
  * Moves the entry to the front of the LRU. Expired entries are a miss
  * (kept for serve-stale until stale_max_age past expiry). */
+/* age_s (may be NULL) gets, on CACHE_HIT and CACHE_HIT_PREFETCH, the
+ * seconds since the entry was stored (stubctl query's "cache, N s old"). */
 enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
 			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
-			       size_t *out_len);
+			       size_t *out_len, uint32_t *age_s);
 
 /* RFC 8767: when the upstreams failed, an expired answer not older than
- * stale_max_age past its expiry, with every TTL set to 30. */
+ * stale_max_age past its expiry, with every TTL set to 30. age_s as for
+ * cache_lookup(), on CACHE_HIT and CACHE_STALE. */
 enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
 				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
-				     size_t our_edns_size, size_t *out_len);
+				     size_t our_edns_size, size_t *out_len, uint32_t *age_s);
 
 /* Stores a stored answer (scrub.h's form) for q's question. Its lifetime:
  * positive answers the smallest TTL of the answer section's records;
@@ -95,11 +98,11 @@ void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void 
 
 void cache_note_prefetch(struct cache *c);
 
-/* Seconds since the entry of the last fresh hit was stored. */
-uint32_t cache_last_hit_age(const struct cache *c);
-
 /* Zeroes the counters, keeping entries and bytes (reset-statistics). */
 void cache_reset_stats(struct cache *c);
-const struct cache_stats *cache_get_stats(const struct cache *c);
+
+/* Copies the counters into *out: a snapshot, not a live view, so that a
+ * reader never holds a pointer into counters another thread writes. */
+void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 #endif

@@ -227,12 +227,21 @@ static void on_entry(void *arg, const uint8_t *name, size_t name_len, uint16_t q
 	FUZZ_CHECK(!stale);
 }
 
+/* The counters as of now (cache_get_stats() fills a snapshot). */
+static struct cache_stats stats(struct cache *c)
+{
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	return st;
+}
+
 /* One client's lookup: a hit fitted to it, or (TC) a bare question. */
 static enum cache_result lookup(struct cache *c, const struct wire_query *cq, uint64_t now,
 				size_t cap, size_t limit, uint8_t *out, size_t *len, bool stale)
 {
-	enum cache_result r = stale ? cache_lookup_stale(c, cq, now, out, cap, limit, OUR_EDNS, len)
-				    : cache_lookup(c, cq, now, out, cap, limit, OUR_EDNS, len);
+	enum cache_result r = stale ? cache_lookup_stale(c, cq, now, out, cap, limit, OUR_EDNS, len,
+							 NULL)
+				    : cache_lookup(c, cq, now, out, cap, limit, OUR_EDNS, len, NULL);
 	if (r == CACHE_MISS) {
 		FUZZ_CHECK(*len == 0);
 		return r;
@@ -270,18 +279,18 @@ static void check_cache(const uint8_t *ans, size_t ans_len, const struct wire_qu
 		FUZZ_CHECK(!sane);
 	}
 	if (r != 0) {
-		FUZZ_CHECK(cache_get_stats(c)->entries == 0);
+		FUZZ_CHECK(stats(c).entries == 0);
 		cache_free(c);
 		return;
 	}
 	if (flags & WIRE_FLAG_TC)
 		FUZZ_CHECK(!"a TC answer was stored");
 
-	const struct cache_stats *st = cache_get_stats(c);
-	FUZZ_CHECK(st->entries == 1 && st->bytes <= cfg->max_bytes);
+	struct cache_stats st = stats(c);
+	FUZZ_CHECK(st.entries == 1 && st.bytes <= cfg->max_bytes);
 	struct entry_seen seen = { 0 };
 	cache_walk(c, NOW_MS, on_entry, &seen);
-	FUZZ_CHECK(seen.n == 1 && seen.bytes == st->bytes);
+	FUZZ_CHECK(seen.n == 1 && seen.bytes == st.bytes);
 	uint32_t life = seen.ttl_left;
 	FUZZ_CHECK(life >= 1 && life >= cfg->min_ttl && life <= cfg->max_ttl);
 
@@ -357,9 +366,9 @@ static void check_cache(const uint8_t *ans, size_t ans_len, const struct wire_qu
 
 	/* Storing again replaces; flushing by name empties the cache. */
 	FUZZ_CHECK(cache_store(c, q, ans, ans_len, NOW_MS) == 0);
-	FUZZ_CHECK(cache_get_stats(c)->entries == 1);
+	FUZZ_CHECK(stats(c).entries == 1);
 	FUZZ_CHECK(cache_flush_name(c, upper, q->qname_len, false) == 1);
-	FUZZ_CHECK(cache_get_stats(c)->entries == 0 && cache_get_stats(c)->bytes == 0);
+	FUZZ_CHECK(stats(c).entries == 0 && stats(c).bytes == 0);
 	cache_free(c);
 }
 
@@ -395,8 +404,8 @@ static void check_many(const uint8_t *ans, size_t ans_len, const struct wire_que
 					q->qname_len, q->qtype, q->qclass, dnssec_ok, 1232, dnssec_ok));
 		int r = cache_store(c, &kq, copy, ans_len, NOW_MS + k);
 		FUZZ_CHECK(r == 0 || r == -ENOSPC);
-		const struct cache_stats *st = cache_get_stats(c);
-		FUZZ_CHECK(st->entries <= cfg->max_entries && st->bytes <= cfg->max_bytes);
+		struct cache_stats st = stats(c);
+		FUZZ_CHECK(st.entries <= cfg->max_entries && st.bytes <= cfg->max_bytes);
 		if (r == 0) {
 			stored++;
 			FUZZ_CHECK(lookup(c, &kq, NOW_MS + k, sizeof(out), WIRE_MSG_MAX, out, &len,
@@ -405,16 +414,16 @@ static void check_many(const uint8_t *ans, size_t ans_len, const struct wire_que
 	}
 	size_t walked = 0;
 	cache_walk(c, NOW_MS + 36, count_entry, &walked);
-	FUZZ_CHECK(walked == cache_get_stats(c)->entries && walked <= stored);
+	FUZZ_CHECK(walked == stats(c).entries && walked <= stored);
 
 	/* A reload with smaller caps shrinks the cache at once. */
 	struct cache_config smaller = *cfg;
 	smaller.max_entries = cfg->max_entries / 2;
 	cache_configure(c, &smaller);
-	FUZZ_CHECK(cache_get_stats(c)->entries <= smaller.max_entries);
-	size_t left = (size_t)cache_get_stats(c)->entries;
+	FUZZ_CHECK(stats(c).entries <= smaller.max_entries);
+	size_t left = (size_t)stats(c).entries;
 	FUZZ_CHECK(cache_flush_all(c) == left);
-	FUZZ_CHECK(cache_get_stats(c)->entries == 0 && cache_get_stats(c)->bytes == 0);
+	FUZZ_CHECK(stats(c).entries == 0 && stats(c).bytes == 0);
 out:
 	cache_free(c);
 }

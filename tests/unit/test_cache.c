@@ -164,16 +164,24 @@ static struct cache_config base_config(void)
 
 static uint8_t out[WIRE_MSG_MAX];
 
+/* The counters as of now (cache_get_stats() fills a snapshot). */
+static struct cache_stats stats(struct cache *c)
+{
+	struct cache_stats st;
+	cache_get_stats(c, &st);
+	return st;
+}
+
 static enum cache_result lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
 				size_t *len)
 {
-	return cache_lookup(c, q, now_ms, out, sizeof(out), TCP_LIMIT, OUR_EDNS, len);
+	return cache_lookup(c, q, now_ms, out, sizeof(out), TCP_LIMIT, OUR_EDNS, len, NULL);
 }
 
 static enum cache_result lookup_stale(struct cache *c, const struct wire_query *q,
 				      uint64_t now_ms, size_t *len)
 {
-	return cache_lookup_stale(c, q, now_ms, out, sizeof(out), TCP_LIMIT, OUR_EDNS, len);
+	return cache_lookup_stale(c, q, now_ms, out, sizeof(out), TCP_LIMIT, OUR_EDNS, len, NULL);
 }
 
 static ldns_pkt *to_ldns(const uint8_t *b, size_t len)
@@ -256,7 +264,7 @@ static void test_miss_then_hit(void **state)
 
 	make_query(&q, "www.example.test", WIRE_TYPE_A);
 	expect_miss(c, &q, 0);
-	assert_int_equal(cache_get_stats(c)->misses, 1);
+	assert_int_equal(stats(c).misses, 1);
 
 	simple_answer(&p, "www.example.test", 300, 0xc0000201);
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), 0);
@@ -273,12 +281,11 @@ static void test_miss_then_hit(void **state)
 	assert_int_equal(answer_addr(pkt, 0), 0xc0000201);
 	ldns_pkt_free(pkt);
 
-	const struct cache_stats *st = cache_get_stats(c);
-	assert_int_equal(st->hits, 1);
-	assert_int_equal(st->misses, 1);
-	assert_int_equal(st->inserts, 1);
-	assert_int_equal(st->entries, 1);
-	assert_true(st->bytes > p.len);
+	assert_int_equal(stats(c).hits, 1);
+	assert_int_equal(stats(c).misses, 1);
+	assert_int_equal(stats(c).inserts, 1);
+	assert_int_equal(stats(c).entries, 1);
+	assert_true(stats(c).bytes > p.len);
 	cache_free(c);
 	cache_free(NULL);
 }
@@ -361,6 +368,42 @@ static void test_ttl_decay(void **state)
 	cache_free(c);
 }
 
+/* The age a hit reports (stubctl query's "cache, N s old") is the hit's
+ * own entry's, in whole seconds; a miss reports 0. */
+static void test_hit_age(void **state)
+{
+	struct cache_config cfg = base_config();
+	cfg.stale_max_age = 3600;
+	struct cache *c = cache_new(&cfg);
+	struct wire_query old_q, new_q;
+	size_t len;
+	uint32_t age = 99;
+
+	make_query(&old_q, "old.test", WIRE_TYPE_A);
+	make_query(&new_q, "new.test", WIRE_TYPE_A);
+	assert_int_equal(store_a(c, "old.test", 300, 1, 1000), 0);
+	assert_int_equal(store_a(c, "new.test", 300, 2, 40000), 0);
+	assert_int_equal(cache_lookup(c, &old_q, 42999, out, sizeof(out), TCP_LIMIT, OUR_EDNS, &len,
+				      &age),
+			 CACHE_HIT);
+	assert_int_equal(age, 41);
+	assert_int_equal(cache_lookup(c, &new_q, 42999, out, sizeof(out), TCP_LIMIT, OUR_EDNS, &len,
+				      &age),
+			 CACHE_HIT);
+	assert_int_equal(age, 2);
+
+	/* Stale: the age since it was stored, too. */
+	assert_int_equal(cache_lookup_stale(c, &old_q, 400000, out, sizeof(out), TCP_LIMIT,
+					    OUR_EDNS, &len, &age),
+			 CACHE_STALE);
+	assert_int_equal(age, 399);
+	assert_int_equal(cache_lookup(c, &old_q, 400000, out, sizeof(out), TCP_LIMIT, OUR_EDNS, &len,
+				      &age),
+			 CACHE_MISS);
+	assert_int_equal(age, 0);
+	cache_free(c);
+}
+
 static void test_min_ttl_of_answer(void **state)
 {
 	struct cache_config cfg = base_config();
@@ -408,7 +451,7 @@ static void test_clamp_min_ttl(void **state)
 	/* RFC 2181 §8: a TTL with the top bit set means 0. */
 	assert_int_equal(store_a(c, "short.example.test", 0x80000000u, 1, 0), -ENOSPC);
 	expect_miss(c, &q, 0);
-	assert_int_equal(cache_get_stats(c)->inserts, 0);
+	assert_int_equal(stats(c).inserts, 0);
 	cache_free(c);
 }
 
@@ -575,8 +618,8 @@ static void test_negative_without_soa(void **state)
 	rr_ns(&p, "example.test", 3600, "ns.example.test");
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), -ENOSPC);
 	expect_miss(c, &q, 0);
-	assert_int_equal(cache_get_stats(c)->entries, 0);
-	assert_int_equal(cache_get_stats(c)->inserts, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).inserts, 0);
 	cache_free(c);
 }
 
@@ -618,7 +661,7 @@ static void test_servfail(void **state)
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 161000), 0);
 	assert_int_equal(store_a(c, "broken.example.test", 60, 2, 162000), 0);
 	assert_int_equal(hit_addr(c, &q, 162000), 2);
-	assert_int_equal(cache_get_stats(c)->entries, 1);
+	assert_int_equal(stats(c).entries, 1);
 	cache_free(c);
 
 	/* servfail_ttl 0 turns it off, whatever min_ttl says. */
@@ -656,8 +699,8 @@ static void test_not_cached(void **state)
 		assert_int_equal(cache_store(c, &q, p.b, p.len, 0), -ENOSPC);
 		expect_miss(c, &q, 0);
 	}
-	assert_int_equal(cache_get_stats(c)->entries, 0);
-	assert_int_equal(cache_get_stats(c)->inserts, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).inserts, 0);
 	cache_free(c);
 }
 
@@ -700,7 +743,7 @@ static void test_do_cd_keys(void **state)
 	assert_int_equal(cache_store(c, &with_cd, p.b, p.len, 0), 0);
 	simple_answer(&p, "www.example.test", 300, 4);
 	assert_int_equal(cache_store(c, &both, p.b, p.len, 0), 0);
-	assert_int_equal(cache_get_stats(c)->entries, 4);
+	assert_int_equal(stats(c).entries, 4);
 	assert_int_equal(hit_addr(c, &plain, 0), 1);
 	assert_int_equal(hit_addr(c, &with_do, 0), 2);
 	assert_int_equal(hit_addr(c, &with_cd, 0), 3);
@@ -736,7 +779,7 @@ static void test_type_class_keys(void **state)
 	/* An answer for another question than q's is refused. */
 	assert_int_equal(cache_store(c, &qa, p.b, p.len, 0), -EBADMSG);
 	assert_int_equal(cache_store(c, &qch, p.b, p.len, 0), 0);
-	assert_int_equal(cache_get_stats(c)->entries, 2);
+	assert_int_equal(stats(c).entries, 2);
 	assert_int_equal(hit_addr(c, &qa, 0), 1);
 	assert_int_equal(hit_addr(c, &qch, 0), 7);
 	cache_free(c);
@@ -806,15 +849,14 @@ static void test_lru_order(void **state)
 	assert_int_equal(store_a(c, "one.test", 300, 1, 0), 0);
 	assert_int_equal(store_a(c, "two.test", 300, 2, 1000), 0);
 	assert_int_equal(store_a(c, "three.test", 300, 3, 2000), 0);
-	assert_int_equal(cache_get_stats(c)->entries, 3);
+	assert_int_equal(stats(c).entries, 3);
 
 	assert_int_equal(hit_addr(c, &q1, 3000), 1); /* the oldest, touched */
 	assert_int_equal(store_a(c, "four.test", 300, 4, 4000), 0);
 
-	const struct cache_stats *st = cache_get_stats(c);
-	assert_int_equal(st->entries, 3);
-	assert_int_equal(st->evictions, 1);
-	assert_int_equal(st->expirations, 0);
+	assert_int_equal(stats(c).entries, 3);
+	assert_int_equal(stats(c).evictions, 1);
+	assert_int_equal(stats(c).expirations, 0);
 	expect_miss(c, &q2, 5000);
 	assert_int_equal(hit_addr(c, &q1, 5000), 1);
 	assert_int_equal(hit_addr(c, &q3, 5000), 3);
@@ -833,19 +875,19 @@ static void test_eviction_counters(void **state)
 	assert_int_equal(store_a(c, "long.test", 300, 2, 0), 0);
 	/* The tail (short.test) ran out at 10 s: an expiration. */
 	assert_int_equal(store_a(c, "third.test", 300, 3, 20000), 0);
-	assert_int_equal(cache_get_stats(c)->expirations, 1);
-	assert_int_equal(cache_get_stats(c)->evictions, 0);
+	assert_int_equal(stats(c).expirations, 1);
+	assert_int_equal(stats(c).evictions, 0);
 	/* The tail (long.test) is fresh: an eviction. */
 	assert_int_equal(store_a(c, "fourth.test", 300, 4, 21000), 0);
-	assert_int_equal(cache_get_stats(c)->expirations, 1);
-	assert_int_equal(cache_get_stats(c)->evictions, 1);
+	assert_int_equal(stats(c).expirations, 1);
+	assert_int_equal(stats(c).evictions, 1);
 
 	/* A lookup past the stale window frees the entry. */
 	make_query(&q, "third.test", WIRE_TYPE_A);
 	expect_miss(c, &q, 20000 + 300000);
-	assert_int_equal(cache_get_stats(c)->expirations, 2);
-	assert_int_equal(cache_get_stats(c)->entries, 1);
-	assert_int_equal(cache_get_stats(c)->inserts, 4);
+	assert_int_equal(stats(c).expirations, 2);
+	assert_int_equal(stats(c).entries, 1);
+	assert_int_equal(stats(c).inserts, 4);
 	cache_free(c);
 }
 
@@ -874,7 +916,6 @@ static void test_byte_cap(void **state)
 	cfg.max_entries = 1000000;
 	cfg.max_bytes = 1 << 20;
 	struct cache *c = cache_new(&cfg);
-	const struct cache_stats *st = cache_get_stats(c);
 	enum { FLOOD = 100000, RECENT = 200 };
 	static char recent[RECENT][64];
 	uint64_t max_seen = 0;
@@ -883,16 +924,16 @@ static void test_byte_cap(void **state)
 		char qname[64];
 		random_name(qname, sizeof(qname));
 		assert_int_equal(store_a(c, qname, 300 + (unsigned)(rng() % 3000), i, i), 0);
-		if (st->bytes > max_seen)
-			max_seen = st->bytes;
+		if (stats(c).bytes > max_seen)
+			max_seen = stats(c).bytes;
 		if (i >= FLOOD - RECENT)
 			memcpy(recent[i - (FLOOD - RECENT)], qname, sizeof(qname));
 	}
 	assert_true(max_seen <= cfg.max_bytes);
 	assert_true(max_seen > cfg.max_bytes - 1000); /* it did fill up */
-	assert_true(st->entries > 5000);
-	assert_int_equal(st->inserts, FLOOD);
-	assert_int_equal(st->evictions + st->entries, FLOOD);
+	assert_true(stats(c).entries > 5000);
+	assert_int_equal(stats(c).inserts, FLOOD);
+	assert_int_equal(stats(c).evictions + stats(c).entries, FLOOD);
 
 	for (unsigned i = 0; i < RECENT; i++) {
 		struct wire_query q;
@@ -903,10 +944,10 @@ static void test_byte_cap(void **state)
 	/* An answer larger than the whole cache is not stored. */
 	cfg.max_bytes = 100;
 	cache_configure(c, &cfg);
-	assert_int_equal(st->entries, 0);
-	assert_int_equal(st->bytes, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).bytes, 0);
 	assert_int_equal(store_a(c, "big.test", 300, 1, 0), -ENOSPC);
-	assert_int_equal(st->entries, 0);
+	assert_int_equal(stats(c).entries, 0);
 	cache_free(c);
 }
 
@@ -918,14 +959,13 @@ static void test_replace(void **state)
 
 	make_query(&q, "www.example.test", WIRE_TYPE_A);
 	assert_int_equal(store_a(c, "www.example.test", 300, 1, 0), 0);
-	uint64_t bytes = cache_get_stats(c)->bytes;
+	uint64_t bytes = stats(c).bytes;
 	assert_int_equal(store_a(c, "WWW.example.test", 60, 2, 10000), 0);
 
-	const struct cache_stats *st = cache_get_stats(c);
-	assert_int_equal(st->entries, 1);
-	assert_int_equal(st->bytes, bytes);
-	assert_int_equal(st->inserts, 2);
-	assert_int_equal(st->evictions, 0);
+	assert_int_equal(stats(c).entries, 1);
+	assert_int_equal(stats(c).bytes, bytes);
+	assert_int_equal(stats(c).inserts, 2);
+	assert_int_equal(stats(c).evictions, 0);
 	assert_int_equal(hit_addr(c, &q, 10000), 2);
 	assert_int_equal(hit_ttl(c, &q, 10000), 60);
 	expect_miss(c, &q, 70000);
@@ -942,8 +982,8 @@ static void test_max_entries_zero(void **state)
 	make_query(&q, "www.example.test", WIRE_TYPE_A);
 	assert_int_equal(store_a(c, "www.example.test", 300, 1, 0), -ENOSPC);
 	expect_miss(c, &q, 0);
-	assert_int_equal(cache_get_stats(c)->entries, 0);
-	assert_int_equal(cache_get_stats(c)->bytes, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).bytes, 0);
 	cache_free(c);
 }
 
@@ -959,9 +999,8 @@ static void test_configure_shrinks(void **state)
 	}
 	cfg.max_entries = 4;
 	cache_configure(c, &cfg);
-	const struct cache_stats *st = cache_get_stats(c);
-	assert_int_equal(st->entries, 4);
-	assert_int_equal(st->evictions, 6);
+	assert_int_equal(stats(c).entries, 4);
+	assert_int_equal(stats(c).evictions, 6);
 	for (unsigned i = 0; i < 10; i++) {
 		struct wire_query q;
 		snprintf(qname, sizeof(qname), "n%u.test", i);
@@ -973,10 +1012,10 @@ static void test_configure_shrinks(void **state)
 	}
 
 	/* Bytes too: half the bytes keeps at most half the entries. */
-	cfg.max_bytes = (size_t)st->bytes / 2;
+	cfg.max_bytes = (size_t)stats(c).bytes / 2;
 	cache_configure(c, &cfg);
-	assert_true(st->bytes <= cfg.max_bytes);
-	assert_int_equal(st->entries, 2);
+	assert_true(stats(c).bytes <= cfg.max_bytes);
+	assert_int_equal(stats(c).entries, 2);
 
 	/* Growing again lets new entries in. */
 	cfg = base_config();
@@ -985,7 +1024,7 @@ static void test_configure_shrinks(void **state)
 		snprintf(qname, sizeof(qname), "m%u.test", i);
 		assert_int_equal(store_a(c, qname, 300, i, 30000), 0);
 	}
-	assert_int_equal(st->entries, 12);
+	assert_int_equal(stats(c).entries, 12);
 	cache_free(c);
 }
 
@@ -1011,20 +1050,19 @@ static void test_flush(void **state)
 		     0, 1, 0);
 	rr_soa(&p, "example.test", 300, 300);
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), 0);
-	assert_int_equal(cache_get_stats(c)->entries, 7);
+	assert_int_equal(stats(c).entries, 7);
 
 	/* One name, every type, any case. */
 	wire_len = wire_name(wire, "EXAMPLE.Test");
 	assert_int_equal(cache_flush_name(c, wire, wire_len, false), 2);
-	assert_int_equal(cache_get_stats(c)->entries, 5);
+	assert_int_equal(stats(c).entries, 5);
 	make_query(&q, "a.example.test", WIRE_TYPE_A);
 	assert_int_equal(hit_addr(c, &q, 0), 0);
 
 	/* The zone: the name and everything below it, at label boundaries. */
 	assert_int_equal(store_a(c, "example.test", 300, 2, 0), 0);
 	assert_int_equal(cache_flush_name(c, wire, wire_len, true), 3);
-	const struct cache_stats *st = cache_get_stats(c);
-	assert_int_equal(st->entries, 3);
+	assert_int_equal(stats(c).entries, 3);
 	for (size_t i = 0; i < 6; i++) {
 		make_query(&q, names[i], WIRE_TYPE_A);
 		if (i < 3)
@@ -1035,15 +1073,15 @@ static void test_flush(void **state)
 	assert_int_equal(cache_flush_name(c, wire, wire_len, true), 0);
 
 	assert_int_equal(cache_flush_all(c), 3);
-	assert_int_equal(st->entries, 0);
-	assert_int_equal(st->bytes, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).bytes, 0);
 	assert_int_equal(cache_flush_all(c), 0);
 
 	/* The root zone holds everything. */
 	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(store_a(c, names[i], 300, (uint32_t)i, 0), 0);
 	assert_int_equal(cache_flush_name(c, (const uint8_t *)"", 1, true), 6);
-	assert_int_equal(st->entries, 0);
+	assert_int_equal(stats(c).entries, 0);
 	cache_free(c);
 }
 
@@ -1102,7 +1140,7 @@ static void test_walk(void **state)
 		assert_int_equal(log.items[i].qtype, WIRE_TYPE_A);
 		total += log.items[i].bytes;
 	}
-	assert_int_equal(total, cache_get_stats(c)->bytes);
+	assert_int_equal(total, stats(c).bytes);
 	cache_free(c);
 }
 
@@ -1130,11 +1168,11 @@ static void test_serve_stale(void **state)
 	assert_int_equal(answer_ttl(pkt, 0), 30);
 	assert_int_equal(authority_ttl(pkt, 0), 7170);
 	ldns_pkt_free(pkt);
-	assert_int_equal(cache_get_stats(c)->stale_served, 0);
+	assert_int_equal(stats(c).stale_served, 0);
 
 	/* Expired: a miss for the normal lookup, kept for serve-stale. */
 	expect_miss(c, &q, 60000);
-	assert_int_equal(cache_get_stats(c)->entries, 1);
+	assert_int_equal(stats(c).entries, 1);
 	assert_int_equal(lookup_stale(c, &q, 60000, &len), CACHE_STALE);
 	pkt = to_ldns(out, len);
 	assert_int_equal(ldns_pkt_id(pkt), 0x1234);
@@ -1143,14 +1181,14 @@ static void test_serve_stale(void **state)
 	assert_int_equal(authority_ttl(pkt, 0), 30);
 	ldns_pkt_free(pkt);
 	assert_int_equal(lookup_stale(c, &q, 60000 + 3600000 - 1, &len), CACHE_STALE);
-	assert_int_equal(cache_get_stats(c)->stale_served, 2);
+	assert_int_equal(stats(c).stale_served, 2);
 
 	/* Past the window: gone. */
 	assert_int_equal(lookup_stale(c, &q, 60000 + 3600000, &len), CACHE_MISS);
 	assert_int_equal(len, 0);
-	assert_int_equal(cache_get_stats(c)->entries, 0);
-	assert_int_equal(cache_get_stats(c)->expirations, 1);
-	assert_int_equal(cache_get_stats(c)->stale_served, 2);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).expirations, 1);
+	assert_int_equal(stats(c).stale_served, 2);
 	cache_free(c);
 
 	/* stale_max_age 0: never stale. */
@@ -1158,7 +1196,7 @@ static void test_serve_stale(void **state)
 	c = cache_new(&cfg);
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), 0);
 	assert_int_equal(lookup_stale(c, &q, 60000, &len), CACHE_MISS);
-	assert_int_equal(cache_get_stats(c)->stale_served, 0);
+	assert_int_equal(stats(c).stale_served, 0);
 	make_query(&q, "never.example.test", WIRE_TYPE_A);
 	assert_int_equal(lookup_stale(c, &q, 0, &len), CACHE_MISS);
 	cache_free(c);
@@ -1192,9 +1230,9 @@ static void test_prefetch(void **state)
 	assert_int_equal(store_a(c, "tiny.example.test", 5, 1, 0), 0);
 	assert_int_equal(lookup(c, &tiny, 4900, &len), CACHE_HIT);
 
-	assert_int_equal(cache_get_stats(c)->prefetches, 0);
+	assert_int_equal(stats(c).prefetches, 0);
 	cache_note_prefetch(c);
-	assert_int_equal(cache_get_stats(c)->prefetches, 1);
+	assert_int_equal(stats(c).prefetches, 1);
 	cache_free(c);
 }
 
@@ -1218,7 +1256,8 @@ static void test_truncated_reply(void **state)
 
 	/* Old enough that the patcher has work; UDP limit 512. */
 	memset(out, 0xaa, sizeof(out));
-	assert_int_equal(cache_lookup(c, &q, 50000, out, sizeof(out), WIRE_UDP_MIN, OUR_EDNS, &len),
+	assert_int_equal(cache_lookup(c, &q, 50000, out, sizeof(out), WIRE_UDP_MIN, OUR_EDNS, &len,
+				      NULL),
 			 CACHE_HIT);
 	assert_true(len < 512);
 	assert_true(wire_get16(out + 2) & WIRE_FLAG_TC);
@@ -1232,7 +1271,7 @@ static void test_truncated_reply(void **state)
 
 	/* A buffer smaller than the answer truncates the same way. */
 	memset(out, 0xaa, sizeof(out));
-	assert_int_equal(cache_lookup(c, &q, 50000, out, 200, TCP_LIMIT, OUR_EDNS, &len), CACHE_HIT);
+	assert_int_equal(cache_lookup(c, &q, 50000, out, 200, TCP_LIMIT, OUR_EDNS, &len, NULL), CACHE_HIT);
 	assert_true(wire_get16(out + 2) & WIRE_FLAG_TC);
 	for (size_t i = len; i < p.len + 16; i++)
 		assert_int_equal(out[i], 0xaa);
@@ -1249,7 +1288,7 @@ static void test_truncated_reply(void **state)
 	ldns_pkt_free(pkt);
 
 	/* Too small for even the truncated form: a miss, nothing written. */
-	assert_int_equal(cache_lookup(c, &q, 50000, out, 20, TCP_LIMIT, OUR_EDNS, &len), CACHE_MISS);
+	assert_int_equal(cache_lookup(c, &q, 50000, out, 20, TCP_LIMIT, OUR_EDNS, &len, NULL), CACHE_MISS);
 	assert_int_equal(len, 0);
 	cache_free(c);
 }
@@ -1315,7 +1354,7 @@ static void test_malformed(void **state)
 	wire_put16(rdlen, (uint16_t)(wire_get16(rdlen) + 2)); /* one byte too many */
 	put8(&p, 0);
 	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), -EBADMSG);
-	assert_int_equal(cache_get_stats(c)->entries, 0);
+	assert_int_equal(stats(c).entries, 0);
 
 	/* Every prefix of a good answer is refused. */
 	answer_start(&good, WIRE_RCODE_NOERROR, 0, "www.example.test", WIRE_TYPE_A,
@@ -1348,6 +1387,7 @@ int main(void)
 		cmocka_unit_test(test_miss_then_hit),
 		cmocka_unit_test(test_client_fields),
 		cmocka_unit_test(test_ttl_decay),
+		cmocka_unit_test(test_hit_age),
 		cmocka_unit_test(test_min_ttl_of_answer),
 		cmocka_unit_test(test_clamp_min_ttl),
 		cmocka_unit_test(test_clamp_max_ttl),
