@@ -10,10 +10,21 @@
  * a hit copies the answer and writes "stored TTL - age" into the copy.
  * The serve-stale deadline is not stored: it is expiry + the current
  * stale_max_age, so a reload that changes the window applies to all.
+ *
+ * Threads: the entries are split into shards by the key's hash, each with
+ * its own table, LRU list, counters, settings and mutex, so threads that
+ * ask about different names seldom wait for each other. The hash is
+ * computed once: its top bits pick the shard, its low 32 bits the bucket,
+ * so every shard's table spreads as well as one big one would. A question
+ * locks exactly one shard; whole-cache operations lock each shard in turn,
+ * never two at once, so there is no lock order to get wrong. What is not
+ * in a shard is fixed at cache_new() (seed, shard count) or atomic.
  */
 #include "stubd/cache.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +50,10 @@
 #define TABLE_MIN_BUCKETS 16u
 #define TABLE_MAX_BUCKETS ((size_t)1 << 30)
 
+/* Shards are padded to a cache line: two threads working in neighbouring
+ * shards must not bounce one line between their cores. */
+#define CACHE_LINE 64
+
 struct cache_entry {
 	struct cache_entry *hnext; /* hash chain */
 	struct cache_entry *prev;  /* LRU: towards the front (most recent) */
@@ -58,14 +73,33 @@ struct cache_entry {
 	uint16_t ttl_off[];        /* n_ttls offsets into the answer, then the answer */
 };
 
-struct cache {
-	struct cache_config cfg;
-	struct cache_stats stats;
+/* One shard: a small cache of its own. lock guards every other field. */
+struct cache_shard {
+	_Alignas(CACHE_LINE) pthread_mutex_t lock;
+	struct cache_config cfg;      /* max_entries, max_bytes: this shard's share */
+	struct cache_stats stats;     /* prefetches stay 0: struct cache counts them */
 	struct cache_entry **buckets; /* NULL until the first store */
 	size_t mask;                  /* buckets - 1 */
 	struct cache_entry *lru_head; /* most recently used */
 	struct cache_entry *lru_tail;
-	uint64_t seed[4];
+};
+
+struct cache {
+	uint64_t seed[4];             /* fixed at cache_new(): read without a lock */
+	unsigned n_shards;            /* a power of two, fixed at cache_new() */
+	unsigned shard_shift;         /* 64 - log2(n_shards) */
+	_Atomic uint64_t prefetches;  /* the callers' count, from any thread */
+	struct cache_shard shard[];
+};
+
+/* The key of a question as the shards see it. */
+struct cache_key {
+	const uint8_t *name;
+	size_t name_len;
+	uint16_t qtype;
+	uint16_t qclass;
+	uint8_t kflags;
+	uint64_t hash;                /* top bits: the shard; low 32: the bucket */
 };
 
 /* ---- small helpers -------------------------------------------------- */
@@ -162,84 +196,107 @@ static inline uint64_t mum(uint64_t a, uint64_t b)
 }
 
 /* A keyed, case-blind hash of the question. The per-cache random seed
- * keeps remote clients from choosing names that share a bucket. */
-static uint32_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
+ * keeps remote clients from choosing names that share a bucket. All 64
+ * bits are mixed, so the shard (top bits) and the bucket (low bits) are
+ * independent. */
+static uint64_t key_hash(const struct cache *c, const uint8_t *name, size_t len,
 			 uint16_t qtype, uint16_t qclass, uint8_t kflags)
 {
 	uint64_t h = c->seed[0] ^ (((uint64_t)qtype << 48) | ((uint64_t)qclass << 32) |
 				   ((uint64_t)kflags << 16) | len);
 	for (size_t i = 0; i + 8 < len; i += 8)
 		h = mum(h ^ fold8(load64(name + i)), c->seed[1]);
-	h = mum(h ^ fold8(load_last(name, len)) ^ c->seed[2], c->seed[3]);
-	return (uint32_t)(h ^ (h >> 32));
+	return mum(h ^ fold8(load_last(name, len)) ^ c->seed[2], c->seed[3]);
+}
+
+/* q's key; name_len 0 (no question) is a key that matches nothing. */
+static void query_key(const struct cache *c, const struct wire_query *q, struct cache_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (!q->has_question || q->qname_len == 0)
+		return;
+	k->name = q->qname;
+	k->name_len = q->qname_len;
+	k->qtype = q->qtype;
+	k->qclass = q->qclass;
+	k->kflags = query_kflags(q);
+	k->hash = key_hash(c, k->name, k->name_len, k->qtype, k->qclass, k->kflags);
+}
+
+static inline struct cache_shard *shard_of(struct cache *c, uint64_t hash)
+{
+	/* A shift by 64 is undefined: one shard takes no bits. */
+	return &c->shard[c->n_shards == 1 ? 0 : hash >> c->shard_shift];
 }
 
 /* ---- LRU list and hash table ---------------------------------------- */
 
-static void lru_unlink(struct cache *c, struct cache_entry *e)
+/* Everything from here to the public functions works on one shard, with
+ * its lock held. */
+
+static void lru_unlink(struct cache_shard *s, struct cache_entry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
 	else
-		c->lru_head = e->next;
+		s->lru_head = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
 	else
-		c->lru_tail = e->prev;
+		s->lru_tail = e->prev;
 	e->prev = e->next = NULL;
 }
 
-static void lru_push_front(struct cache *c, struct cache_entry *e)
+static void lru_push_front(struct cache_shard *s, struct cache_entry *e)
 {
 	e->prev = NULL;
-	e->next = c->lru_head;
-	if (c->lru_head)
-		c->lru_head->prev = e;
+	e->next = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->prev = e;
 	else
-		c->lru_tail = e;
-	c->lru_head = e;
+		s->lru_tail = e;
+	s->lru_head = e;
 }
 
-static inline void lru_touch(struct cache *c, struct cache_entry *e)
+static inline void lru_touch(struct cache_shard *s, struct cache_entry *e)
 {
-	if (c->lru_head == e)
+	if (s->lru_head == e)
 		return;
-	lru_unlink(c, e);
-	lru_push_front(c, e);
+	lru_unlink(s, e);
+	lru_push_front(s, e);
 }
 
 /* Unlinks e from everything and frees it. */
-static void entry_drop(struct cache *c, struct cache_entry *e)
+static void entry_drop(struct cache_shard *s, struct cache_entry *e)
 {
-	struct cache_entry **pp = &c->buckets[e->hash & c->mask];
+	struct cache_entry **pp = &s->buckets[e->hash & s->mask];
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
-	lru_unlink(c, e);
-	c->stats.entries--;
-	c->stats.bytes -= e->size;
+	lru_unlink(s, e);
+	s->stats.entries--;
+	s->stats.bytes -= e->size;
 	free(e);
 }
 
-static struct cache_entry *table_find(const struct cache *c, uint32_t hash,
-				      const uint8_t *name, size_t name_len,
-				      uint16_t qtype, uint16_t qclass, uint8_t kflags)
+static struct cache_entry *table_find(const struct cache_shard *s, const struct cache_key *k)
 {
-	if (!c->buckets)
+	uint32_t hash = (uint32_t)k->hash;
+	if (!s->buckets || k->name_len == 0)
 		return NULL;
-	for (struct cache_entry *e = c->buckets[hash & c->mask]; e; e = e->hnext) {
-		if (e->hash == hash && e->qtype == qtype && e->qclass == qclass &&
-		    e->kflags == kflags && e->qname_len == name_len &&
-		    name_equal_folded(entry_name(e), name, name_len))
+	for (struct cache_entry *e = s->buckets[hash & s->mask]; e; e = e->hnext) {
+		if (e->hash == hash && e->qtype == k->qtype && e->qclass == k->qclass &&
+		    e->kflags == k->kflags && e->qname_len == k->name_len &&
+		    name_equal_folded(entry_name(e), k->name, k->name_len))
 			return e;
 	}
 	return NULL;
 }
 
 /* The most buckets max_entries can use at a load of 3/4. */
-static size_t table_cap(const struct cache *c)
+static size_t table_cap(const struct cache_shard *s)
 {
-	size_t want = c->cfg.max_entries;
+	size_t want = s->cfg.max_entries;
 	if (want > TABLE_MAX_BUCKETS / 4 * 3)
 		return TABLE_MAX_BUCKETS;
 	want = want / 3 * 4 + 4;
@@ -251,15 +308,15 @@ static size_t table_cap(const struct cache *c)
 
 /* Doubles the table (or makes the first one). On no memory the old table
  * stays: chains get longer, nothing breaks. */
-static void table_grow(struct cache *c)
+static void table_grow(struct cache_shard *s)
 {
-	size_t old_n = c->buckets ? c->mask + 1 : 0;
+	size_t old_n = s->buckets ? s->mask + 1 : 0;
 	size_t n = old_n ? old_n * 2 : TABLE_MIN_BUCKETS;
 	struct cache_entry **nb = calloc(n, sizeof(*nb));
 	if (!nb)
 		return;
 	for (size_t i = 0; i < old_n; i++) {
-		struct cache_entry *e = c->buckets[i];
+		struct cache_entry *e = s->buckets[i];
 		while (e) {
 			struct cache_entry *next = e->hnext;
 			e->hnext = nb[e->hash & (n - 1)];
@@ -267,9 +324,9 @@ static void table_grow(struct cache *c)
 			e = next;
 		}
 	}
-	free(c->buckets);
-	c->buckets = nb;
-	c->mask = n - 1;
+	free(s->buckets);
+	s->buckets = nb;
+	s->mask = n - 1;
 }
 
 /* Whole seconds since e was stored. */
@@ -278,40 +335,95 @@ static inline uint32_t entry_age_s(const struct cache_entry *e, uint64_t now_ms)
 	return now_ms > e->stored_at_ms ? (uint32_t)((now_ms - e->stored_at_ms) / 1000) : 0;
 }
 
-static inline uint64_t stale_deadline(const struct cache *c, const struct cache_entry *e)
+static inline uint64_t stale_deadline(const struct cache_shard *s, const struct cache_entry *e)
 {
-	return e->expires_at_ms + (uint64_t)c->cfg.stale_max_age * 1000;
+	return e->expires_at_ms + (uint64_t)s->cfg.stale_max_age * 1000;
 }
 
 /* Drops the least recently used entry. */
-static void evict_tail(struct cache *c, uint64_t now_ms)
+static void evict_tail(struct cache_shard *s, uint64_t now_ms)
 {
-	struct cache_entry *e = c->lru_tail;
-	if (now_ms >= stale_deadline(c, e))
-		c->stats.expirations++;
+	struct cache_entry *e = s->lru_tail;
+	if (now_ms >= stale_deadline(s, e))
+		s->stats.expirations++;
 	else
-		c->stats.evictions++;
-	entry_drop(c, e);
+		s->stats.evictions++;
+	entry_drop(s, e);
 }
 
 /* Evicts until `extra` more bytes and one more entry fit (extra 0 and
  * need_slot false: until the cache is within its limits). */
-static void shrink_to_fit(struct cache *c, size_t extra, bool need_slot, uint64_t now_ms)
+static void shrink_to_fit(struct cache_shard *s, size_t extra, bool need_slot, uint64_t now_ms)
 {
 	size_t slot = need_slot ? 1 : 0;
-	while (c->lru_tail && (c->stats.entries + slot > c->cfg.max_entries ||
-			       c->stats.bytes + extra > c->cfg.max_bytes))
-		evict_tail(c, now_ms);
+	while (s->lru_tail && (s->stats.entries + slot > s->cfg.max_entries ||
+			       s->stats.bytes + extra > s->cfg.max_bytes))
+		evict_tail(s, now_ms);
 }
 
 /* ---- public: life cycle --------------------------------------------- */
 
+/* A shard's share of a limit: ceil(limit / n), so the shards together
+ * hold at least the limit, and one shard holds exactly it. */
+static size_t limit_share(size_t limit, unsigned n)
+{
+	return limit / n + (limit % n != 0);
+}
+
+static void shard_settings(struct cache_shard *s, const struct cache_config *cfg, unsigned n)
+{
+	s->cfg = *cfg;
+	s->cfg.shards = n;
+	s->cfg.max_entries = limit_share(cfg->max_entries, n);
+	s->cfg.max_bytes = limit_share(cfg->max_bytes, n);
+}
+
+/* The shard count cfg asks for, or 0 when it is not one we take. */
+static unsigned shard_count(unsigned shards)
+{
+	if (shards <= 1)
+		return 1;
+	if (shards > CACHE_SHARDS_MAX || (shards & (shards - 1)) != 0)
+		return 0;
+	return shards;
+}
+
+static void shard_empty(struct cache_shard *s)
+{
+	struct cache_entry *e = s->lru_head;
+	while (e) {
+		struct cache_entry *next = e->next;
+		free(e);
+		e = next;
+	}
+	free(s->buckets);
+}
+
 struct cache *cache_new(const struct cache_config *cfg)
 {
-	struct cache *c = calloc(1, sizeof(*c));
+	unsigned n = shard_count(cfg->shards);
+	if (n == 0)
+		return NULL;
+	/* aligned_alloc wants a multiple of the alignment; sizeof(struct
+	 * cache_shard) is one already. */
+	size_t size = sizeof(struct cache) + n * sizeof(struct cache_shard);
+	size = (size + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+	struct cache *c = aligned_alloc(CACHE_LINE, size);
 	if (!c)
 		return NULL;
-	c->cfg = *cfg;
+	memset(c, 0, size);
+	c->n_shards = n;
+	c->shard_shift = 64 - (unsigned)__builtin_ctz(n);
+	atomic_init(&c->prefetches, 0);
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_mutex_init(&c->shard[i].lock, NULL) != 0) {
+			while (i-- > 0)
+				pthread_mutex_destroy(&c->shard[i].lock);
+			free(c);
+			return NULL;
+		}
+		shard_settings(&c->shard[i], cfg, n);
+	}
 	arc4random_buf(c->seed, sizeof(c->seed));
 	c->seed[1] |= 1; /* an odd multiplier never collapses to 0 */
 	c->seed[3] |= 1;
@@ -322,34 +434,27 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	struct cache_entry *e = c->lru_head;
-	while (e) {
-		struct cache_entry *next = e->next;
-		free(e);
-		e = next;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		shard_empty(&c->shard[i]);
+		pthread_mutex_destroy(&c->shard[i].lock);
 	}
-	free(c->buckets);
 	free(c);
 }
 
 void cache_configure(struct cache *c, const struct cache_config *cfg)
 {
-	c->cfg = *cfg;
-	/* The clock is not known here; count every drop as an eviction
-	 * (UINT64_MAX would call them all expired, 0 calls none). */
-	shrink_to_fit(c, 0, false, 0);
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		shard_settings(s, cfg, c->n_shards); /* cfg->shards is ignored */
+		/* The clock is not known here; count every drop as an eviction
+		 * (UINT64_MAX would call them all expired, 0 calls none). */
+		shrink_to_fit(s, 0, false, 0);
+		pthread_mutex_unlock(&s->lock);
+	}
 }
 
 /* ---- public: lookups ------------------------------------------------ */
-
-static struct cache_entry *find_query(const struct cache *c, const struct wire_query *q)
-{
-	if (!q->has_question || q->qname_len == 0)
-		return NULL;
-	uint8_t kflags = query_kflags(q);
-	uint32_t h = key_hash(c, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
-	return table_find(c, h, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
-}
 
 /* Writes the reply for q from e; TTLs become stored - age, or `fixed`
  * when fixed_ttl. Returns the length, 0 if out cannot hold even a
@@ -382,38 +487,45 @@ static size_t write_reply(const struct cache_entry *e, const struct wire_query *
 	return n;
 }
 
-enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
-			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
-			       size_t *out_len, uint32_t *age_s)
+/* What a lookup writes to: cache_lookup()'s out parameters. */
+struct reply_out {
+	uint8_t *buf;
+	size_t cap;
+	size_t limit;
+	size_t our_edns_size;
+	size_t len;
+	uint32_t age_s;
+};
+
+/* cache_lookup() within k's shard, locked. */
+static enum cache_result lookup_locked(struct cache_shard *s, const struct cache_key *k,
+				       const struct wire_query *q, uint64_t now_ms,
+				       struct reply_out *r)
 {
-	*out_len = 0;
-	if (age_s)
-		*age_s = 0;
-	struct cache_entry *e = find_query(c, q);
+	struct cache_entry *e = table_find(s, k);
 	if (!e) {
-		c->stats.misses++;
+		s->stats.misses++;
 		return CACHE_MISS;
 	}
 	if (now_ms >= e->expires_at_ms) {
 		/* Kept for serve-stale within its window, dropped after it. */
-		if (now_ms >= stale_deadline(c, e)) {
-			c->stats.expirations++;
-			entry_drop(c, e);
+		if (now_ms >= stale_deadline(s, e)) {
+			s->stats.expirations++;
+			entry_drop(s, e);
 		}
-		c->stats.misses++;
+		s->stats.misses++;
 		return CACHE_MISS;
 	}
 
-	size_t n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, false, 0);
+	size_t n = write_reply(e, q, now_ms, r->buf, r->cap, r->limit, r->our_edns_size, false, 0);
 	if (n == 0) {
-		c->stats.misses++;
+		s->stats.misses++;
 		return CACHE_MISS;
 	}
-	lru_touch(c, e);
-	c->stats.hits++;
-	*out_len = n;
-	if (age_s)
-		*age_s = entry_age_s(e, now_ms);
+	lru_touch(s, e);
+	s->stats.hits++;
+	r->len = n;
+	r->age_s = entry_age_s(e, now_ms);
 
 	uint64_t left_ms = e->expires_at_ms - now_ms;
 	if (e->lifetime >= PREFETCH_MIN_LIFETIME &&
@@ -425,14 +537,31 @@ enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint
 	return CACHE_HIT;
 }
 
-enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
-				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
-				     size_t our_edns_size, size_t *out_len, uint32_t *age_s)
+enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
+			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
+			       size_t *out_len, uint32_t *age_s)
 {
-	*out_len = 0;
+	struct reply_out r = { .buf = out, .cap = cap, .limit = limit,
+			       .our_edns_size = our_edns_size };
+	struct cache_key k;
+	query_key(c, q, &k);
+	struct cache_shard *s = shard_of(c, k.hash);
+
+	pthread_mutex_lock(&s->lock);
+	enum cache_result result = lookup_locked(s, &k, q, now_ms, &r);
+	pthread_mutex_unlock(&s->lock);
+	*out_len = r.len;
 	if (age_s)
-		*age_s = 0;
-	struct cache_entry *e = find_query(c, q);
+		*age_s = r.age_s;
+	return result;
+}
+
+/* cache_lookup_stale() within k's shard, locked. */
+static enum cache_result lookup_stale_locked(struct cache_shard *s, const struct cache_key *k,
+					     const struct wire_query *q, uint64_t now_ms,
+					     struct reply_out *r)
+{
+	struct cache_entry *e = table_find(s, k);
 	if (!e)
 		return CACHE_MISS;
 
@@ -441,24 +570,43 @@ enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q
 	if (now_ms < e->expires_at_ms) {
 		/* Refreshed while the upstreams were failing for this client:
 		 * the fresh answer beats a stale one. */
-		n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, false, 0);
+		n = write_reply(e, q, now_ms, r->buf, r->cap, r->limit, r->our_edns_size, false, 0);
 		result = CACHE_HIT;
-	} else if (now_ms < stale_deadline(c, e)) {
-		n = write_reply(e, q, now_ms, out, cap, limit, our_edns_size, true, STALE_TTL);
+	} else if (now_ms < stale_deadline(s, e)) {
+		n = write_reply(e, q, now_ms, r->buf, r->cap, r->limit, r->our_edns_size, true,
+				STALE_TTL);
 		result = CACHE_STALE;
 	} else {
-		c->stats.expirations++;
-		entry_drop(c, e);
+		s->stats.expirations++;
+		entry_drop(s, e);
 		return CACHE_MISS;
 	}
 	if (n == 0)
 		return CACHE_MISS;
 	if (result == CACHE_STALE)
-		c->stats.stale_served++;
-	lru_touch(c, e);
-	*out_len = n;
+		s->stats.stale_served++;
+	lru_touch(s, e);
+	r->len = n;
+	r->age_s = entry_age_s(e, now_ms);
+	return result;
+}
+
+enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q,
+				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
+				     size_t our_edns_size, size_t *out_len, uint32_t *age_s)
+{
+	struct reply_out r = { .buf = out, .cap = cap, .limit = limit,
+			       .our_edns_size = our_edns_size };
+	struct cache_key k;
+	query_key(c, q, &k);
+	struct cache_shard *s = shard_of(c, k.hash);
+
+	pthread_mutex_lock(&s->lock);
+	enum cache_result result = lookup_stale_locked(s, &k, q, now_ms, &r);
+	pthread_mutex_unlock(&s->lock);
+	*out_len = r.len;
 	if (age_s)
-		*age_s = entry_age_s(e, now_ms);
+		*age_s = r.age_s;
 	return result;
 }
 
@@ -596,40 +744,23 @@ static uint32_t answer_lifetime(const struct cache_config *cfg, const uint8_t *a
 	return clamp_ttl(life, cfg->min_ttl, cfg->max_ttl);
 }
 
-int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answer,
-		size_t len, uint64_t now_ms)
+/* What an entry holding answer costs, charged against max_bytes. */
+static inline size_t entry_size(const struct answer_scan *scan, size_t len)
 {
-	struct answer_scan s;
-	bool negative;
+	return sizeof(struct cache_entry) + scan->n_ttls * sizeof(uint16_t) + len;
+}
 
-	if (c->cfg.max_entries == 0)
-		return -ENOSPC; /* the cache is off: not even worth a look */
-	if (!q->has_question || q->qname_len == 0)
-		return -EBADMSG;
-	int err = scan_answer(answer, len, q, &s);
-	if (err < 0)
-		return err;
-	uint32_t life = answer_lifetime(&c->cfg, answer, &s, &negative);
-	if (life == 0)
-		return -ENOSPC;
-
-	uint8_t kflags = query_kflags(q);
-	uint32_t hash = key_hash(c, q->qname, q->qname_len, q->qtype, q->qclass, kflags);
-	struct cache_entry *old = table_find(c, hash, q->qname, q->qname_len, q->qtype,
-					     q->qclass, kflags);
-	/* RFC 8767 §4 (and RFC 9520): a failure to refresh must not wipe
-	 * out an answer that can still be served, fresh or stale. */
-	if (old && WIRE_RCODE(wire_get16(answer + 2)) == WIRE_RCODE_SERVFAIL &&
-	    WIRE_RCODE(wire_get16(entry_answer(old) + 2)) != WIRE_RCODE_SERVFAIL &&
-	    now_ms < stale_deadline(c, old))
-		return -ENOSPC;
-
-	size_t size = sizeof(struct cache_entry) + s.n_ttls * sizeof(uint16_t) + len;
-	if (size > c->cfg.max_bytes)
-		return -ENOSPC;
+/* A new entry for k holding answer, its TTLs made to agree with life and
+ * clamped to s's settings; NULL on no memory. */
+static struct cache_entry *entry_new(const struct cache_shard *s, const struct cache_key *k,
+				     const uint8_t *answer, size_t len,
+				     const struct answer_scan *scan, uint32_t life, bool negative,
+				     uint64_t now_ms)
+{
+	size_t size = entry_size(scan, len);
 	struct cache_entry *e = malloc(size);
 	if (!e)
-		return -ENOMEM;
+		return NULL;
 
 	memset(e, 0, sizeof(*e));
 	e->stored_at_ms = now_ms;
@@ -637,12 +768,12 @@ int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answ
 	e->lifetime = life;
 	e->size = (uint32_t)size;
 	e->answer_len = (uint16_t)len;
-	e->n_ttls = (uint16_t)s.n_ttls;
-	e->qtype = q->qtype;
-	e->qclass = q->qclass;
-	e->qname_len = q->qname_len;
-	e->kflags = kflags;
-	e->hash = hash; /* the same for the lowercased copy: the hash folds case */
+	e->n_ttls = (uint16_t)scan->n_ttls;
+	e->qtype = k->qtype;
+	e->qclass = k->qclass;
+	e->qname_len = (uint8_t)k->name_len;
+	e->kflags = k->kflags;
+	e->hash = (uint32_t)k->hash; /* the same for the lowercased copy: the hash folds case */
 	uint8_t *stored = entry_answer(e);
 	memcpy(stored, answer, len);
 	lowercase_name(stored + WIRE_HEADER_LEN, e->qname_len);
@@ -652,36 +783,92 @@ int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answ
 	 * carries the negative TTL. The clamps apply to every record, so a
 	 * client never sees a TTL that outlives the entry's max_ttl cap. */
 	if (negative)
-		put32(stored + s.soa_ttl_off, life);
+		put32(stored + scan->soa_ttl_off, life);
 	struct wire_rr_iter it;
 	struct wire_rr rr;
 	unsigned i = 0;
 	(void)wire_rr_iter_init(&it, stored, len); /* scan_answer checked it */
 	while (wire_rr_next(&it, &rr) == 1) {
-		uint32_t ttl = clamp_ttl(valid_ttl(rr.ttl), c->cfg.min_ttl, c->cfg.max_ttl);
+		uint32_t ttl = clamp_ttl(valid_ttl(rr.ttl), s->cfg.min_ttl, s->cfg.max_ttl);
 		put32(stored + rr.ttl_off, ttl);
 		e->ttl_off[i++] = (uint16_t)rr.ttl_off;
 	}
+	return e;
+}
 
-	if (old)
-		entry_drop(c, old); /* replaced: neither evicted nor expired */
-	shrink_to_fit(c, size, true, now_ms);
-
-	if (!c->buckets || (c->stats.entries + 1 > (c->mask + 1) / 4 * 3 &&
-			    c->mask + 1 < table_cap(c)))
-		table_grow(c);
-	if (!c->buckets) {
-		free(e);
+/* Links e into s's table and LRU list, making room first. */
+static int table_insert(struct cache_shard *s, struct cache_entry *e, uint64_t now_ms)
+{
+	shrink_to_fit(s, e->size, true, now_ms);
+	if (!s->buckets || (s->stats.entries + 1 > (s->mask + 1) / 4 * 3 &&
+			    s->mask + 1 < table_cap(s)))
+		table_grow(s);
+	if (!s->buckets)
 		return -ENOMEM;
-	}
-	struct cache_entry **head = &c->buckets[e->hash & c->mask];
+	struct cache_entry **head = &s->buckets[e->hash & s->mask];
 	e->hnext = *head;
 	*head = e;
-	lru_push_front(c, e);
-	c->stats.entries++;
-	c->stats.bytes += size;
-	c->stats.inserts++;
+	lru_push_front(s, e);
+	s->stats.entries++;
+	s->stats.bytes += e->size;
+	s->stats.inserts++;
 	return 0;
+}
+
+/* cache_store() within k's shard, locked: everything that needs the
+ * settings or the entries. */
+static int store_locked(struct cache_shard *s, const struct cache_key *k, const uint8_t *answer,
+			size_t len, const struct answer_scan *scan, uint64_t now_ms)
+{
+	bool negative;
+
+	if (s->cfg.max_entries == 0)
+		return -ENOSPC; /* the cache is off */
+	uint32_t life = answer_lifetime(&s->cfg, answer, scan, &negative);
+	if (life == 0)
+		return -ENOSPC;
+
+	struct cache_entry *old = table_find(s, k);
+	/* RFC 8767 §4 (and RFC 9520): a failure to refresh must not wipe
+	 * out an answer that can still be served, fresh or stale. */
+	if (old && WIRE_RCODE(wire_get16(answer + 2)) == WIRE_RCODE_SERVFAIL &&
+	    WIRE_RCODE(wire_get16(entry_answer(old) + 2)) != WIRE_RCODE_SERVFAIL &&
+	    now_ms < stale_deadline(s, old))
+		return -ENOSPC;
+
+	if (entry_size(scan, len) > s->cfg.max_bytes)
+		return -ENOSPC;
+	struct cache_entry *e = entry_new(s, k, answer, len, scan, life, negative, now_ms);
+	if (!e)
+		return -ENOMEM;
+	if (old)
+		entry_drop(s, old); /* replaced: neither evicted nor expired */
+	int err = table_insert(s, e, now_ms);
+	if (err < 0)
+		free(e);
+	return err;
+}
+
+int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answer,
+		size_t len, uint64_t now_ms)
+{
+	struct answer_scan scan;
+	struct cache_key k;
+
+	if (!q->has_question || q->qname_len == 0)
+		return -EBADMSG;
+	/* The answer's shape needs neither settings nor entries: checked
+	 * before the lock, so other threads wait less. */
+	int err = scan_answer(answer, len, q, &scan);
+	if (err < 0)
+		return err;
+	query_key(c, q, &k);
+	struct cache_shard *s = shard_of(c, k.hash);
+
+	pthread_mutex_lock(&s->lock);
+	err = store_locked(s, &k, answer, len, &scan, now_ms);
+	pthread_mutex_unlock(&s->lock);
+	return err;
 }
 
 /* ---- public: flushes, walk, stats ----------------------------------- */
@@ -689,9 +876,14 @@ int cache_store(struct cache *c, const struct wire_query *q, const uint8_t *answ
 size_t cache_flush_all(struct cache *c)
 {
 	size_t n = 0;
-	while (c->lru_head) {
-		entry_drop(c, c->lru_head);
-		n++;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		while (s->lru_head) {
+			entry_drop(s, s->lru_head);
+			n++;
+		}
+		pthread_mutex_unlock(&s->lock);
 	}
 	return n;
 }
@@ -711,17 +903,16 @@ static bool name_in(const uint8_t *name, size_t len, const uint8_t *zone, size_t
 	return false;
 }
 
-size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone)
+/* cache_flush_name() within one shard, locked. */
+static size_t flush_name_locked(struct cache_shard *s, const uint8_t *name, size_t name_len,
+				bool zone)
 {
 	size_t n = 0;
-	if (name_len == 0 || name_len > WIRE_NAME_MAX)
-		return 0;
-	/* O(entries): an admin command, not worth an index per name. */
-	struct cache_entry *e = c->lru_head;
+	struct cache_entry *e = s->lru_head;
 	while (e) {
 		struct cache_entry *next = e->next;
 		if (name_in(entry_name(e), e->qname_len, name, name_len, zone)) {
-			entry_drop(c, e);
+			entry_drop(s, e);
 			n++;
 		}
 		e = next;
@@ -729,9 +920,26 @@ size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, b
 	return n;
 }
 
-void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg)
+size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone)
 {
-	for (const struct cache_entry *e = c->lru_head; e; e = e->next) {
+	size_t n = 0;
+	if (name_len == 0 || name_len > WIRE_NAME_MAX)
+		return 0;
+	/* O(entries) and every shard: an admin command, not worth an index
+	 * per name; a zone's names are spread over all shards anyway. */
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		n += flush_name_locked(s, name, name_len, zone);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n;
+}
+
+static void walk_locked(const struct cache_shard *s, uint64_t now_ms, cache_visit_fn fn,
+			void *arg)
+{
+	for (const struct cache_entry *e = s->lru_head; e; e = e->next) {
 		bool stale = now_ms >= e->expires_at_ms;
 		uint32_t left = 0;
 		if (!stale) {
@@ -743,21 +951,56 @@ void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void 
 	}
 }
 
+void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg)
+{
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		const struct cache_shard *s = &c->shard[i];
+		/* The walk changes no entry, hence the const cache; the lock is
+		 * the one member it must write, and no cache is const itself
+		 * (cache_new() allocates them). */
+		pthread_mutex_t *lock = (pthread_mutex_t *)&s->lock;
+		pthread_mutex_lock(lock);
+		walk_locked(s, now_ms, fn, arg);
+		pthread_mutex_unlock(lock);
+	}
+}
+
 void cache_note_prefetch(struct cache *c)
 {
-	c->stats.prefetches++;
+	/* Relaxed: a counter, ordered with nothing else. */
+	atomic_fetch_add_explicit(&c->prefetches, 1, memory_order_relaxed);
 }
 
 void cache_get_stats(struct cache *c, struct cache_stats *out)
 {
-	*out = c->stats;
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		out->entries += s->stats.entries;
+		out->bytes += s->stats.bytes;
+		out->hits += s->stats.hits;
+		out->misses += s->stats.misses;
+		out->inserts += s->stats.inserts;
+		out->evictions += s->stats.evictions;
+		out->expirations += s->stats.expirations;
+		out->stale_served += s->stats.stale_served;
+		pthread_mutex_unlock(&s->lock);
+	}
+	out->prefetches = atomic_load_explicit(&c->prefetches, memory_order_relaxed);
 }
 
 void cache_reset_stats(struct cache *c)
 {
-	uint64_t entries = c->stats.entries;
-	uint64_t bytes = c->stats.bytes;
-	memset(&c->stats, 0, sizeof(c->stats));
-	c->stats.entries = entries;
-	c->stats.bytes = bytes;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		uint64_t entries = s->stats.entries;
+		uint64_t bytes = s->stats.bytes;
+		memset(&s->stats, 0, sizeof(s->stats));
+		s->stats.entries = entries;
+		s->stats.bytes = bytes;
+		pthread_mutex_unlock(&s->lock);
+	}
+	atomic_store_explicit(&c->prefetches, 0, memory_order_relaxed);
 }

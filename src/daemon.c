@@ -121,6 +121,7 @@ static void cache_settings(const struct config *cfg, struct cache_config *cc)
 	cc->max_negative_ttl = cfg->cache_max_negative_ttl;
 	cc->servfail_ttl = SERVFAIL_TTL;
 	cc->stale_max_age = cfg->serve_stale ? cfg->stale_max_age : 0;
+	cc->shards = 1; /* one event loop, one shard */
 }
 
 /* The cache lives as long as the daemon: a reload changes its limits but

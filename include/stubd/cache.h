@@ -8,6 +8,13 @@
  * TTLs there: no allocation, no ldns. Time comes in as an argument (a
  * monotonic millisecond clock), so tests need no sleeps. Storing does not
  * scrub: callers store only what scrub_reply() produced.
+ *
+ * Every function may be called from several threads at once (one cache
+ * shared by all workers). The entries are split into `shards` by the
+ * key's hash, each with its own lock, table, LRU list and counters: a
+ * lookup or store locks one shard; flushes, walks, reloads and the
+ * counters visit the shards one at a time, so they see each shard as
+ * it was at its turn, not the whole cache at one instant.
  */
 #ifndef STUBD_CACHE_H
 #define STUBD_CACHE_H
@@ -18,6 +25,8 @@
 
 #include "stubd/wire.h"
 
+#define CACHE_SHARDS_MAX 64
+
 struct cache_config {
 	size_t max_entries;        /* cache-size; 0 = the cache stores nothing */
 	size_t max_bytes;          /* cache-memory: entries, keys and answers */
@@ -26,6 +35,10 @@ struct cache_config {
 	uint32_t max_negative_ttl; /* cache-max-negative-ttl (RFC 2308 §5) */
 	uint32_t servfail_ttl;     /* how long a failure is remembered (RFC 9520) */
 	uint32_t stale_max_age;    /* serve-stale window after expiry (RFC 8767), 0 = off */
+	/* 0 or 1: one shard; else a power of two up to CACHE_SHARDS_MAX. Each
+	 * shard gets ceil(limit / shards) of max_entries and of max_bytes, and
+	 * evicts on its own (LRU within the shard). Fixed at cache_new(). */
+	unsigned shards;
 };
 
 struct cache_stats {
@@ -49,11 +62,15 @@ enum cache_result {
 
 struct cache;
 
-/* The caller owns the result; free with cache_free(). NULL on no memory. */
+/* The caller owns the result; free with cache_free(). NULL on no memory
+ * or a shard count that is not 0, 1 or a power of two up to
+ * CACHE_SHARDS_MAX. */
 struct cache *cache_new(const struct cache_config *cfg);
+/* Not concurrently with any other call on c. */
 void cache_free(struct cache *c);
 
-/* Takes new limits (reload); shrinks to them at once. */
+/* Takes new limits (reload); shrinks to them at once. cfg->shards is
+ * ignored: the shard count stays the one given to cache_new(). */
 void cache_configure(struct cache *c, const struct cache_config *cfg);
 
 /* Looks q up and, on a fresh hit, writes the client's reply to out (as
@@ -91,7 +108,9 @@ size_t cache_flush_all(struct cache *c);
  * every name below it. Returns how many. */
 size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone);
 
-/* Walks the entries (most recently used first) for dump-cache. */
+/* Walks the entries for dump-cache: shard by shard, each shard's entries
+ * most recently used first (so the order is per shard, not global). fn
+ * runs with that shard locked: it must not call into the cache. */
 typedef void (*cache_visit_fn)(void *arg, const uint8_t *name, size_t name_len,
 			       uint16_t qtype, uint32_t ttl_left, size_t bytes, bool stale);
 void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg);
@@ -101,8 +120,9 @@ void cache_note_prefetch(struct cache *c);
 /* Zeroes the counters, keeping entries and bytes (reset-statistics). */
 void cache_reset_stats(struct cache *c);
 
-/* Copies the counters into *out: a snapshot, not a live view, so that a
- * reader never holds a pointer into counters another thread writes. */
+/* Copies the counters, summed over the shards, into *out: a snapshot,
+ * not a live view, so that a reader never holds a pointer into counters
+ * another thread writes. */
 void cache_get_stats(struct cache *c, struct cache_stats *out);
 
 #endif
