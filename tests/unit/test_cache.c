@@ -1,8 +1,11 @@
 /* test_cache.c - unit tests for cache.c: keys, TTL decay, RFC 2308
- * negative caching, clamps, LRU and byte caps, flushes, serve-stale and
- * prefetch. Time is an explicit millisecond clock; replies are read back
- * with ldns so every TTL and record is checked as a client would see it. */
+ * negative caching, clamps, LRU and byte caps, flushes, serve-stale,
+ * prefetch, shards and threads. Time is an explicit millisecond clock;
+ * replies are read back with ldns so every TTL and record is checked as a
+ * client would see it. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1381,6 +1384,381 @@ static void test_malformed(void **state)
 	cache_free(c);
 }
 
+/* ---- shards ------------------------------------------------------------ */
+
+static struct cache_config sharded_config(unsigned shards)
+{
+	struct cache_config cfg = base_config();
+	cfg.shards = shards;
+	return cfg;
+}
+
+/* Stores "n<i>.<zone>" for i in [0, n) with address i. */
+static void store_many(struct cache *c, const char *zone, unsigned n, uint64_t now_ms)
+{
+	char qname[64];
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(qname, sizeof(qname), "n%u.%s", i, zone);
+		assert_int_equal(store_a(c, qname, 300, i, now_ms), 0);
+	}
+}
+
+static void expect_many(struct cache *c, const char *zone, unsigned n, bool present,
+			uint64_t now_ms)
+{
+	char qname[64];
+	struct wire_query q;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(qname, sizeof(qname), "n%u.%s", i, zone);
+		make_query(&q, qname, WIRE_TYPE_A);
+		if (present)
+			assert_int_equal(hit_addr(c, &q, now_ms), i);
+		else
+			expect_miss(c, &q, now_ms);
+	}
+}
+
+static void count_bytes(void *arg, const uint8_t *qname, size_t name_len, uint16_t qtype,
+			uint32_t ttl_left, size_t bytes, bool stale)
+{
+	uint64_t *sum = arg; /* [0] entries, [1] bytes */
+	sum[0]++;
+	sum[1] += bytes;
+}
+
+/* Powers of two up to 64 (0 meaning 1); anything else is refused, and a
+ * reload cannot change the count. */
+static void test_shard_counts(void **state)
+{
+	static const unsigned good[] = { 0, 1, 2, 4, 8, 16, 32, 64 };
+	static const unsigned bad[] = { 3, 6, 12, 65, 128, 1u << 31 };
+	struct wire_query q;
+
+	make_query(&q, "www.example.test", WIRE_TYPE_A);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct cache_config cfg = sharded_config(good[i]);
+		struct cache *c = cache_new(&cfg);
+		assert_non_null(c);
+		assert_int_equal(store_a(c, "www.example.test", 300, 7, 0), 0);
+		assert_int_equal(hit_addr(c, &q, 0), 7);
+		cache_free(c);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct cache_config cfg = sharded_config(bad[i]);
+		assert_null(cache_new(&cfg));
+	}
+
+	/* 8 shards of ceil(9 / 8) = 2 entries hold 16, one shard of 9 would
+	 * hold 9: the count stays 8 after a reload that asks for 1. */
+	struct cache_config cfg = sharded_config(8);
+	cfg.max_entries = 9;
+	struct cache *c = cache_new(&cfg);
+	cfg.shards = 1;
+	cache_configure(c, &cfg);
+	store_many(c, "count.test", 1000, 0);
+	assert_int_equal(stats(c).entries, 16);
+	cache_free(c);
+}
+
+/* Many names over 8 shards: each one found again, the counters the sums
+ * of every shard's, the walk visiting every entry. */
+static void test_sharded_many(void **state)
+{
+	struct cache_config cfg = sharded_config(8);
+	struct cache *c = cache_new(&cfg);
+	struct wire_query q;
+	size_t len;
+	char qname[64];
+
+	store_many(c, "many.test", 400, 0); /* ~50 a shard, far below 125 */
+	expect_many(c, "many.test", 400, true, 1000);
+	for (unsigned i = 0; i < 100; i++) {
+		snprintf(qname, sizeof(qname), "absent%u.many.test", i);
+		make_query(&q, qname, WIRE_TYPE_A);
+		assert_int_equal(lookup(c, &q, 1000, &len), CACHE_MISS);
+	}
+	cache_note_prefetch(c);
+	cache_note_prefetch(c);
+
+	struct cache_stats st = stats(c);
+	assert_int_equal(st.entries, 400);
+	assert_int_equal(st.inserts, 400);
+	assert_int_equal(st.hits, 400);
+	assert_int_equal(st.misses, 100);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(st.prefetches, 2);
+	uint64_t sum[2] = { 0, 0 };
+	cache_walk(c, 1000, count_bytes, sum);
+	assert_int_equal(sum[0], 400);
+	assert_int_equal(sum[1], st.bytes);
+
+	/* reset-statistics reaches every shard and keeps what is cached. */
+	cache_reset_stats(c);
+	struct cache_stats after = stats(c);
+	assert_int_equal(after.entries, 400);
+	assert_int_equal(after.bytes, st.bytes);
+	assert_int_equal(after.hits + after.misses + after.inserts + after.prefetches, 0);
+	cache_free(c);
+}
+
+/* Flushes by name, by zone and of everything reach every shard. */
+static void test_sharded_flush(void **state)
+{
+	struct cache_config cfg = sharded_config(8);
+	struct cache *c = cache_new(&cfg);
+	uint8_t wire[WIRE_NAME_MAX];
+	size_t wire_len;
+	struct wire_query q;
+
+	store_many(c, "a.example.test", 100, 0);
+	store_many(c, "b.example.test", 100, 0);
+	store_many(c, "other.test", 100, 0);
+	assert_int_equal(store_a(c, "example.test", 300, 1, 0), 0);
+	assert_int_equal(stats(c).entries, 301);
+
+	/* One name. */
+	wire_len = wire_name(wire, "N7.A.example.test");
+	assert_int_equal(cache_flush_name(c, wire, wire_len, false), 1);
+	make_query(&q, "n7.a.example.test", WIRE_TYPE_A);
+	expect_miss(c, &q, 0);
+	assert_int_equal(stats(c).entries, 300);
+
+	/* A zone: its 99 names left, wherever they live. */
+	wire_len = wire_name(wire, "a.example.test");
+	assert_int_equal(cache_flush_name(c, wire, wire_len, true), 99);
+	expect_many(c, "a.example.test", 100, false, 0);
+	expect_many(c, "b.example.test", 100, true, 0);
+
+	/* The parent zone: b's 100 and the apex. */
+	wire_len = wire_name(wire, "example.test");
+	assert_int_equal(cache_flush_name(c, wire, wire_len, true), 101);
+	expect_many(c, "b.example.test", 100, false, 0);
+	expect_many(c, "other.test", 100, true, 0);
+
+	assert_int_equal(cache_flush_all(c), 100);
+	expect_many(c, "other.test", 100, false, 0);
+	assert_int_equal(stats(c).entries, 0);
+	assert_int_equal(stats(c).bytes, 0);
+	cache_free(c);
+}
+
+/* Limits are split over the shards: a cache-size of 64 over 8 shards
+ * never holds more than 64, and fills all 64 (every shard takes names). */
+static void test_sharded_limits(void **state)
+{
+	struct cache_config cfg = sharded_config(8);
+	cfg.max_entries = 64;
+	struct cache *c = cache_new(&cfg);
+	char qname[64];
+
+	for (unsigned i = 0; i < 2000; i++) {
+		snprintf(qname, sizeof(qname), "n%u.limit.test", i);
+		assert_int_equal(store_a(c, qname, 300, i, i), 0);
+		assert_true(stats(c).entries <= 64);
+	}
+	struct cache_stats st = stats(c);
+	assert_int_equal(st.entries, 64);
+	assert_int_equal(st.inserts, 2000);
+	assert_int_equal(st.evictions + st.entries, 2000);
+	/* The LRU is per shard, but the last few stored are surely kept. */
+	for (unsigned i = 1995; i < 2000; i++) {
+		struct wire_query q;
+		snprintf(qname, sizeof(qname), "n%u.limit.test", i);
+		make_query(&q, qname, WIRE_TYPE_A);
+		assert_int_equal(hit_addr(c, &q, 2000), i);
+	}
+
+	/* A reload shrinks every shard. */
+	cfg.max_entries = 16;
+	cache_configure(c, &cfg);
+	assert_int_equal(stats(c).entries, 16);
+	cache_free(c);
+
+	/* Bytes too: each shard gets an eighth of cache-memory, and an answer
+	 * that fits the whole cache but not one shard's share is refused. */
+	cfg = sharded_config(8);
+	cfg.max_bytes = 800;
+	c = cache_new(&cfg);
+	assert_int_equal(store_a(c, "big.test", 300, 1, 0), -ENOSPC);
+	cache_free(c);
+	cfg.shards = 1;
+	c = cache_new(&cfg);
+	assert_int_equal(store_a(c, "big.test", 300, 1, 0), 0);
+	cache_free(c);
+
+	cfg = sharded_config(8);
+	cfg.max_bytes = 8 * 4096;
+	c = cache_new(&cfg);
+	for (unsigned i = 0; i < 2000; i++) {
+		snprintf(qname, sizeof(qname), "n%u.bytes.test", i);
+		assert_int_equal(store_a(c, qname, 300, i, i), 0);
+		assert_true(stats(c).bytes <= cfg.max_bytes);
+	}
+	assert_true(stats(c).bytes > cfg.max_bytes - 8 * 200); /* each shard filled up */
+	cache_free(c);
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* Four threads at once on one 8-shard cache, over one small pool of names
+ * so they meet on the same entries: lookups, stale lookups, stores,
+ * flushes, walks, counters and reloads. No cmocka asserts in the threads
+ * (not thread-safe): each counts what it did and what looked wrong, and
+ * the main thread checks that the cache's counters agree. Run under ASan
+ * (tools/test) and TSan (test_cache_tsan). */
+
+enum { POOL = 200, THREADS = 4, OPS = 20000 };
+
+static struct wire_query pool_q[POOL];
+static struct pkt pool_ans[POOL];
+static _Atomic uint64_t pool_clock; /* ms: each operation moves it on by 20 */
+
+struct churner {
+	pthread_t tid;
+	struct cache *c;
+	uint64_t rng;
+	uint64_t lookups, stores, stale, prefetches;
+	uint64_t bad;            /* a wrong answer or an unexpected error */
+};
+
+static uint64_t churn_rng(struct churner *w)
+{
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	return w->rng;
+}
+
+/* A reply for pool name k: its ID and its address. */
+static bool churn_reply_ok(const uint8_t *buf, size_t len, unsigned k)
+{
+	size_t rdata = WIRE_HEADER_LEN + (size_t)pool_q[k].qname_len + 4 + 12;
+	return len == pool_ans[k].len && wire_get16(buf) == pool_q[k].id &&
+	       wire_get32(buf + rdata) == k;
+}
+
+static void churn_visit(void *arg, const uint8_t *qname, size_t name_len, uint16_t qtype,
+			uint32_t ttl_left, size_t bytes, bool stale)
+{
+	(*(uint64_t *)arg)++;
+}
+
+static void churn_one(struct churner *w, uint8_t *buf, size_t cap)
+{
+	uint64_t r = churn_rng(w);
+	unsigned k = (unsigned)(r % POOL);
+	unsigned op = (unsigned)((r >> 32) % 10000);
+	uint64_t now = atomic_fetch_add(&pool_clock, 20);
+	size_t len;
+	uint32_t age;
+
+	if (op < 6000) {
+		enum cache_result res = cache_lookup(w->c, &pool_q[k], now, buf, cap, TCP_LIMIT,
+						     OUR_EDNS, &len, &age);
+		w->lookups++;
+		if (res == CACHE_HIT_PREFETCH) {
+			cache_note_prefetch(w->c);
+			w->prefetches++;
+		}
+		if (res != CACHE_MISS && !churn_reply_ok(buf, len, k))
+			w->bad++;
+	} else if (op < 7000) {
+		enum cache_result res = cache_lookup_stale(w->c, &pool_q[k], now, buf, cap,
+							   TCP_LIMIT, OUR_EDNS, &len, &age);
+		if (res == CACHE_STALE)
+			w->stale++;
+		if (res != CACHE_MISS && !churn_reply_ok(buf, len, k))
+			w->bad++;
+	} else if (op < 9700) {
+		if (cache_store(w->c, &pool_q[k], pool_ans[k].b, pool_ans[k].len, now) == 0)
+			w->stores++;
+		else
+			w->bad++;
+	} else if (op < 9740) {
+		/* One name, or a tenth of the pool (its zone). */
+		bool zone = op & 1;
+		size_t skip = zone ? 1 + (size_t)pool_q[k].qname[0] : 0;
+		cache_flush_name(w->c, pool_q[k].qname + skip, pool_q[k].qname_len - skip, zone);
+	} else if (op < 9745) {
+		cache_flush_all(w->c);
+	} else if (op < 9800) {
+		uint64_t n = 0;
+		cache_walk(w->c, now, churn_visit, &n);
+	} else if (op < 9950) {
+		struct cache_stats st;
+		cache_get_stats(w->c, &st);
+	} else {
+		/* A reload: cache-size 64 (evictions) or 256 (room for the
+		 * pool, so entries live to expire). */
+		struct cache_config cfg = sharded_config(8);
+		cfg.max_entries = (r >> 16) & 1 ? 64 : 256;
+		cfg.stale_max_age = 10;
+		cache_configure(w->c, &cfg);
+	}
+}
+
+static void *churn(void *arg)
+{
+	struct churner *w = arg;
+	uint8_t buf[WIRE_MSG_MAX];
+	for (unsigned i = 0; i < OPS; i++)
+		churn_one(w, buf, sizeof(buf));
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct cache_config cfg = sharded_config(8);
+	cfg.max_entries = 256;
+	cfg.stale_max_age = 10;
+	struct cache *c = cache_new(&cfg);
+	struct churner w[THREADS];
+	char qname[64];
+
+	/* Names in 10 zones; TTLs of 10-29 s, so entries expire, go stale
+	 * and ask for prefetches over the 1600 s the clock runs. */
+	for (unsigned k = 0; k < POOL; k++) {
+		struct qopt o = { .id = (uint16_t)k, .qtype = WIRE_TYPE_A };
+		snprintf(qname, sizeof(qname), "N%u.z%u.test", k, k % 10);
+		make_query_opt(&pool_q[k], qname, &o);
+		simple_answer(&pool_ans[k], qname, 10 + k % 20, k);
+	}
+	atomic_store(&pool_clock, 0);
+	for (unsigned i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].c = c;
+		w[i].rng = 0x9e3779b97f4a7c15ull * (i + 1);
+		assert_int_equal(pthread_create(&w[i].tid, NULL, churn, &w[i]), 0);
+	}
+	uint64_t lookups = 0, stores = 0, stale = 0, prefetches = 0, bad = 0;
+	for (unsigned i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(w[i].tid, NULL), 0);
+		lookups += w[i].lookups;
+		stores += w[i].stores;
+		stale += w[i].stale;
+		prefetches += w[i].prefetches;
+		bad += w[i].bad;
+	}
+
+	assert_int_equal(bad, 0);
+	struct cache_stats st = stats(c);
+	assert_int_equal(st.hits + st.misses, lookups);
+	assert_int_equal(st.inserts, stores);
+	assert_int_equal(st.stale_served, stale);
+	assert_int_equal(st.prefetches, prefetches);
+	/* The mix did reach every path. */
+	assert_true(st.hits > 0 && st.misses > 0 && st.evictions > 0 && st.expirations > 0);
+	assert_true(stale > 0 && prefetches > 0);
+	assert_true(st.entries <= 256);
+	uint64_t sum[2] = { 0, 0 };
+	cache_walk(c, atomic_load(&pool_clock), count_bytes, sum);
+	assert_int_equal(sum[0], st.entries);
+	assert_int_equal(sum[1], st.bytes);
+	assert_int_equal(cache_flush_all(c), st.entries);
+	assert_int_equal(stats(c).bytes, 0);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1413,6 +1791,11 @@ int main(void)
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_truncated_reply),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_shard_counts),
+		cmocka_unit_test(test_sharded_many),
+		cmocka_unit_test(test_sharded_flush),
+		cmocka_unit_test(test_sharded_limits),
+		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
