@@ -42,6 +42,7 @@ enum key_kind {
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
 	KEY_PREFIXES, /* list of ADDR[/LEN] */
+	KEY_WORKERS,  /* "auto" (stored as 0) or 1 to max */
 };
 
 struct key {
@@ -153,6 +154,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, tcp_max_queries),
 	  .min = 1, .max = 1024, .default_text = "64",
 	  .help = "queries in flight on one client TCP connection" },
+	{ .name = "workers", .kind = KEY_WORKERS,
+	  .offset = offsetof(struct config, workers),
+	  .min = 1, .max = CONFIG_MAX_WORKERS, .default_text = "1",
+	  .help = "event loops, one thread each; auto = one per CPU stubd may run on" },
 	{ .name = "log-level", .kind = KEY_LOG_LEVEL,
 	  .offset = offsetof(struct config, log_level),
 	  .default_text = "info",
@@ -298,6 +303,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_UINT:
 		snprintf(buf, size, "a number from %u to %u", k->min, k->max);
 		return;
+	case KEY_WORKERS:
+		snprintf(buf, size, "'auto' or a number from %u to %u", k->min, k->max);
+		return;
 	case KEY_DURATION:
 		snprintf(buf, size, "milliseconds from %u to %u, or 1500ms, 2s", k->min, k->max);
 		return;
@@ -374,6 +382,22 @@ static int set_path(struct config *cfg, const struct key *k, const char *text,
 		return fail(why, "'%s' is too long for a unix socket path (at most %zu bytes)",
 			    quote(text, &q), sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 	memcpy(field(cfg, k), text, strlen(text) + 1);
+	return 0;
+}
+
+static int set_workers(struct config *cfg, const struct key *k, const char *text,
+		       struct config_error *why)
+{
+	if (strcmp(text, "auto") == 0) {
+		*(unsigned *)field(cfg, k) = CONFIG_WORKERS_AUTO;
+		return 0;
+	}
+	unsigned long long v;
+	struct quote q;
+	if (parse_number(text, strlen(text), &v) < 0 || v < k->min || v > k->max)
+		return fail(why, "'%s' is neither 'auto' nor a number from %u to %u",
+			    quote(text, &q), k->min, k->max);
+	*(unsigned *)field(cfg, k) = (unsigned)v;
 	return 0;
 }
 
@@ -465,6 +489,8 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_path(cfg, k, text, why);
 	case KEY_UINT:
 		return set_uint(cfg, k, text, why);
+	case KEY_WORKERS:
+		return set_workers(cfg, k, text, why);
 	case KEY_DURATION:
 		return set_duration(cfg, k, text, why);
 	case KEY_SIZE:
@@ -733,6 +759,7 @@ enum {
 	OPT_VERSION,
 	OPT_HELP,
 	OPT_RESOLV_CONF,
+	OPT_WORKERS,
 };
 
 static const struct option long_options[] = {
@@ -743,6 +770,7 @@ static const struct option long_options[] = {
 	{ "control", required_argument, NULL, 's' },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -766,6 +794,7 @@ static const struct {
 	{ 's', "--control", "control-socket" },
 	{ OPT_CACHE_SIZE, "--cache-size", "cache-size" },
 	{ OPT_RESOLV_CONF, "--resolv-conf", "resolv-conf" },
+	{ OPT_WORKERS, "--workers", "workers" },
 };
 
 #define N_FLAG_KEYS (sizeof(flag_keys) / sizeof(flag_keys[0]))
@@ -1104,6 +1133,12 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_SIZE:
 		fprintf(out, "%s = %u\n", k->name, *(const unsigned *)cfield(cfg, k));
 		return;
+	case KEY_WORKERS:
+		if (*(const unsigned *)cfield(cfg, k) == CONFIG_WORKERS_AUTO)
+			fprintf(out, "%s = auto\n", k->name);
+		else
+			fprintf(out, "%s = %u\n", k->name, *(const unsigned *)cfield(cfg, k));
+		return;
 	case KEY_LOG_LEVEL:
 		fprintf(out, "%s = %s\n", k->name,
 			log_level_names[*(const enum log_level *)cfield(cfg, k)]);
@@ -1129,7 +1164,8 @@ void config_print(const struct config *cfg, FILE *out)
 void config_usage(FILE *out)
 {
 	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]...\n"
-	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N] [-f] [-v]\n"
+	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N]\n"
+	      "             [--workers N|auto] [-f] [-v]\n"
 	      "             [--check-config] [--version] [--help]\n"
 	      "\n"
 	      "A caching DNS stub resolver.\n"
@@ -1146,6 +1182,7 @@ void config_usage(FILE *out)
 	      "  -s, --control SOCKET        control socket for stubctl\n"
 	      "                              (default " CONFIG_DEFAULT_CONTROL ")\n"
 	      "      --cache-size N          max cached answers, 0 = no cache (default 10000)\n"
+	      "      --workers N|auto        event loops (threads); auto = one per CPU (default 1)\n"
 	      "  -f, --foreground            stay in the foreground, log to stderr\n"
 	      "                              (default under systemd and when not root)\n"
 	      "  -v                          more logging; repeat for more\n"

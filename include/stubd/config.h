@@ -18,6 +18,9 @@
 #include "stubd/netaddr.h"
 
 #define CONFIG_MAX_ADDRS 16
+/* workers: more loops than this buys nothing for a local stub. */
+#define CONFIG_MAX_WORKERS 64
+#define CONFIG_WORKERS_AUTO 0
 #define CONFIG_ACCOUNT_MAX 64        /* user and group names, NUL included */
 #define CONFIG_DEFAULT_FILE "/etc/stubd/stubd.conf"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.53:53"
@@ -69,6 +72,7 @@ struct config {
 	unsigned tcp_idle_timeout_ms; /* RFC 7766 §6.2.3 */
 	unsigned tcp_max_clients;     /* concurrent client connections */
 	unsigned tcp_max_queries;     /* in flight on one connection */
+	unsigned workers;             /* event loops; CONFIG_WORKERS_AUTO: one per CPU */
 
 	enum log_level log_level;
 	bool foreground;

@@ -281,6 +281,29 @@ static void test_numbers_reject_non_numbers(void **state)
 	}
 }
 
+static void test_workers(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(cfg.workers, 1); /* one loop unless asked: a desktop needs no more */
+	assert_int_equal(config_set(&cfg, "workers", "auto", &err), 0);
+	assert_int_equal(cfg.workers, CONFIG_WORKERS_AUTO);
+	assert_int_equal(config_set(&cfg, "workers", "4", &err), 0);
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(config_set(&cfg, "workers", "64", &err), 0);
+	assert_int_equal(cfg.workers, 64);
+	assert_set_error("workers", "0", "key 'workers': '0' is neither 'auto' nor a number from 1 to 64");
+	assert_set_error("workers", "65", "key 'workers': '65' is neither 'auto' nor a number from 1 to 64");
+	assert_set_error("workers", "Auto", "key 'workers': 'Auto' is neither 'auto' nor a number from 1 to 64");
+
+	enum config_action action;
+	char *argv[] = { "stubd", "--workers", "auto", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(cfg.workers, CONFIG_WORKERS_AUTO);
+	char *bad[] = { "stubd", "--workers", "many", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(bad) - 1, bad, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--workers: 'many' is neither 'auto' nor a number from 1 to 64");
+}
+
 static void test_durations_take_ms_and_s(void **state)
 {
 	config_defaults(&cfg);
@@ -1331,7 +1354,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 27); /* 26 keys, upstream shown twice */
+	assert_int_equal(n, 28); /* 27 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1369,6 +1392,7 @@ int main(void)
 		TEST(test_numbers_accept_their_bounds),
 		TEST(test_numbers_reject_out_of_range),
 		TEST(test_numbers_reject_non_numbers),
+		TEST(test_workers),
 		TEST(test_durations_take_ms_and_s),
 		TEST(test_durations_reject_bad_units_and_range),
 		TEST(test_sizes_take_suffixes),
