@@ -76,7 +76,7 @@ struct control {
 static void conn_free(struct ctl_conn *conn)
 {
 	if (conn->query) {
-		pipeline_cancel_owner(conn->ctl->d->pipeline, conn);
+		pipeline_cancel_owner(daemon_main_worker(conn->ctl->d)->pipeline, conn);
 		for (size_t i = 0; i < conn->query->n; i++)
 			free(conn->query->answers[i].reply);
 		free(conn->query);
@@ -198,15 +198,15 @@ static double ratio(uint64_t part, uint64_t whole)
 
 /* ---- status -------------------------------------------------------------- */
 
-static void report_upstreams(struct report *r, const struct upstream *up)
+static void report_upstreams(struct report *r, const struct worker_stats *st)
 {
 	static const char *const keys[] = { "address", "state", "rtt_ms", "queries",
 					    "answers", "failures", "timeouts", "last_error" };
 	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "QUERIES",
 					      "ANSWERS", "FAILURES", "TIMEOUTS", "LAST ERROR" };
 	report_table_begin(r, "upstreams", "Upstream servers", 8, keys, titles, "ssnnnnns");
-	for (size_t i = 0; i < upstream_server_count(up); i++) {
-		const struct upstream_server *s = upstream_server_at(up, i);
+	for (size_t i = 0; i < st->n_servers; i++) {
+		const struct upstream_server *s = &st->servers[i];
 		char rtt[24], qs[24], an[24], fl[24], to[24];
 		u64_str(s->srtt_ms, rtt, sizeof(rtt));
 		u64_str(s->queries, qs, sizeof(qs));
@@ -221,7 +221,7 @@ static void report_upstreams(struct report *r, const struct upstream *up)
 		report_table_row(r, cells, tones);
 	}
 	report_table_end(r);
-	if (upstream_server_count(up) == 0)
+	if (st->n_servers == 0)
 		report_note(r, REPORT_TONE_BAD, "  no upstream servers: give one with -u ADDR");
 }
 
@@ -245,8 +245,10 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 {
 	struct daemon *d = conn->ctl->d;
 	struct report *r = report_new(conn->format);
+	struct worker_stats st;
 	char buf[512];
 
+	daemon_gather_stats(d, &st);
 	report_begin(r, "daemon", "stubd");
 	report_str(r, "version", "Version", STUBD_VERSION, REPORT_TONE_NONE);
 	uint64_t up_s = (uint64_t)(time(NULL) - d->started);
@@ -254,11 +256,12 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 	report_str(r, "uptime", "Uptime", buf, REPORT_TONE_NONE);
 	report_u64(r, "uptime_s", NULL, up_s);
 	report_u64(r, "pid", "PID", (uint64_t)getpid());
-	listener_set_describe(d->listeners, buf, sizeof(buf));
+	listener_set_describe(daemon_main_worker(d)->listeners, buf, sizeof(buf));
 	report_str(r, "listening", "Listening", buf, REPORT_TONE_NONE);
+	report_u64(r, "workers", "Workers", d->n_workers);
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
 	report_end(r);
-	report_upstreams(r, d->upstream);
+	report_upstreams(r, &st);
 	report_cache_summary(r, d);
 	respond(conn, CONTROL_EXIT_OK, r);
 }
@@ -268,9 +271,11 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 {
 	struct daemon *d = conn->ctl->d;
-	const struct listener_stats *ls = listener_set_stats(d->listeners);
-	const struct pipeline_stats *ps = pipeline_get_stats(d->pipeline);
-	const struct upstream_stats *us = upstream_get_stats(d->upstream);
+	struct worker_stats st;
+	daemon_gather_stats(d, &st);
+	const struct listener_stats *ls = &st.listener;
+	const struct pipeline_stats *ps = &st.pipeline;
+	const struct upstream_stats *us = &st.upstream;
 	struct cache_stats snap;
 	cache_get_stats(d->cache, &snap);
 	const struct cache_stats *cs = &snap;
@@ -288,6 +293,17 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "tcp_idle_closed", "TCP idle closed", ls->tcp_idle_closed);
 	report_u64(r, "send_errors", "Send errors", ls->send_errors);
 	report_end(r);
+
+	if (st.n_workers > 1) {
+		report_begin(r, "workers", "Queries by worker");
+		for (unsigned i = 0; i < st.n_workers; i++) {
+			char key[32], title[32];
+			snprintf(key, sizeof(key), "%u", i);
+			snprintf(title, sizeof(title), "Worker %u", i);
+			report_u64(r, key, title, st.queries[i]);
+		}
+		report_end(r);
+	}
 
 	report_begin(r, "source", "Answers by source");
 	for (int i = 0; i < PIPELINE_SOURCE_COUNT_; i++)
@@ -323,7 +339,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "malformed", "Replies dropped (malformed)", us->malformed);
 	report_u64(r, "failed", "Questions no server answered", us->failed);
 	report_end(r);
-	report_upstreams(r, d->upstream);
+	report_upstreams(r, &st);
 
 	report_begin(r, "cache", "Cache");
 	report_u64(r, "entries", "Entries", cs->entries);
@@ -341,11 +357,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 
 static void cmd_reset_statistics(struct ctl_conn *conn, int argc, char **argv)
 {
-	struct daemon *d = conn->ctl->d;
-	listener_set_reset_stats(d->listeners);
-	pipeline_reset_stats(d->pipeline);
-	upstream_reset_stats(d->upstream);
-	cache_reset_stats(d->cache);
+	daemon_reset_stats(conn->ctl->d);
 	struct report *r = report_new(conn->format);
 	report_bool(r, "reset", NULL, true);
 	report_note(r, REPORT_TONE_NONE, "Statistics reset.");
@@ -726,7 +738,7 @@ static void cmd_query(struct ctl_conn *conn, int argc, char **argv)
 		memcpy(q.qname, ldns_rdf_data(name), q.qname_len);
 		cq->answers[i].qtype = types[i];
 		struct pipeline_origin origin;
-		size_t len = pipeline_submit(conn->ctl->d->pipeline, &q, &client, out, WIRE_MSG_MAX,
+		size_t len = pipeline_submit(daemon_main_worker(conn->ctl->d)->pipeline, &q, &client, out, WIRE_MSG_MAX,
 					     &origin);
 		if (len > 0) {
 			store_answer(&cq->answers[i], out, len, &origin);

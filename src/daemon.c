@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/thread.h>
+#include <stdlib.h>
+
 #include "stubd/control.h"
 #include "stubd/log.h"
 #include "stubd/service.h"
@@ -59,15 +62,31 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* Builds a new table and options and swaps them in whole; on failure the
- * old ones stay. */
+struct hosts_swap {
+	const struct hosts_table *table;
+	const struct hosts_options *opt;
+};
+
+static void set_hosts_on_loop(struct worker *w, void *arg)
+{
+	const struct hosts_swap *h = arg;
+	pipeline_set_hosts(w->pipeline, h->table, h->opt);
+}
+
+/* Builds a new table and options and swaps them in whole, in every worker,
+ * before the old ones are freed; on failure the old ones stay. */
 static void load_hosts(struct daemon *d)
 {
 	struct hosts_table *table = NULL;
+	struct hosts_options *opt = calloc(1, sizeof(*opt));
 
-	d->hosts_opt.ttl = d->cfg.hosts_ttl;
-	d->hosts_opt.forward_single_label = d->cfg.forward_single_label;
-	collect_self(&d->hosts_opt);
+	if (!opt) {
+		log_err("hosts: out of memory; keeping the names loaded before");
+		return;
+	}
+	opt->ttl = d->cfg.hosts_ttl;
+	opt->forward_single_label = d->cfg.forward_single_label;
+	collect_self(opt);
 	if (hosts_enabled(&d->cfg)) {
 		struct hosts_load_info info = { 0 };
 		struct stat st = { 0 };
@@ -78,6 +97,7 @@ static void load_hosts(struct daemon *d)
 		if (!table) {
 			log_err("hosts: cannot read %s: %s; keeping the names loaded before",
 				d->cfg.hosts_file, strerror(errno));
+			free(opt);
 			return;
 		}
 		d->hosts_seen = st;
@@ -88,9 +108,13 @@ static void load_hosts(struct daemon *d)
 			log_info("hosts: %zu name-address pairs from %s (%zu lines skipped)", info.entries,
 				 d->cfg.hosts_file, info.skipped);
 	}
-	pipeline_set_hosts(d->pipeline, table, &d->hosts_opt);
+	struct hosts_swap swap = { .table = table, .opt = opt };
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_call(&d->workers[i], set_hosts_on_loop, &swap);
 	hosts_free(d->hosts);
+	free(d->hosts_opt);
 	d->hosts = table;
+	d->hosts_opt = opt;
 }
 
 static void on_hosts_check(evutil_socket_t fd, short what, void *arg)
@@ -112,7 +136,17 @@ static void on_hosts_check(evutil_socket_t fd, short what, void *arg)
  * spares a dead upstream the retries without hiding a recovery. */
 #define SERVFAIL_TTL 5
 
-static void cache_settings(const struct config *cfg, struct cache_config *cc)
+/* One loop needs no sharding. Several want enough shards that two of
+ * them seldom wait on one lock: four per worker, rounded to a power of two. */
+static unsigned cache_shards(unsigned workers)
+{
+	unsigned shards = 1;
+	while (workers > 1 && shards < 4 * workers && shards < CACHE_SHARDS_MAX)
+		shards *= 2;
+	return shards;
+}
+
+static void cache_settings(const struct config *cfg, unsigned workers, struct cache_config *cc)
 {
 	cc->max_entries = cfg->cache_size;
 	cc->max_bytes = cfg->cache_memory;
@@ -121,7 +155,7 @@ static void cache_settings(const struct config *cfg, struct cache_config *cc)
 	cc->max_negative_ttl = cfg->cache_max_negative_ttl;
 	cc->servfail_ttl = SERVFAIL_TTL;
 	cc->stale_max_age = cfg->serve_stale ? cfg->stale_max_age : 0;
-	cc->shards = 1; /* one event loop, one shard */
+	cc->shards = cache_shards(workers);
 }
 
 /* The cache lives as long as the daemon: a reload changes its limits but
@@ -130,16 +164,13 @@ static void cache_settings(const struct config *cfg, struct cache_config *cc)
 static int setup_cache(struct daemon *d)
 {
 	struct cache_config cc;
-	cache_settings(&d->cfg, &cc);
+	cache_settings(&d->cfg, d->n_workers, &cc);
 	if (d->cache) {
 		cache_configure(d->cache, &cc);
 		return 0;
 	}
 	d->cache = cache_new(&cc);
-	if (!d->cache)
-		return -1;
-	pipeline_set_cache(d->pipeline, d->cache);
-	return 0;
+	return d->cache ? 0 : -1;
 }
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -158,7 +189,8 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void drop_self_upstreams(struct daemon *d, struct config *cfg)
 {
 	struct netaddr served[2 * SERVICE_MAX_FDS];
-	size_t n_served = listener_set_addrs(d->listeners, served, 2 * SERVICE_MAX_FDS);
+	size_t n_served = listener_set_addrs(daemon_main_worker(d)->listeners, served,
+					     2 * SERVICE_MAX_FDS);
 	size_t kept = 0;
 
 	if (!cfg->upstream_from_resolv_conf)
@@ -192,13 +224,42 @@ static void warn_about_upstreams(const struct config *cfg)
 			 "locally gets SERVFAIL (give one with -u ADDR)");
 }
 
+struct worker_settings {
+	struct config cfg;
+	int err;
+};
+
+static void configure_on_loop(struct worker *w, void *arg)
+{
+	struct worker_settings *ws = arg;
+	if (upstream_reconfigure(w->upstream, &ws->cfg) < 0)
+		ws->err = -ENOMEM;
+	pipeline_configure(w->pipeline, &ws->cfg);
+	listener_set_configure(w->listeners, &ws->cfg);
+}
+
+/* Hands d->cfg to every worker, each on its own loop. */
+static int configure_workers(struct daemon *d)
+{
+	struct worker_settings *ws = malloc(sizeof(*ws)); /* a config is large */
+	if (!ws)
+		return -ENOMEM;
+	worker_config(&d->cfg, d->n_workers, &ws->cfg);
+	ws->err = 0;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_call(&d->workers[i], configure_on_loop, ws);
+	int err = ws->err;
+	free(ws);
+	return err;
+}
+
 /* What systemctl status shows: where we serve and how full the cache is.
  * ready: READY=1 too (start-up, and the end of a reload). */
 static void announce(struct daemon *d, bool ready)
 {
 	char where[256], status[512];
 	struct cache_stats cs;
-	listener_set_describe(d->listeners, where, sizeof(where));
+	listener_set_describe(daemon_main_worker(d)->listeners, where, sizeof(where));
 	cache_get_stats(d->cache, &cs);
 	snprintf(status, sizeof(status), "Serving on %s, %llu answers cached", where,
 		 (unsigned long long)cs.entries);
@@ -228,20 +289,23 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		log_warn("reload: listen addresses changed; restart stubd to use them");
 	if (strcmp(next.control_socket, d->cfg.control_socket) != 0)
 		log_warn("reload: control-socket changed; restart stubd to use it");
+	if (worker_count(&next) != d->n_workers)
+		log_warn("reload: workers changed; restart stubd to use them");
 	drop_self_upstreams(d, &next);
-	if (upstream_reconfigure(d->upstream, &next) < 0) {
-		log_err("reload failed, keeping the running configuration: out of memory");
-		snprintf(why, why_size, "out of memory");
-		announce(d, true);
-		return -1;
-	}
 	log_set_level(next.log_level);
 	next.n_listen = d->cfg.n_listen;
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
 	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
+	next.workers = d->cfg.workers;
 	d->cfg = next;
-	pipeline_configure(d->pipeline, &d->cfg);
-	listener_set_configure(d->listeners, &d->cfg);
+	if (configure_workers(d) < 0) {
+		/* Out of memory: the workers that could not take the new
+		 * servers keep the old ones; the rest is applied. */
+		log_err("reload: out of memory; some workers keep the previous upstream servers");
+		snprintf(why, why_size, "out of memory");
+		announce(d, true);
+		return -1;
+	}
 	setup_cache(d);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
@@ -266,8 +330,9 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
-	const struct listener_stats *ls = listener_set_stats(d->listeners);
-	d->qps_ring[d->qps_pos] = ls->udp_queries + ls->tcp_queries;
+	struct worker_stats st;
+	daemon_gather_stats(d, &st);
+	d->qps_ring[d->qps_pos] = st.listener.udp_queries + st.listener.tcp_queries;
 	d->qps_pos = (d->qps_pos + 1) % DAEMON_QPS_WINDOW;
 	if (d->qps_filled < DAEMON_QPS_WINDOW)
 		d->qps_filled++;
@@ -288,10 +353,48 @@ double daemon_qps(const struct daemon *d)
 	return (double)diff / (double)(d->qps_filled - 1);
 }
 
+void daemon_gather_stats(struct daemon *d, struct worker_stats *out)
+{
+	worker_gather_stats(d->workers, d->n_workers, out);
+}
+
+void daemon_reset_stats(struct daemon *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		worker_reset_stats(&d->workers[i]);
+	cache_reset_stats(d->cache);
+}
+
 static int watch_signal(struct daemon *d, struct event **ev, int sig, event_callback_fn fn)
 {
 	*ev = evsignal_new(d->base, sig, fn, d);
 	return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
+}
+
+/* The other workers serve what worker 0 serves: the same addresses (with
+ * the ports it was given), or duplicates of systemd's sockets. */
+static int init_workers(struct daemon *d, const struct service_fds *fds,
+			struct config_error *err)
+{
+	bool shared = d->n_workers > 1;
+	struct config *wcfg = malloc(sizeof(*wcfg)); /* a config is large */
+	if (!wcfg)
+		return -1;
+	worker_config(&d->cfg, d->n_workers, wcfg);
+	int rc = worker_init(&d->workers[0], 0, d->base, wcfg, fds, shared, d->cache, err);
+	if (rc == 0 && d->n_workers > 1)
+		wcfg->n_listen = listener_set_addrs(d->workers[0].listeners, wcfg->listen,
+						    CONFIG_MAX_ADDRS);
+	for (unsigned i = 1; rc == 0 && i < d->n_workers; i++) {
+		struct service_fds dup_fds = *fds;
+		for (size_t k = 0; k < fds->n_udp; k++)
+			dup_fds.udp[k] = dup(fds->udp[k]);
+		for (size_t k = 0; k < fds->n_tcp; k++)
+			dup_fds.tcp[k] = dup(fds->tcp[k]);
+		rc = worker_init(&d->workers[i], i, NULL, wcfg, &dup_fds, shared, d->cache, err);
+	}
+	free(wcfg);
+	return rc;
 }
 
 int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,
@@ -306,28 +409,29 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 
 	/* A client vanishing must not kill the daemon through SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	d->n_workers = worker_count(&d->cfg);
+	/* Locks in libevent only when loops run on several threads: worker_call
+	 * wakes another thread's loop. Must come before any base is made. */
+	if (d->n_workers > 1 && evthread_use_pthreads() < 0)
+		return -1;
 	d->base = event_base_new();
 	if (!d->base)
 		return -1;
-	d->upstream = upstream_new(d->base, &d->cfg);
-	if (!d->upstream)
-		return -1;
-	d->pipeline = pipeline_new(d->upstream, &d->cfg);
-	if (!d->pipeline)
-		return -1;
 	if (setup_cache(d) < 0)
+		return -1;
+	d->workers = calloc(d->n_workers, sizeof(d->workers[0]));
+	if (!d->workers)
 		return -1;
 	struct service_fds fds;
 	if (service_take_fds(&fds, err) < 0)
 		return -1;
-	d->listeners = listener_set_new(d->base, d->pipeline, &d->cfg, &fds, err);
-	if (!d->listeners)
+	if (init_workers(d, &fds, err) < 0)
 		return -1;
 	if (fds.n_udp + fds.n_tcp > 0 && d->cfg.n_listen > 0)
 		log_info("socket activation: serving on the sockets systemd passed; 'listen' "
 			 "in the config is not used");
 	drop_self_upstreams(d, &d->cfg);
-	if (upstream_reconfigure(d->upstream, &d->cfg) < 0)
+	if (configure_workers(d) < 0)
 		return -1;
 	load_hosts(d);
 	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,
@@ -367,11 +471,22 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 int daemon_run(struct daemon *d)
 {
 	char where[512];
-	listener_set_describe(d->listeners, where, sizeof(where));
-	log_info("stubd %s ready: serving on %s, %zu upstream server(s)",
-		 STUBD_VERSION, where, d->cfg.n_upstream);
+	/* Threads start after the privileges are dropped: the drop then
+	 * covers them without relying on glibc broadcasting it. */
+	for (unsigned i = 1; i < d->n_workers; i++) {
+		int err = worker_start(&d->workers[i]);
+		if (err < 0) {
+			log_err("cannot start worker %u: %s", i, strerror(-err));
+			return 1;
+		}
+	}
+	listener_set_describe(daemon_main_worker(d)->listeners, where, sizeof(where));
+	log_info("stubd %s ready: serving on %s, %zu upstream server(s), %u worker(s)",
+		 STUBD_VERSION, where, d->cfg.n_upstream, d->n_workers);
 	announce(d, true);
 	event_base_dispatch(d->base);
+	for (unsigned i = 1; i < d->n_workers; i++)
+		worker_stop(&d->workers[i]);
 	return 0;
 }
 
@@ -390,13 +505,14 @@ void daemon_fini(struct daemon *d)
 	if (d->watchdog)
 		event_free(d->watchdog);
 	control_free(d->control);
-	/* Outermost first: connections cancel their waiting questions in the
-	 * pipeline, which cancels its upstream transactions. */
-	listener_set_free(d->listeners);
-	pipeline_free(d->pipeline);
+	/* Threads first (each stops and is joined), then what they shared. */
+	for (unsigned i = d->n_workers; i-- > 0;)
+		if (d->workers)
+			worker_fini(&d->workers[i]);
+	free(d->workers);
 	cache_free(d->cache);
 	hosts_free(d->hosts);
-	upstream_free(d->upstream);
+	free(d->hosts_opt);
 	if (d->base)
 		event_base_free(d->base);
 	memset(d, 0, sizeof(*d));

@@ -403,7 +403,10 @@ static void bind_error(const struct netaddr *addr, const char *proto, int err,
 		 strerror(err), hint);
 }
 
-static int open_socket(const struct netaddr *addr, int type, struct config_error *err)
+/* shared: other workers bind the same address (SO_REUSEPORT), and the
+ * kernel spreads clients across their sockets by address and port. */
+static int open_socket(const struct netaddr *addr, int type, bool shared,
+		       struct config_error *err)
 {
 	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
 	int fd = socket(netaddr_family(addr), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -416,6 +419,11 @@ static int open_socket(const struct netaddr *addr, int type, struct config_error
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (netaddr_family(addr) == AF_INET6) /* [::] must not also take IPv4 */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		bind_error(addr, proto, errno, err);
+		close(fd);
+		return -1;
+	}
 	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, 128) < 0)) {
 		bind_error(addr, proto, errno, err);
@@ -450,14 +458,24 @@ static int serve_tcp(struct listener *l, int fd, struct config_error *err)
 }
 
 static int listener_open(struct listener_set *set, struct listener *l,
-			 const struct netaddr *addr, struct config_error *err)
+			 const struct netaddr *addr, bool shared, struct config_error *err)
 {
 	l->set = set;
 	l->addr = *addr;
-	int udp_fd = open_socket(addr, SOCK_DGRAM, err);
+	int udp_fd = open_socket(addr, SOCK_DGRAM, shared, err);
 	if (udp_fd < 0 || serve_udp(l, udp_fd, err) < 0)
 		return -1;
-	int tcp_fd = open_socket(addr, SOCK_STREAM, err);
+	/* Port 0 picks a free port; TCP and the other workers then take the
+	 * same one, so that one address means one port for every transport. */
+	if (netaddr_port(addr) == 0) {
+		l->addr.len = sizeof(l->addr.ss);
+		if (getsockname(udp_fd, (struct sockaddr *)&l->addr.ss, &l->addr.len) < 0) {
+			bind_error(addr, "udp", errno, err);
+			return -1;
+		}
+		addr = &l->addr;
+	}
+	int tcp_fd = open_socket(addr, SOCK_STREAM, shared, err);
 	if (tcp_fd < 0)
 		return -1;
 	return serve_tcp(l, tcp_fd, err);
@@ -535,7 +553,7 @@ void listener_set_configure(struct listener_set *set, const struct config *cfg)
 
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
 				      const struct config *cfg, const struct service_fds *fds,
-				      struct config_error *err)
+				      bool shared, struct config_error *err)
 {
 	struct listener_set *set = calloc(1, sizeof(*set));
 	if (!set) {
@@ -558,7 +576,7 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		set->listeners[i].udp_fd = -1;
 		set->n_listeners++;
-		if (listener_open(set, &set->listeners[i], &cfg->listen[i], err) < 0) {
+		if (listener_open(set, &set->listeners[i], &cfg->listen[i], shared, err) < 0) {
 			listener_set_free(set);
 			return NULL;
 		}

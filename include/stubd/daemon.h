@@ -1,9 +1,12 @@
 /* daemon.h - the one daemon context: every long-lived object of a running
  * stubd, and the signals that steer it.
  *
- * Owns the event base, the config in force, and the modules built from it
- * in pipeline order (upstream, pipeline, listeners). Nothing else in stubd
- * keeps mutable state outside this struct (log.h's level aside).
+ * Owns the main event base, the config in force, what the workers share
+ * (the cache, the hosts table and its options) and the workers themselves
+ * (worker.h: each a loop with its listeners, pipeline and upstream stage;
+ * worker 0 runs on the main base). The main loop also runs the control
+ * socket, the signals and the timers. Nothing else in stubd keeps mutable
+ * state outside this struct (log.h's level aside).
  */
 #ifndef STUBD_DAEMON_H
 #define STUBD_DAEMON_H
@@ -15,9 +18,7 @@
 #include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
-#include "stubd/listener.h"
-#include "stubd/pipeline.h"
-#include "stubd/upstream.h"
+#include "stubd/worker.h"
 
 /* Seconds of query counts kept for "queries per second, last minute". */
 #define DAEMON_QPS_WINDOW 61
@@ -29,16 +30,16 @@ struct daemon {
 	char **argv;
 	time_t started;
 
-	/* The hosts stage's table, rebuilt whole when the file changes. */
+	/* The hosts stage's table and options, rebuilt whole when the file
+	 * changes and swapped into every worker before the old ones go. */
 	struct hosts_table *hosts;
-	struct hosts_options hosts_opt;
+	struct hosts_options *hosts_opt;
 	struct stat hosts_seen;    /* what the file looked like when loaded */
 	struct event *hosts_watch; /* a cheap periodic stat() of the file */
 
 	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
-	struct upstream *upstream;
-	struct pipeline *pipeline;
-	struct listener_set *listeners;
+	struct worker *workers;    /* n_workers; workers[0] runs on base */
+	unsigned n_workers;
 	struct control *control;   /* NULL when the socket could not be made */
 	struct event *tick;        /* once a second: the queries-per-second ring */
 	struct event *watchdog;    /* pings systemd's watchdog, when it has one */
@@ -55,7 +56,8 @@ struct daemon {
 int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,
 		struct config_error *err);
 
-/* Runs the event loop until SIGTERM or SIGINT. Returns 0. */
+/* Starts the other workers' threads and runs the main loop until SIGTERM
+ * or SIGINT. Returns 0, or 1 when a worker could not start. */
 int daemon_run(struct daemon *d);
 
 /* Re-reads the config (same argv), hosts file and resolv.conf, and
@@ -65,6 +67,18 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size);
 
 /* Queries per second over the last minute (less just after start). */
 double daemon_qps(const struct daemon *d);
+
+/* Worker 0: the one on the main loop, which stubctl query asks. */
+static inline struct worker *daemon_main_worker(struct daemon *d)
+{
+	return &d->workers[0];
+}
+
+/* Every worker's counters added up (each read on its own loop). */
+void daemon_gather_stats(struct daemon *d, struct worker_stats *out);
+
+/* Zeroes every counter (reset-statistics). */
+void daemon_reset_stats(struct daemon *d);
 
 /* Frees everything daemon_init() built; safe on a partly built daemon. */
 void daemon_fini(struct daemon *d);

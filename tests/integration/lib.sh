@@ -73,6 +73,7 @@ closed_addr() { echo "$(rand_addr):$(rand_port)"; }
 
 # stubd_start [stubd args...]: starts stubd in the foreground on a random
 # address; sets STUBD_ADDR, STUBD_PORT, STUBD_PID; its log is $TMP/stubd.log.
+# STUBD_PREFIX, if set, is a command that execs stubd (e.g. "taskset -c 0").
 stubd_start() {
 	STUBD_ADDR=$(rand_addr)
 	STUBD_PORT=$(rand_port)
@@ -80,7 +81,8 @@ stubd_start() {
 	# Emptied here, not only by the redirection in the child: a restarted
 	# stubd must not be taken as ready on its predecessor's log line.
 	: >"$TMP/stubd.log"
-	"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
+	# shellcheck disable=SC2086 # STUBD_PREFIX is words
+	${STUBD_PREFIX:-} "$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
 		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
 	STUBD_PID=$!
 	PIDS+=($STUBD_PID)

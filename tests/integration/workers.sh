@@ -1,0 +1,88 @@
+# workers = N: one event loop per thread, each with its own SO_REUSEPORT
+# sockets, all sharing one cache. Checks that every worker serves, that an
+# answer one worker stored is a hit for the others, that reload,
+# flush-cache and reset-statistics reach every worker, that "auto" follows
+# the CPU affinity, and that stubd stops cleanly with its threads.
+. "$(dirname "$0")/lib.sh"
+: "${STUBCTL:?run through ctest, which sets STUBCTL}"
+
+fakeup_start UP
+stubd_start -u "$UP" --workers 2
+SOCK="$TMP/control.sock"
+ctl() { "$STUBCTL" -s "$SOCK" "$@"; }
+
+check_match "status shows two workers" 'Workers: +2' "$(ctl status)"
+check_match "the log says two workers" '2 worker\(s\)' "$(cat "$TMP/stubd.log")"
+# Each worker binds its own sockets on the one address.
+udp_socks=$(ss -Hulnp "src $STUBD_ADDR:$STUBD_PORT" | grep -c "pid=$STUBD_PID," || true)
+tcp_socks=$(ss -Htlnp "src $STUBD_ADDR:$STUBD_PORT" | grep -c "pid=$STUBD_PID," || true)
+check_eq "one UDP socket per worker" 2 "$udp_socks"
+check_eq "one TCP socket per worker" 2 "$tcp_socks"
+
+# dig takes a new source port each time, and the kernel spreads source
+# ports over the workers' sockets: 40 lookups of one name reach both
+# workers, yet the upstream is asked once, as the cache is shared.
+for i in $(seq 40); do
+	q +short shared.example.test A >>"$TMP/answers"
+done
+check_eq "every lookup answered" 40 "$(grep -c '^192\.0\.2\.1$' "$TMP/answers")"
+check_eq "the upstream was asked once for the shared name" 1 \
+	"$(count_log UP 'shared\.example\.test\. A ')"
+stats=$(ctl --json statistics)
+w0=$(sed -n 's/.*"0": \([0-9]*\).*/\1/p' <<<"$stats" | head -1)
+w1=$(sed -n 's/.*"1": \([0-9]*\).*/\1/p' <<<"$stats" | head -1)
+check "worker 0 answered some lookups ($w0)" test "${w0:-0}" -gt 0
+check "worker 1 answered some lookups ($w1)" test "${w1:-0}" -gt 0
+check_eq "the workers' counts add up to the queries" 40 $((w0 + w1))
+check_match "the cache hits are counted across workers" '"hits": 39' "$stats"
+
+# Different names from many ports, over UDP and TCP: all answered.
+ok=0
+for i in $(seq 20); do
+	[ "$(q +short "n$i.example.test" A)" = 192.0.2.1 ] && ok=$((ok + 1))
+	[ "$(q +tcp +short "t$i.example.test" A)" = 192.0.2.1 ] && ok=$((ok + 1))
+done
+check_eq "40 different names answered over UDP and TCP" 40 "$ok"
+
+# flush-cache empties the one cache: the next lookup goes upstream again.
+ctl flush-cache shared.example.test >/dev/null
+for i in $(seq 10); do q +short shared.example.test A >/dev/null; done
+check_eq "after flush-cache the upstream is asked again, once" 2 \
+	"$(count_log UP 'shared\.example\.test\. A ')"
+
+# reset-statistics reaches every worker.
+ctl reset-statistics >/dev/null
+stats=$(ctl --json statistics)
+check_match "reset-statistics zeroes worker 0" '"0": 0' "$stats"
+check_match "reset-statistics zeroes worker 1" '"1": 0' "$stats"
+
+# A reload hands the new upstream to every worker.
+fakeup_start OLD
+printf 'upstream = %s\nworkers = 2\n' "$OLD" >"$TMP/stubd.conf"
+stubd_stop
+stubd_start -c "$TMP/stubd.conf"
+printf 'upstream = %s\nworkers = 2\n' "$UP" >"$TMP/stubd.conf"
+ctl reload >/dev/null
+for i in $(seq 20); do q +short "after$i.example.test" A >/dev/null; done
+check_eq "after reload every worker asks the new upstream" 20 "$(count_log UP 'after[0-9]*\.example\.test\. A ')"
+check_eq "and none asks the old one" 0 "$(count_log OLD 'after[0-9]*\.example\.test\. A ')"
+
+# SIGTERM stops every thread and exits 0 (ASan reports leaks at exit).
+kill -TERM "$STUBD_PID"
+rc=0
+wait "$STUBD_PID" || rc=$?
+check_eq "stubd with two workers exits 0 on SIGTERM" 0 "$rc"
+check_no_match "no sanitizer report" 'ERROR: (Address|Leak)Sanitizer|runtime error' "$(cat "$TMP/stubd.log")"
+
+# "auto": one worker per CPU stubd may run on.
+if command -v taskset >/dev/null; then
+	STUBD_PREFIX="taskset -c 0" stubd_start -u "$UP" --workers auto
+	check_match "auto on one allowed CPU: one worker" 'Workers: +1' "$(ctl status)"
+	stubd_stop
+	if [ "$(nproc)" -ge 2 ]; then
+		STUBD_PREFIX="taskset -c 0,1" stubd_start -u "$UP" --workers auto
+		check_match "auto on two allowed CPUs: two workers" 'Workers: +2' "$(ctl status)"
+		stubd_stop
+	fi
+fi
+pass
