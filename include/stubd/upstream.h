@@ -1,14 +1,18 @@
 /* upstream.h - the third stage: asks the upstream servers, asynchronously.
  *
  * Owns the upstream server list with each server's counters, and one
- * transaction per question sent upstream: its sockets, timers, retries
- * and the checks a reply must pass before it is believed (RFC 5452: fresh
- * random ID per try, random source ports from a pool of connected sockets
- * renewed over time, reply only from the server's address and port, same
- * ID, same question). Also owns that socket pool, per server. UDP first; TC=1 means the same server
- * again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or a refused connection
- * move on to the next server; a timeout moves on and may come back round.
- * All I/O goes through libevent on the caller's event base; nothing blocks.
+ * transaction per question sent upstream: its timers, retries and the
+ * checks a reply must pass before it is believed (RFC 5452: fresh random
+ * ID per try, random source port, reply only from the server's address and
+ * port, same ID, same question). Also owns, per server, the UDP channels
+ * that carry the questions: a few connected sockets on random ports, each
+ * shared by many questions at once and renewed after a few hundred, so a
+ * miss costs a send and a share of a batched receive. UDP first; TC=1
+ * means the same server again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or
+ * a refused connection move on to the next server; a timeout moves on and
+ * may come back round. All I/O goes through libevent on the caller's event
+ * base; nothing blocks. One struct upstream belongs to one event loop:
+ * there are no locks.
  */
 #ifndef STUBD_UPSTREAM_H
 #define STUBD_UPSTREAM_H
@@ -47,7 +51,7 @@ static inline bool upstream_server_up(const struct upstream_server *s)
 }
 
 struct upstream_stats {
-	uint64_t mismatched;   /* replies dropped: wrong ID, question or source */
+	uint64_t mismatched;   /* replies dropped: late, or wrong ID or question */
 	uint64_t malformed;    /* replies that matched but did not parse */
 	uint64_t failed;       /* questions that got no answer from any server */
 };
