@@ -38,18 +38,6 @@
  * packet, so every server gets a second chance within the deadline). */
 #define TRIES_PER_SERVER 2
 
-/* UDP channels per server. Each try goes out on one picked at random, so
- * an off-path spoofer must hit one of CHANNELS live random ports as well as
- * the random ID (RFC 5452 §9.2; a port per question would add only 3 more
- * bits at 8). Few channels let one recvmmsg() collect several replies. A
- * power of two, so a random 16-bit draw picks a channel without bias. */
-#define CHANNELS 8
-/* Questions a channel carries before it is renewed: a fresh socket on a
- * fresh port takes its slot, and the old one is read until its questions
- * are answered or time out. The ports in use thus keep moving (RFC 5452
- * §9.2), and socket()+connect()+close() cost 1/256 of a question. This also
- * caps the questions in flight on one channel, so a free ID is always near. */
-#define CHANNEL_USES 256
 /* Datagrams read per readiness event, one recvmmsg(); fewer than this
  * means the queue is empty, so no extra call to learn EAGAIN. */
 #define RECV_BATCH 32
@@ -65,7 +53,7 @@ struct server_set;
 struct channel {
 	struct upstream *up;
 	struct server_set *set;
-	size_t slot;              /* in set->chans: server * CHANNELS + i */
+	size_t slot;              /* in set->chans: server * UPSTREAM_CHANNELS + i */
 	int fd;
 	unsigned sent;            /* questions sent on it so far */
 	int error;                /* a send error its other questions must hear of */
@@ -82,7 +70,7 @@ struct channel {
 struct server_set {
 	unsigned refs;
 	size_t n;
-	struct channel **chans;          /* CHANNELS slots per server, opened on first use */
+	struct channel **chans;          /* UPSTREAM_CHANNELS per server, opened on first use */
 	LIST_HEAD(, channel) retired;    /* renewed, still waiting for replies */
 	struct upstream_server servers[];
 };
@@ -188,7 +176,7 @@ static void set_unref(struct server_set *set)
 {
 	if (!set || --set->refs > 0)
 		return;
-	for (size_t i = 0; i < set->n * CHANNELS; i++)
+	for (size_t i = 0; i < set->n * UPSTREAM_CHANNELS; i++)
 		if (set->chans[i])
 			chan_close(set->chans[i]);
 	/* Empty: a retired channel with questions keeps their set alive. */
@@ -213,8 +201,8 @@ static struct upstream_txn *txn_lookup(struct upstream *up, const struct channel
 }
 
 /* A fresh random ID for a try on ch (RFC 5452 §9.2), not already waiting
- * for a reply there. At most CHANNEL_USES questions ever share a channel,
- * so a draw is taken with probability 1/256 at worst. */
+ * for a reply there. At most UPSTREAM_CHANNEL_USES questions ever share a
+ * channel, so a draw is taken with probability 1/256 at worst. */
 static uint16_t free_id(struct upstream *up, const struct channel *ch)
 {
 	for (;;) {
@@ -253,7 +241,7 @@ static struct server_set *set_new(const struct config *cfg, const struct server_
 	set->refs = 1;
 	set->n = cfg->n_upstream;
 	LIST_INIT(&set->retired);
-	set->chans = calloc(set->n * CHANNELS + 1, sizeof(set->chans[0]));
+	set->chans = calloc(set->n * UPSTREAM_CHANNELS + 1, sizeof(set->chans[0]));
 	if (!set->chans) {
 		free(set);
 		return NULL;
@@ -487,7 +475,7 @@ static void handle_datagram(struct channel *ch, const uint8_t *pkt, size_t len, 
 	if (!txn || !wire_reply_matches(pkt, len, txn->id, &txn->q)) {
 		up->stats.mismatched++;
 		log_debug("upstream %s: dropped a reply that does not match a question "
-			  "(ID or question)", ch->set->servers[ch->slot / CHANNELS].name);
+			  "(ID or question)", ch->set->servers[ch->slot / UPSTREAM_CHANNELS].name);
 		return;
 	}
 	if (cut_short) {
@@ -554,7 +542,7 @@ static void on_chan_readable(evutil_socket_t fd, short what, void *arg)
  * port, and reports ICMP errors. The read event is added once, here. */
 static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
 {
-	const struct netaddr *addr = &set->servers[slot / CHANNELS].addr;
+	const struct netaddr *addr = &set->servers[slot / UPSTREAM_CHANNELS].addr;
 	struct channel *ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return -ENOMEM;
@@ -588,7 +576,8 @@ static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
  * slots so the source port of a try is not predictable from the last. */
 static int chan_pick(struct upstream_txn *txn, struct channel **out)
 {
-	size_t slot = txn->server * CHANNELS + (draw16(txn->up) & (CHANNELS - 1));
+	size_t pick = draw16(txn->up) & (UPSTREAM_CHANNELS - 1);
+	size_t slot = txn->server * UPSTREAM_CHANNELS + pick;
 	if (!txn->set->chans[slot]) {
 		int err = chan_open(txn->up, txn->set, slot);
 		if (err < 0)
@@ -639,7 +628,7 @@ static int start_udp(struct upstream_txn *txn)
 		return -err;
 	}
 	txn_attach(txn, ch);
-	if (++ch->sent >= CHANNEL_USES)
+	if (++ch->sent >= UPSTREAM_CHANNEL_USES)
 		chan_retire(ch);
 	return 0;
 }

@@ -45,6 +45,19 @@ struct upstream_server {
 /* How long a down server is left alone before a question probes it. */
 #define UPSTREAM_REPROBE_MS 5000
 
+/* UDP channels per server. Each try goes out on one picked at random, so
+ * an off-path spoofer must hit one of these live random ports as well as
+ * the random ID (RFC 5452 §9.2; a fresh port per question would add only 3
+ * bits more at 8). Few channels let one recvmmsg() collect several
+ * replies. A power of two, so a random 16-bit draw picks one without bias. */
+#define UPSTREAM_CHANNELS 8
+/* Questions a channel carries before it is renewed: a fresh socket on a
+ * fresh port takes its slot, and the old one is read until its questions
+ * are answered or time out. The ports in use thus keep moving (RFC 5452
+ * §9.2) while socket(), connect() and close() cost 1/256 of a question;
+ * it also caps the questions in flight on one channel. */
+#define UPSTREAM_CHANNEL_USES 256
+
 static inline bool upstream_server_up(const struct upstream_server *s)
 {
 	return s->trouble < UPSTREAM_DOWN_AFTER;
