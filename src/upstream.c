@@ -41,6 +41,11 @@
 /* Datagrams read per readiness event, one recvmmsg(); fewer than this
  * means the queue is empty, so no extra call to learn EAGAIN. */
 #define RECV_BATCH 32
+/* Receive buffer asked for each channel. Up to UPSTREAM_CHANNEL_USES
+ * replies may be queued on one at once, and each datagram is charged its
+ * kernel overhead too; the usual default (about 208 KiB) would drop some
+ * of a burst. The kernel caps the request at net.core.rmem_max. */
+#define CHANNEL_RCVBUF (1 << 20)
 /* Buckets of the (channel, ID) table: IDs are random, so they spread
  * evenly; at the default max-inflight (1024) chains stay about one long. */
 #define ID_BUCKETS 1024
@@ -552,6 +557,8 @@ static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
 		free(ch);
 		return err;
 	}
+	int rcvbuf = CHANNEL_RCVBUF;
+	(void)setsockopt(ch->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)); /* best effort */
 	if (connect(ch->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
 		int err = -errno;
 		close(ch->fd);
