@@ -2,8 +2,9 @@
  * process: a UDP socket on 127.0.0.1 that the test reads and answers by
  * hand, so it can hold replies back, reorder them, repeat them or spoil
  * them. Scenarios: many questions in flight over few shared channels,
- * stray replies on a busy channel, late replies, channel renewal, and an
- * ICMP refusal that moves every question on a channel to the next server.
+ * stray replies on a busy channel, late replies, channel renewal, an ICMP
+ * refusal that moves every question on a channel to the next server, and
+ * a reload with questions in flight.
  * The test links with --wrap=malloc/calloc/realloc to count what a miss
  * allocates. */
 #include <setjmp.h>
@@ -505,6 +506,34 @@ static void test_refused_moves_every_question_on(void **state)
 	assert_int_equal(strcasecmp(refused->last_error, "connection refused"), 0);
 }
 
+/* A reload takes a new server set: questions in flight finish on the old
+ * set's channels, new ones go out on the new set's, and the old channels
+ * close with the old set once its last question is done. */
+static void test_reload_keeps_questions_in_flight(void **state)
+{
+	struct world *w = *state;
+	enum { N = 100 };
+	add_upstream(w, &w->srv.addr);
+	size_t before = open_sockets();
+	start(w);
+	for (unsigned i = 0; i < N; i++)
+		resolve(w, i);
+	pump_until(w, got_queries, N);
+	assert_int_equal(upstream_reconfigure(w->up, &w->cfg), 0);
+	for (unsigned i = N; i < 2 * N; i++)
+		resolve(w, i);
+	pump_until(w, got_queries, 2 * N);
+	assert_true(open_sockets() > before + UPSTREAM_CHANNELS);
+
+	for (size_t k = 2 * N; k-- > 0;)
+		reply(&w->srv, &w->srv.got[k]);
+	pump_until(w, all_done, 2 * N);
+	for (unsigned i = 0; i < 2 * N; i++)
+		assert_answered(w, i);
+	assert_int_equal(upstream_get_stats(w->up)->mismatched, 0);
+	assert_true(open_sockets() <= before + UPSTREAM_CHANNELS);
+}
+
 /* With its channels open, a miss allocates the transaction and nothing
  * else: no timer, event or socket per question (libevent's own
  * allocations count too). */
@@ -541,6 +570,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_late_replies_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_renewed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_moves_every_question_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reload_keeps_questions_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_miss_allocates_only_the_transaction, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
