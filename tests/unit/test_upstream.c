@@ -3,8 +3,8 @@
  * hand, so it can hold replies back, reorder them, repeat them or spoil
  * them. Scenarios: many questions in flight over few shared channels,
  * stray replies on a busy channel, late replies, channel renewal, an ICMP
- * refusal that moves every question on a channel to the next server, and
- * a reload with questions in flight.
+ * refusal that moves every question on a channel to the next server, an
+ * oversized reply, and a reload with questions in flight.
  * The test links with --wrap=malloc/calloc/realloc to count what a miss
  * allocates. */
 #include <setjmp.h>
@@ -249,6 +249,27 @@ static void reply_as(struct fake *f, const struct seen *to, uint16_t id, const s
 				sizeof(to->from)), (ssize_t)p.len);
 }
 
+/* A reply to s with `count` A records: 300 of them make a datagram larger
+ * than any EDNS buffer stubd offers. */
+static void reply_many(struct fake *f, const struct seen *s, unsigned count)
+{
+	static struct pkt p;
+	header(&p, query_id(s), WIRE_FLAG_QR | WIRE_FLAG_RD | WIRE_FLAG_RA, 1, (uint16_t)count, 0, 0);
+	size_t qlen = question_len(s);
+	memcpy(p.b + p.len, s->b + WIRE_HEADER_LEN, qlen);
+	p.len += qlen;
+	for (unsigned k = 0; k < count; k++) {
+		put16(&p, 0xc00c);
+		put16(&p, WIRE_TYPE_A);
+		put16(&p, WIRE_CLASS_IN);
+		put32(&p, 300);
+		put16(&p, 4);
+		put32(&p, 0xc6120000u | k);
+	}
+	assert_int_equal(sendto(f->fd, p.b, p.len, 0, (const struct sockaddr *)&s->from,
+				sizeof(s->from)), (ssize_t)p.len);
+}
+
 static void reply(struct fake *f, const struct seen *s)
 {
 	reply_as(f, s, query_id(s), s);
@@ -412,6 +433,25 @@ static void test_late_replies_counted(void **state)
 	assert_int_equal(upstream_get_stats(w->up)->mismatched, 3);
 }
 
+/* A datagram larger than the receive buffers (the server ignored our
+ * EDNS size) arrives cut short: like TC=1, the question goes to TCP. */
+static void test_oversized_reply_goes_to_tcp(void **state)
+{
+	struct world *w = *state;
+	add_upstream(w, &w->srv.addr);
+	start(w);
+	resolve(w, 0);
+	pump_until(w, got_queries, 1);
+	reply_many(&w->srv, &w->srv.got[0], 300);
+	/* Nothing listens on TCP here: the fallback is refused, and with
+	 * the only server failed the question fails. */
+	pump_until(w, all_done, 1);
+	assert_int_equal(w->res[0].status, UPSTREAM_FAILED);
+	assert_int_equal(upstream_server_at(w->up, 0)->tcp_fallbacks, 1);
+	assert_int_equal(upstream_get_stats(w->up)->mismatched, 0);
+	assert_int_equal(upstream_get_stats(w->up)->malformed, 0);
+}
+
 static size_t open_sockets(void)
 {
 	size_t n = 0;
@@ -568,6 +608,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_in_flight_share_channels, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stray_replies_do_not_disturb_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_replies_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_reply_goes_to_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_renewed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_moves_every_question_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_questions_in_flight, setup, teardown),
