@@ -335,7 +335,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_end(r);
 
 	report_begin(r, "upstream", "Upstream");
-	report_u64(r, "mismatched", "Replies dropped (wrong ID/question/source)", us->mismatched);
+	report_u64(r, "mismatched", "Replies dropped (late, wrong ID or question)", us->mismatched);
 	report_u64(r, "malformed", "Replies dropped (malformed)", us->malformed);
 	report_u64(r, "failed", "Questions no server answered", us->failed);
 	report_end(r);

@@ -1,10 +1,19 @@
-/* upstream.c - forwarding to upstream servers over UDP and TCP. See upstream.h. */
+/* upstream.c - forwarding to upstream servers over UDP and TCP. See upstream.h.
+ *
+ * UDP goes over shared channels: per server a few connected sockets, each
+ * on its own kernel-chosen random port with one persistent read event.
+ * Many questions are in flight on a channel at once; a reply finds its
+ * transaction through an ID table keyed by (channel, ID). So a miss costs
+ * one send() and a share of one recvmmsg(), and allocates only the
+ * transaction: no socket(), connect(), close() or epoll_ctl() per question.
+ * TCP (after TC=1) keeps one connection per try.
+ */
 #include "stubd/upstream.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/event_struct.h> /* struct event embedded in the transaction */
+#include <event2/event_struct.h> /* struct event embedded in channels and transactions */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,33 +28,55 @@
 /* A question sent upstream: the largest is header, 255-byte name, type,
  * class and an OPT record. */
 #define QUERY_MAX (WIRE_HEADER_LEN + WIRE_NAME_MAX + 4 + WIRE_OPT_LEN)
-/* UDP replies larger than our advertised buffer are not expected; anything
- * up to the IP maximum is read so that MSG_TRUNC never hides a reply. */
-#define UDP_REPLY_MAX 65535
+/* A UDP reply never exceeds the buffer size we offer, and edns-buffer-size
+ * is at most 4096. A larger datagram arrives cut short (MSG_TRUNC) and is
+ * treated like TC=1: the same server is asked again over TCP. */
+#define UDP_REPLY_MAX 4096
+/* A TCP message is at most 65535 bytes (RFC 1035 §4.2.2 length field). */
+#define TCP_REPLY_MAX 65535
 /* Tries per server and question before giving up (a timeout may be a lost
  * packet, so every server gets a second chance within the deadline). */
 #define TRIES_PER_SERVER 2
 
-/* Connected UDP sockets kept for reuse, per server: a miss then costs a
- * send and a receive, not socket(), connect() and close() as well. Each
- * socket sits on its own random ephemeral port and carries at most
- * POOL_SOCKET_USES questions before it is closed, so source ports keep
- * changing (RFC 5452 §9.2); every question still gets a fresh random ID. */
-#define POOL_SIZE 16
-#define POOL_SOCKET_USES 64
+/* Datagrams read per readiness event, one recvmmsg(); fewer than this
+ * means the queue is empty, so no extra call to learn EAGAIN. */
+#define RECV_BATCH 32
+/* Receive buffer asked for each channel. Up to UPSTREAM_CHANNEL_USES
+ * replies may be queued on one at once, and each datagram is charged its
+ * kernel overhead too; the usual default (about 208 KiB) would drop some
+ * of a burst. The kernel caps the request at net.core.rmem_max. */
+#define CHANNEL_RCVBUF (1 << 20)
+/* Buckets of the (channel, ID) table: IDs are random, so they spread
+ * evenly; at the default max-inflight (1024) chains stay about one long. */
+#define ID_BUCKETS 1024
 
-struct socket_pool {
-	int fd[POOL_SIZE];
-	unsigned uses[POOL_SIZE];
-	size_t n;
+struct server_set;
+
+/* A connected UDP socket to one server, shared by the questions in flight
+ * to it. Owned by its server set; a retired one is closed by the last
+ * question to leave it. */
+struct channel {
+	struct upstream *up;
+	struct server_set *set;
+	size_t slot;              /* in set->chans: server * UPSTREAM_CHANNELS + i */
+	int fd;
+	unsigned sent;            /* questions sent on it so far */
+	int error;                /* a send error its other questions must hear of */
+	bool retired;             /* takes no new questions */
+	bool reading;             /* its read callback runs: not freed before it returns */
+	struct event read_ev;     /* EV_PERSIST, added once when opened */
+	LIST_HEAD(, upstream_txn) txns;  /* questions waiting for a reply on it */
+	LIST_ENTRY(channel) link;        /* in set->retired once retired */
 };
 
 /* The servers in force. A reload swaps in a new set while transactions
- * that started on the old one keep it alive through their reference. */
+ * that started on the old one keep it alive through their reference. The
+ * set owns its channels: they close with it. */
 struct server_set {
 	unsigned refs;
 	size_t n;
-	struct socket_pool *pools;  /* one per server */
+	struct channel **chans;          /* UPSTREAM_CHANNELS per server, opened on first use */
+	LIST_HEAD(, channel) retired;    /* renewed, still waiting for replies */
 	struct upstream_server servers[];
 };
 
@@ -65,14 +96,14 @@ struct upstream_txn {
 	bool via_tcp;
 	struct timeval sent_at;
 
-	int udp_fd;             /* -1 when no UDP try is open */
-	unsigned udp_uses;      /* questions this socket carried before */
-	bool udp_broken;        /* an error on it: close, do not pool */
-	bool udp_armed;         /* udp_read is added */
-	struct event udp_read;  /* embedded: no allocation per try */
+	/* The open UDP try: the channel it went out on, NULL when none. While
+	 * set, the transaction is in the ID table and on the channel's list. */
+	struct channel *chan;
+	LIST_ENTRY(upstream_txn) by_id;
+	LIST_ENTRY(upstream_txn) on_chan;
 	struct bufferevent *tcp;
-	struct event *try_timer;
-	struct event *deadline;
+	struct event try_timer;  /* embedded: a miss allocates only the transaction */
+	struct event deadline;
 
 	uint8_t query[QUERY_MAX];
 	size_t query_len;
@@ -86,11 +117,18 @@ struct upstream {
 	size_t edns_size;
 	struct upstream_stats stats;
 	LIST_HEAD(, upstream_txn) txns;
-	/* Query IDs drawn from the kernel's CSPRNG a batch at a time: glibc's
-	 * arc4random costs a getrandom() call per use, here one per 256. */
-	uint16_t ids[256];
-	size_t ids_left;
-	uint8_t rbuf[UDP_REPLY_MAX];  /* one loop, one reader at a time */
+	LIST_HEAD(, upstream_txn) by_id[ID_BUCKETS];  /* open UDP tries */
+	/* Query IDs and channel picks drawn from the kernel's CSPRNG a batch
+	 * at a time: glibc's arc4random costs a getrandom() call per use, here
+	 * one per 256 draws. */
+	uint16_t rand[256];
+	size_t rand_left;
+	/* One loop, one reader at a time: the receive batch is built once
+	 * and points at these buffers. */
+	struct mmsghdr rmsgs[RECV_BATCH];
+	struct iovec riov[RECV_BATCH];
+	uint8_t rbuf[RECV_BATCH][UDP_REPLY_MAX];
+	uint8_t tcp_buf[TCP_REPLY_MAX];
 };
 
 static struct timeval ms_to_tv(unsigned ms)
@@ -99,48 +137,104 @@ static struct timeval ms_to_tv(unsigned ms)
 	return tv;
 }
 
+static uint16_t draw16(struct upstream *up)
+{
+	if (up->rand_left == 0) {
+		arc4random_buf(up->rand, sizeof(up->rand));
+		up->rand_left = sizeof(up->rand) / sizeof(up->rand[0]);
+	}
+	return up->rand[--up->rand_left];
+}
+
+/* ---- channels ------------------------------------------------------ */
+
+static void chan_close(struct channel *ch)
+{
+	event_del(&ch->read_ev);
+	close(ch->fd);
+	free(ch);
+}
+
+/* A retired channel goes once nothing waits on it and its callback is
+ * not on the stack. */
+static void chan_maybe_close(struct channel *ch)
+{
+	if (!ch->retired || !LIST_EMPTY(&ch->txns) || ch->reading)
+		return;
+	LIST_REMOVE(ch, link);
+	chan_close(ch);
+}
+
+/* No new questions on ch; the next pick of its slot opens a fresh one.
+ * It stays open for the questions still waiting on it (the caller closes
+ * it with chan_maybe_close() when there may be none). */
+static void chan_retire(struct channel *ch)
+{
+	if (ch->retired)
+		return;
+	ch->retired = true;
+	ch->set->chans[ch->slot] = NULL;
+	LIST_INSERT_HEAD(&ch->set->retired, ch, link);
+}
+
 static void set_unref(struct server_set *set)
 {
 	if (!set || --set->refs > 0)
 		return;
-	for (size_t i = 0; i < set->n; i++)
-		for (size_t j = 0; j < set->pools[i].n; j++)
-			close(set->pools[i].fd[j]);
-	free(set->pools);
+	for (size_t i = 0; i < set->n * UPSTREAM_CHANNELS; i++)
+		if (set->chans[i])
+			chan_close(set->chans[i]);
+	/* Empty: a retired channel with questions keeps their set alive. */
+	while (!LIST_EMPTY(&set->retired)) {
+		struct channel *ch = LIST_FIRST(&set->retired);
+		LIST_REMOVE(ch, link);
+		chan_close(ch);
+	}
+	free(set->chans);
 	free(set);
 }
 
-/* A pooled socket for server i, with anything still queued on it read
- * and dropped (a late reply to an earlier question); -1 when none. */
-static int pool_take(struct server_set *set, size_t i, unsigned *uses)
+/* ---- transactions in the ID table ------------------------------------ */
+
+static struct upstream_txn *txn_lookup(struct upstream *up, const struct channel *ch, uint16_t id)
 {
-	struct socket_pool *pool = &set->pools[i];
-	uint8_t junk[512];
-	while (pool->n > 0) {
-		pool->n--;
-		int fd = pool->fd[pool->n];
-		*uses = pool->uses[pool->n];
-		ssize_t r;
-		while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) >= 0)
-			;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return fd;
-		close(fd); /* an ICMP error was waiting: start afresh */
-	}
-	return -1;
+	struct upstream_txn *txn;
+	LIST_FOREACH(txn, &up->by_id[id & (ID_BUCKETS - 1)], by_id)
+		if (txn->chan == ch && txn->id == id)
+			return txn;
+	return NULL;
 }
 
-static void pool_put(struct server_set *set, size_t i, int fd, unsigned uses)
+/* A fresh random ID for a try on ch (RFC 5452 §9.2), not already waiting
+ * for a reply there. At most UPSTREAM_CHANNEL_USES questions ever share a
+ * channel, so a draw is taken with probability 1/256 at worst. */
+static uint16_t free_id(struct upstream *up, const struct channel *ch)
 {
-	struct socket_pool *pool = &set->pools[i];
-	if (uses >= POOL_SOCKET_USES || pool->n >= POOL_SIZE) {
-		close(fd);
-		return;
+	for (;;) {
+		uint16_t id = draw16(up);
+		if (!txn_lookup(up, ch, id))
+			return id;
 	}
-	pool->fd[pool->n] = fd;
-	pool->uses[pool->n] = uses;
-	pool->n++;
 }
+
+static void txn_attach(struct upstream_txn *txn, struct channel *ch)
+{
+	txn->chan = ch;
+	LIST_INSERT_HEAD(&txn->up->by_id[txn->id & (ID_BUCKETS - 1)], txn, by_id);
+	LIST_INSERT_HEAD(&ch->txns, txn, on_chan);
+}
+
+/* From now on a reply to this try is a stray: dropped and counted. */
+static void txn_detach(struct upstream_txn *txn)
+{
+	struct channel *ch = txn->chan;
+	LIST_REMOVE(txn, by_id);
+	LIST_REMOVE(txn, on_chan);
+	txn->chan = NULL;
+	chan_maybe_close(ch);
+}
+
+/* ---- server sets ----------------------------------------------------- */
 
 /* A new set for cfg's servers; counters carry over for servers that were
  * already configured, so a reload does not reset what status shows. */
@@ -151,8 +245,9 @@ static struct server_set *set_new(const struct config *cfg, const struct server_
 		return NULL;
 	set->refs = 1;
 	set->n = cfg->n_upstream;
-	set->pools = calloc(set->n + 1, sizeof(set->pools[0]));
-	if (!set->pools) {
+	LIST_INIT(&set->retired);
+	set->chans = calloc(set->n * UPSTREAM_CHANNELS + 1, sizeof(set->chans[0]));
+	if (!set->chans) {
 		free(set);
 		return NULL;
 	}
@@ -174,6 +269,16 @@ static void apply_settings(struct upstream *up, const struct config *cfg)
 	up->edns_size = cfg->edns_buffer_size;
 }
 
+/* The receive side of the batch never changes shape; recvmmsg() writes
+ * only msg_len and msg_flags. Connected sockets need no source address. */
+static void prepare_recv_batch(struct upstream *up)
+{
+	for (int i = 0; i < RECV_BATCH; i++) {
+		up->riov[i] = (struct iovec){ .iov_base = up->rbuf[i], .iov_len = UDP_REPLY_MAX };
+		up->rmsgs[i].msg_hdr = (struct msghdr){ .msg_iov = &up->riov[i], .msg_iovlen = 1 };
+	}
+}
+
 struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
@@ -181,6 +286,9 @@ struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
 		return NULL;
 	up->base = base;
 	LIST_INIT(&up->txns);
+	for (size_t i = 0; i < ID_BUCKETS; i++)
+		LIST_INIT(&up->by_id[i]);
+	prepare_recv_batch(up);
 	apply_settings(up, cfg);
 	up->set = set_new(cfg, NULL);
 	if (!up->set) {
@@ -201,34 +309,23 @@ int upstream_reconfigure(struct upstream *up, const struct config *cfg)
 	return 0;
 }
 
+/* ---- transactions ---------------------------------------------------- */
+
 static void close_try(struct upstream_txn *txn)
 {
-	if (txn->udp_armed) {
-		event_del(&txn->udp_read);
-		txn->udp_armed = false;
-	}
-	if (txn->udp_fd >= 0) {
-		if (txn->udp_broken)
-			close(txn->udp_fd);
-		else
-			pool_put(txn->set, txn->server, txn->udp_fd, txn->udp_uses + 1);
-		txn->udp_fd = -1;
-	}
+	if (txn->chan)
+		txn_detach(txn);
 	if (txn->tcp) {
 		bufferevent_free(txn->tcp);
 		txn->tcp = NULL;
 	}
-	if (txn->try_timer)
-		evtimer_del(txn->try_timer);
+	evtimer_del(&txn->try_timer);
 }
 
 static void txn_free(struct upstream_txn *txn)
 {
 	close_try(txn);
-	if (txn->try_timer)
-		event_free(txn->try_timer);
-	if (txn->deadline)
-		event_free(txn->deadline);
+	evtimer_del(&txn->deadline);
 	LIST_REMOVE(txn, link);
 	set_unref(txn->set);
 	free(txn);
@@ -324,6 +421,15 @@ static void server_failed(struct upstream_txn *txn, const char *why)
 	try_next(txn);
 }
 
+/* RFC 7766 §5: a truncated UDP reply means asking again over TCP, same
+ * server. */
+static void fall_back_to_tcp(struct upstream_txn *txn)
+{
+	current(txn)->tcp_fallbacks++;
+	close_try(txn);
+	start_tcp(txn);
+}
+
 /* A reply that passed wire_reply_matches(): decide what it means. */
 static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t len)
 {
@@ -332,9 +438,7 @@ static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t le
 
 	note_rtt(txn);
 	if ((flags & WIRE_FLAG_TC) && !txn->via_tcp) {
-		current(txn)->tcp_fallbacks++;
-		close_try(txn);
-		start_tcp(txn);
+		fall_back_to_tcp(txn);
 		return;
 	}
 	if (rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
@@ -363,105 +467,180 @@ static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t le
 	free(answer);
 }
 
-static bool from_server(const struct upstream_txn *txn, const struct sockaddr_storage *from,
-			socklen_t from_len)
+/* ---- UDP over channels ----------------------------------------------- */
+
+/* One datagram from ch's server (the connected socket drops any other
+ * source). It must belong to a question waiting on this channel, with its
+ * ID and question; anything else is late or spoofed: dropped, counted, and
+ * the questions wait on. */
+static void handle_datagram(struct channel *ch, const uint8_t *pkt, size_t len, bool cut_short)
 {
-	struct netaddr got = { .ss = *from, .len = from_len };
-	return netaddr_equal(&got, &txn->set->servers[txn->server].addr);
+	struct upstream *up = ch->up;
+	struct upstream_txn *txn = len >= WIRE_HEADER_LEN ? txn_lookup(up, ch, wire_get16(pkt)) : NULL;
+	if (!txn || !wire_reply_matches(pkt, len, txn->id, &txn->q)) {
+		up->stats.mismatched++;
+		log_debug("upstream %s: dropped a reply that does not match a question "
+			  "(ID or question)", ch->set->servers[ch->slot / UPSTREAM_CHANNELS].name);
+		return;
+	}
+	if (cut_short) {
+		/* Larger than any buffer we offer: the server ignored our EDNS
+		 * size. TCP gets the whole reply. */
+		note_rtt(txn);
+		fall_back_to_tcp(txn);
+		return;
+	}
+	handle_reply(txn, pkt, len);
 }
 
-static void on_udp_readable(evutil_socket_t fd, short what, void *arg)
+/* An error on a shared socket (an ICMP port unreachable comes back as
+ * ECONNREFUSED) cannot be tied to one question: every question waiting on
+ * the channel moves on to the next server, and the channel is renewed. */
+static void chan_fail_all(struct channel *ch, int err)
 {
-	struct upstream_txn *txn = arg;
-	struct upstream *up = txn->up;
-
-	/* Drain what is queued: a spoofer may have sent several packets
-	 * ahead of the real reply. */
-	for (int i = 0; i < 16; i++) {
-		struct sockaddr_storage from;
-		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(fd, up->rbuf, sizeof(up->rbuf), MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &from_len);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			/* ECONNREFUSED: ICMP port unreachable. Either way the socket
-			 * is not fit for the pool. */
-			txn->udp_broken = true;
-			server_failed(txn, errno == ECONNREFUSED ? "connection refused" : strerror(errno));
-			return;
-		}
-		if (!from_server(txn, &from, from_len) ||
-		    !wire_reply_matches(up->rbuf, (size_t)n, txn->id, &txn->q)) {
-			up->stats.mismatched++;
-			log_debug("upstream %s: dropped a reply that does not match the question "
-				  "(ID, question or source)", current(txn)->name);
-			continue;
-		}
-		handle_reply(txn, up->rbuf, (size_t)n);
-		return; /* txn may be gone */
-	}
+	const char *why = err == ECONNREFUSED ? "connection refused" : strerror(err);
+	chan_retire(ch);
+	struct upstream_txn *txn;
+	/* server_failed() takes txn off the list; callbacks it runs may take
+	 * others off too, so always start again from the head. */
+	while ((txn = LIST_FIRST(&ch->txns)) != NULL)
+		server_failed(txn, why);
 }
 
-static uint16_t next_id(struct upstream *up)
+/* One recvmmsg() per readiness event: fewer than RECV_BATCH datagrams
+ * means the queue is drained; more stay readable for the next round. */
+static void chan_read(struct channel *ch)
 {
-	if (up->ids_left == 0) {
-		arc4random_buf(up->ids, sizeof(up->ids));
-		up->ids_left = sizeof(up->ids) / sizeof(up->ids[0]);
+	struct upstream *up = ch->up;
+	int got = recvmmsg(ch->fd, up->rmsgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+	if (got < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			chan_fail_all(ch, errno);
+		return;
 	}
-	return up->ids[--up->ids_left];
+	for (int i = 0; i < got; i++)
+		handle_datagram(ch, up->rbuf[i], up->rmsgs[i].msg_len,
+				(up->rmsgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0);
+}
+
+static void on_chan_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *ch = arg;
+	struct server_set *set = ch->set;
+
+	/* Replies finish questions, whose callbacks may drop the last
+	 * reference to the set or empty a retired channel: both stay until
+	 * this returns. */
+	set->refs++;
+	ch->reading = true;
+	if (ch->error)
+		chan_fail_all(ch, ch->error);
+	else
+		chan_read(ch);
+	ch->reading = false;
+	chan_maybe_close(ch);
+	set_unref(set);
+}
+
+/* A connected socket: the kernel picks a random ephemeral source port
+ * (RFC 5452 §9.2), delivers only datagrams from the server's address and
+ * port, and reports ICMP errors. The read event is added once, here. */
+static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
+{
+	const struct netaddr *addr = &set->servers[slot / UPSTREAM_CHANNELS].addr;
+	struct channel *ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ch->fd < 0) {
+		int err = -errno;
+		free(ch);
+		return err;
+	}
+	int rcvbuf = CHANNEL_RCVBUF;
+	(void)setsockopt(ch->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)); /* best effort */
+	if (connect(ch->fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
+		int err = -errno;
+		close(ch->fd);
+		free(ch);
+		return err;
+	}
+	ch->up = up;
+	ch->set = set;
+	ch->slot = slot;
+	LIST_INIT(&ch->txns);
+	event_assign(&ch->read_ev, up->base, ch->fd, EV_READ | EV_PERSIST, on_chan_readable, ch);
+	if (event_add(&ch->read_ev, NULL) < 0) {
+		close(ch->fd);
+		free(ch);
+		return -ENOMEM;
+	}
+	set->chans[slot] = ch;
+	return 0;
+}
+
+/* A channel to the transaction's server, picked at random among its
+ * slots so the source port of a try is not predictable from the last. */
+static int chan_pick(struct upstream_txn *txn, struct channel **out)
+{
+	size_t pick = draw16(txn->up) & (UPSTREAM_CHANNELS - 1);
+	size_t slot = txn->server * UPSTREAM_CHANNELS + pick;
+	if (!txn->set->chans[slot]) {
+		int err = chan_open(txn->up, txn->set, slot);
+		if (err < 0)
+			return err;
+	}
+	*out = txn->set->chans[slot];
+	return 0;
+}
+
+/* A send that failed may carry an error meant for the whole channel (an
+ * ICMP error for an earlier question surfaces on the next send). Its
+ * questions hear of it from the read callback, not from inside this call,
+ * which may be upstream_resolve()'s. A full buffer is only this send's. */
+static void chan_send_failed(struct channel *ch, int err)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR)
+		return;
+	if (!LIST_EMPTY(&ch->txns)) {
+		ch->error = err;
+		event_active(&ch->read_ev, EV_READ, 1);
+	}
+	chan_retire(ch);
+	chan_maybe_close(ch);
 }
 
 /* A fresh ID for every try (RFC 5452 §9.2). */
-static void new_query(struct upstream_txn *txn)
+static void new_query(struct upstream_txn *txn, uint16_t id)
 {
-	txn->id = next_id(txn->up);
+	txn->id = id;
 	txn->query_len = wire_build_upstream_query(txn->query, sizeof(txn->query), txn->id,
 						   &txn->q, txn->up->edns_size);
 	event_base_gettimeofday_cached(txn->up->base, &txn->sent_at);
 	current(txn)->queries++;
-	evtimer_add(txn->try_timer, &txn->up->try_timeout);
-}
-
-/* A connected socket, pooled or new: the kernel picked a random ephemeral
- * source port (RFC 5452 §9.2) and delivers only datagrams from the
- * server's address and port; ICMP errors come back as ECONNREFUSED. */
-static int open_udp(struct upstream_txn *txn)
-{
-	const struct netaddr *addr = &current(txn)->addr;
-	int fd = pool_take(txn->set, txn->server, &txn->udp_uses);
-	if (fd >= 0)
-		return fd;
-	txn->udp_uses = 0;
-	fd = socket(netaddr_family(addr), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	evtimer_add(&txn->try_timer, &txn->up->try_timeout);
 }
 
 static int start_udp(struct upstream_txn *txn)
 {
-	int fd = open_udp(txn);
-	if (fd < 0)
-		return fd;
-	txn->udp_fd = fd;
-	txn->udp_broken = false;
+	struct channel *ch;
+	int err = chan_pick(txn, &ch);
+	if (err < 0)
+		return err;
 	txn->via_tcp = false;
-	event_assign(&txn->udp_read, txn->up->base, fd, EV_READ | EV_PERSIST, on_udp_readable, txn);
-	event_add(&txn->udp_read, NULL);
-	txn->udp_armed = true;
-	new_query(txn);
-	if (send(fd, txn->query, txn->query_len, 0) < 0) {
-		txn->udp_broken = true;
-		return -errno;
+	new_query(txn, free_id(txn->up, ch));
+	if (send(ch->fd, txn->query, txn->query_len, 0) < 0) {
+		err = errno;
+		chan_send_failed(ch, err);
+		return -err;
 	}
+	txn_attach(txn, ch);
+	if (++ch->sent >= UPSTREAM_CHANNEL_USES)
+		chan_retire(ch);
 	return 0;
 }
+
+/* ---- TCP ------------------------------------------------------------- */
 
 static void on_tcp_read(struct bufferevent *bev, void *arg)
 {
@@ -475,12 +654,12 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 		if (evbuffer_get_length(in) < 2 + msg_len)
 			return;
 		evbuffer_drain(in, 2);
-		evbuffer_remove(in, txn->up->rbuf, msg_len);
-		if (!wire_reply_matches(txn->up->rbuf, msg_len, txn->id, &txn->q)) {
+		evbuffer_remove(in, txn->up->tcp_buf, msg_len);
+		if (!wire_reply_matches(txn->up->tcp_buf, msg_len, txn->id, &txn->q)) {
 			txn->up->stats.mismatched++;
 			continue;
 		}
-		handle_reply(txn, txn->up->rbuf, msg_len);
+		handle_reply(txn, txn->up->tcp_buf, msg_len);
 		return; /* txn may be gone */
 	}
 }
@@ -509,7 +688,7 @@ static void start_tcp(struct upstream_txn *txn)
 	}
 	bufferevent_setcb(txn->tcp, on_tcp_read, NULL, on_tcp_event, txn);
 	bufferevent_enable(txn->tcp, EV_READ | EV_WRITE);
-	new_query(txn);
+	new_query(txn, draw16(txn->up));
 	uint8_t lenbuf[2];
 	wire_put16(lenbuf, (uint16_t)txn->query_len);
 	bufferevent_write(txn->tcp, lenbuf, 2);
@@ -518,6 +697,8 @@ static void start_tcp(struct upstream_txn *txn)
 				       (int)addr->len) < 0)
 		server_failed(txn, "cannot connect over TCP");
 }
+
+/* ---- choosing servers -------------------------------------------------- */
 
 static bool all_failed(const struct upstream_txn *txn)
 {
@@ -588,17 +769,12 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 	txn->q = *q;
 	txn->done = done;
 	txn->arg = arg;
-	txn->udp_fd = -1;
 	txn->set = up->set;
 	txn->set->refs++;
 	LIST_INSERT_HEAD(&up->txns, txn, link);
-	txn->try_timer = evtimer_new(up->base, on_try_timeout, txn);
-	txn->deadline = evtimer_new(up->base, on_deadline, txn);
-	if (!txn->try_timer || !txn->deadline) {
-		txn_free(txn);
-		return NULL;
-	}
-	evtimer_add(txn->deadline, &up->query_timeout);
+	evtimer_assign(&txn->try_timer, up->base, on_try_timeout, txn);
+	evtimer_assign(&txn->deadline, up->base, on_deadline, txn);
+	evtimer_add(&txn->deadline, &up->query_timeout);
 	if (!send_to_next(txn)) {
 		up->stats.failed++;
 		txn_free(txn);

@@ -1,14 +1,18 @@
 /* upstream.h - the third stage: asks the upstream servers, asynchronously.
  *
  * Owns the upstream server list with each server's counters, and one
- * transaction per question sent upstream: its sockets, timers, retries
- * and the checks a reply must pass before it is believed (RFC 5452: fresh
- * random ID per try, random source ports from a pool of connected sockets
- * renewed over time, reply only from the server's address and port, same
- * ID, same question). Also owns that socket pool, per server. UDP first; TC=1 means the same server
- * again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or a refused connection
- * move on to the next server; a timeout moves on and may come back round.
- * All I/O goes through libevent on the caller's event base; nothing blocks.
+ * transaction per question sent upstream: its timers, retries and the
+ * checks a reply must pass before it is believed (RFC 5452: fresh random
+ * ID per try, random source port, reply only from the server's address and
+ * port, same ID, same question). Also owns, per server, the UDP channels
+ * that carry the questions: a few connected sockets on random ports, each
+ * shared by many questions at once and renewed after a few hundred, so a
+ * miss costs a send and a share of a batched receive. UDP first; TC=1
+ * means the same server again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or
+ * a refused connection move on to the next server; a timeout moves on and
+ * may come back round. All I/O goes through libevent on the caller's event
+ * base; nothing blocks. One struct upstream belongs to one event loop:
+ * there are no locks.
  */
 #ifndef STUBD_UPSTREAM_H
 #define STUBD_UPSTREAM_H
@@ -41,13 +45,26 @@ struct upstream_server {
 /* How long a down server is left alone before a question probes it. */
 #define UPSTREAM_REPROBE_MS 5000
 
+/* UDP channels per server. Each try goes out on one picked at random, so
+ * an off-path spoofer must hit one of these live random ports as well as
+ * the random ID (RFC 5452 §9.2; a fresh port per question would add only 3
+ * bits more at 8). Few channels let one recvmmsg() collect several
+ * replies. A power of two, so a random 16-bit draw picks one without bias. */
+#define UPSTREAM_CHANNELS 8
+/* Questions a channel carries before it is renewed: a fresh socket on a
+ * fresh port takes its slot, and the old one is read until its questions
+ * are answered or time out. The ports in use thus keep moving (RFC 5452
+ * §9.2) while socket(), connect() and close() cost 1/256 of a question;
+ * it also caps the questions in flight on one channel. */
+#define UPSTREAM_CHANNEL_USES 256
+
 static inline bool upstream_server_up(const struct upstream_server *s)
 {
 	return s->trouble < UPSTREAM_DOWN_AFTER;
 }
 
 struct upstream_stats {
-	uint64_t mismatched;   /* replies dropped: wrong ID, question or source */
+	uint64_t mismatched;   /* replies dropped: late, or wrong ID or question */
 	uint64_t malformed;    /* replies that matched but did not parse */
 	uint64_t failed;       /* questions that got no answer from any server */
 };

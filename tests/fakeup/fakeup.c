@@ -12,6 +12,9 @@
  * answer.  poison adds records a cache-poisoner would (an unrelated A, an
  * NS for the parent pointing at ns.evil. and its glue); ttl2 answers with
  * TTL 2 so expiry can be tested in seconds.
+ *
+ * --log-port adds the query's source port to each log line (" port=N"), so
+ * tests can see how many sockets stubd spreads its questions over.
  */
 #define _GNU_SOURCE
 
@@ -50,6 +53,8 @@ struct listener {
 struct conn {
 	int fd; /* -1 once closed; reaped at the end of the loop iteration */
 	uint64_t id;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
 	uint8_t *in;
 	size_t inlen;
 	uint8_t *out;
@@ -81,6 +86,7 @@ static struct {
 	enum server_mode mode;
 	uint8_t answer4[4];
 	FILE *log;
+	bool log_port;
 	struct listener listeners[MAX_LISTEN];
 	size_t nlisteners;
 	struct conn **conns;
@@ -197,6 +203,12 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, bool 
 	 * make that fail. */
 	if (tcp)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	/* stubd may send a few hundred questions in one burst (a pipelined
+	 * TCP client); a sanitizer-slowed fakeup must not drop them. Beyond
+	 * rmem_max only root can go (FORCE); otherwise the kernel caps it. */
+	int rcvbuf = 4 << 20;
+	if (!tcp && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)ss, len) < 0 || (tcp && listen(fd, 64) < 0)) {
@@ -504,14 +516,29 @@ static void log_line(const char *fmt, ...)
 	fflush(S.log);
 }
 
-static void log_query(const char *proto, const ldns_pkt *q)
+/* The source port of a query; 0 if unknown. */
+static unsigned peer_port(const struct origin *to)
+{
+	if (to->peer.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&to->peer)->sin_port);
+	if (to->peer.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&to->peer)->sin6_port);
+	return 0;
+}
+
+static void log_query(const char *proto, const ldns_pkt *q, const struct origin *to)
 {
 	const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
 	ldns_rdf *lower = ldns_rdf_clone(ldns_rr_owner(question));
 	ldns_dname2canonical(lower);
 	char *name = ldns_rdf2str(lower);
 	char *type = ldns_rr_type2str(ldns_rr_get_type(question));
-	log_line("%s %s %s id=%u\n", proto, name ? name : "?", type ? type : "?", (unsigned)ldns_pkt_id(q));
+	if (S.log_port)
+		log_line("%s %s %s id=%u port=%u\n", proto, name ? name : "?", type ? type : "?",
+			 (unsigned)ldns_pkt_id(q), peer_port(to));
+	else
+		log_line("%s %s %s id=%u\n", proto, name ? name : "?", type ? type : "?",
+			 (unsigned)ldns_pkt_id(q));
 	free(name);
 	free(type);
 	ldns_rdf_deep_free(lower);
@@ -647,7 +674,7 @@ static void handle_message(const struct origin *to, const uint8_t *msg, size_t l
 		ldns_pkt_free(q);
 		return;
 	}
-	log_query(proto, q);
+	log_query(proto, q, to);
 	answer_query(to, q);
 	ldns_pkt_free(q);
 }
@@ -670,7 +697,9 @@ static void udp_readable(int fd)
 static void tcp_acceptable(int fd)
 {
 	for (;;) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof peer;
+		int cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0)
 			return;
 		struct conn *c = calloc(1, sizeof *c);
@@ -680,6 +709,8 @@ static void tcp_acceptable(int fd)
 		}
 		c->fd = cfd;
 		c->id = ++S.next_conn_id;
+		c->peer = peer;
+		c->peerlen = peerlen;
 		c->in = xmalloc(TCP_FRAME_MAX);
 		if (S.nconns == S.capconns) {
 			S.capconns = S.capconns ? S.capconns * 2 : 16;
@@ -704,7 +735,7 @@ static void conn_readable(struct conn *c)
 	c->inlen += (size_t)n;
 
 	size_t off = 0;
-	struct origin to = { .tcp = true, .conn_id = c->id };
+	struct origin to = { .tcp = true, .conn_id = c->id, .peer = c->peer, .peerlen = c->peerlen };
 	while (c->fd >= 0 && c->inlen - off >= 2) {
 		size_t mlen = (size_t)c->in[off] << 8 | c->in[off + 1];
 		if (c->inlen - off < 2 + mlen)
@@ -828,7 +859,7 @@ static int write_ready_file(const char *path)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fakeup -l ADDR:PORT [-l ADDR:PORT ...] [--mode normal|servfail|refused|dead]\n"
-		   "              [--answer IPV4] [--log FILE] [--ready-file FILE]\n"
+		   "              [--answer IPV4] [--log FILE] [--log-port] [--ready-file FILE]\n"
 		   "ADDR is a loopback address: 127.0.0.5:5300 or [::1]:5300\n");
 }
 
@@ -840,6 +871,7 @@ int main(int argc, char **argv)
 		{ "answer", required_argument, NULL, 'a' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "ready-file", required_argument, NULL, 'r' },
+		{ "log-port", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -879,6 +911,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "fakeup: --answer needs an IPv4 address\n");
 				return 2;
 			}
+			break;
+		case 'P':
+			S.log_port = true;
 			break;
 		case 'L':
 			log_path = optarg;
