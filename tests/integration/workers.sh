@@ -67,6 +67,25 @@ for i in $(seq 20); do q +short "after$i.example.test" A >/dev/null; done
 check_eq "after reload every worker asks the new upstream" 20 "$(count_log UP 'after[0-9]*\.example\.test\. A ')"
 check_eq "and none asks the old one" 0 "$(count_log OLD 'after[0-9]*\.example\.test\. A ')"
 
+# Floods on every worker while the control socket reloads, flushes and
+# gathers statistics from them: nothing breaks, every answer still right.
+bg=()
+for k in 1 2 3 4; do
+	"$DNSQ" "$STUBD_ADDR:$STUBD_PORT" namesflood 2000 example.test --seed "$k" >/dev/null 2>&1 &
+	bg+=($!)
+done
+for i in $(seq 5); do
+	ctl statistics >/dev/null
+	ctl flush-cache >/dev/null
+	ctl reload >/dev/null
+	kill -HUP "$STUBD_PID"
+done
+wait "${bg[@]}" || true
+check "stubd survived floods during reloads" stubd_alive
+ok=0
+for i in $(seq 10); do [ "$(q +short "late$i.example.test" A)" = 192.0.2.1 ] && ok=$((ok + 1)); done
+check_eq "answers after the storm" 10 "$ok"
+
 # SIGTERM stops every thread and exits 0 (ASan reports leaks at exit).
 kill -TERM "$STUBD_PID"
 rc=0
