@@ -128,6 +128,17 @@ bool wire_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
 /* Compares two uncompressed wire names, ASCII case-insensitively. */
 bool wire_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
+/* Reads the name at *off, compressed or not (RFC 1035 §4.1.4), into out
+ * (WIRE_NAME_MAX bytes) in uncompressed form; sets *out_len (root label
+ * included) and moves *off past the name where it sits (past its first
+ * pointer). Returns 0, or -1 when the name is malformed: it runs past
+ * len, has a label over 63 bytes or of a reserved type (0x40, 0x80), is
+ * longer than 255 bytes uncompressed, or has a pointer into the header or
+ * one that does not point strictly before the labels that led to it.
+ * RFC 1035 compression only ever points back at an earlier name, and
+ * pointers that always go backward cannot form a loop. */
+int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, size_t *out_len);
+
 /* Skips an uncompressed or compressed name starting at *off; returns 0 and
  * moves *off past it, or -1 if the name runs past len or is malformed. */
 int wire_skip_name(const uint8_t *pkt, size_t len, size_t *off);
