@@ -4,8 +4,8 @@
  * the checks every untrusted packet gets before any work is done, and the
  * few replies stubd writes itself (errors, truncation, the final touch on
  * an answer: ID, question case, EDNS). Works on caller-owned buffers only;
- * every function checks lengths before it reads. ldns is for the cold path
- * (see scrub.h); nothing here calls it.
+ * every function checks lengths before it reads. Nothing here calls ldns;
+ * scrub.c builds on these readers for upstream replies.
  */
 #ifndef STUBD_WIRE_H
 #define STUBD_WIRE_H
@@ -37,14 +37,22 @@
 #define WIRE_TYPE_CNAME 5
 #define WIRE_TYPE_SOA 6
 #define WIRE_TYPE_PTR 12
+#define WIRE_TYPE_MX 15
 #define WIRE_TYPE_AAAA 28
+#define WIRE_TYPE_DNAME 39
 #define WIRE_TYPE_OPT 41
+#define WIRE_TYPE_RRSIG 46
+#define WIRE_TYPE_NSEC 47
+#define WIRE_TYPE_NSEC3 50
+#define WIRE_TYPE_TKEY 249
+#define WIRE_TYPE_TSIG 250
 #define WIRE_TYPE_IXFR 251
 #define WIRE_TYPE_AXFR 252
 #define WIRE_TYPE_MAILB 253
 #define WIRE_TYPE_MAILA 254
 #define WIRE_TYPE_ANY 255
 #define WIRE_CLASS_IN 1
+#define WIRE_CLASS_ANY 255
 
 enum wire_rcode {
 	WIRE_RCODE_NOERROR = 0,
