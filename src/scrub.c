@@ -98,7 +98,6 @@
 
 #define WIRE_FLAG_Z 0x0040  /* RFC 1035 §4.1.1: reserved, must be zero */
 #define ZONES_MAX 32        /* zones whose DNSSEC proofs are kept */
-#define SCRUB_RR_MAX 256    /* records tracked in the answer, and in authority */
 #define COMPRESS_MAX 256    /* name suffixes remembered for compression */
 #define POINTER_MAX 0x3fff  /* the furthest a compression pointer reaches */
 #define FNV_BASIS 2166136261u
@@ -177,7 +176,7 @@ static const struct rdata_form forms[110] = {
 	[39] = FORM("n"),                 /* DNAME */
 	[40] = FORM("1"),                 /* SINK */
 	[41] = FORM("r"),                 /* OPT */
-	[43] = FORM("212r"),              /* DS */
+	[43] = FORM("211r"),              /* DS */
 	[44] = FORM("11r"),               /* SSHFP */
 	[45] = FORM("r"),                 /* IPSECKEY */
 	[46] = FORM("2114442nr"),         /* RRSIG */
@@ -190,7 +189,7 @@ static const struct rdata_form forms[110] = {
 	[53] = FORM("111r"),              /* SMIMEA */
 	[55] = FORM_MORE("h", 'n', 1),    /* HIP: then rendezvous servers */
 	[58] = FORM("nn"),                /* TALINK */
-	[59] = FORM("212r"),              /* CDS */
+	[59] = FORM("211r"),              /* CDS */
 	[60] = FORM("211r"),              /* CDNSKEY */
 	[61] = FORM("r"),                 /* OPENPGPKEY */
 	[62] = FORM("42r"),               /* CSYNC */
@@ -210,7 +209,7 @@ static const struct rdata_form form_tkey = FORM("n4422dd");
 static const struct rdata_form form_tsig = FORM("n62d22d");
 static const struct rdata_form form_uri = FORM("22r");
 static const struct rdata_form form_caa = FORM("1sr");
-static const struct rdata_form form_dlv = FORM("212r");
+static const struct rdata_form form_dlv = FORM("211r");
 
 /* The layout of type's rdata, or NULL: opaque (RFC 3597 §5). */
 static const struct rdata_form *form_of(uint16_t type)
@@ -239,6 +238,7 @@ struct field_walk {
 	size_t pos;                   /* the next field */
 	size_t end;                   /* just past the rdata */
 	const struct rdata_form *form;
+	size_t listed;                /* fields the form lists before "more" */
 	unsigned count;               /* fields read */
 	uint8_t name[WIRE_NAME_MAX];  /* the last name read, uncompressed */
 	size_t name_len;
@@ -252,6 +252,7 @@ static void walk_init(struct field_walk *w, const uint8_t *pkt, size_t len, size
 	w->pos = rdata;
 	w->end = rdata + rdlen;
 	w->form = form;
+	w->listed = strlen(form->fields);
 	w->count = 0;
 	w->name_len = 0;
 }
@@ -282,8 +283,8 @@ static int next_field(struct field_walk *w, size_t *start, bool *is_name)
 {
 	if (w->pos >= w->end)
 		return 0;
-	char kind = w->form->fields[w->count];
-	if (kind == '\0' && (kind = w->form->more) == '\0')
+	char kind = w->count < w->listed ? w->form->fields[w->count] : w->form->more;
+	if (kind == '\0')
 		return 0;
 	*start = w->pos;
 	*is_name = kind == 'n';

@@ -31,6 +31,13 @@
  * Records past the limit are dropped; the answer keeps the first links. */
 #define SCRUB_CHAIN_MAX 16
 
+/* How many records of the answer section, and of the authority section,
+ * scrub tracks. A reply with more is rejected (-EBADMSG) rather than cut:
+ * cutting could split an RRset (RFC 2181 §5) and the signature over it.
+ * Real replies to one question come nowhere near; the additional section
+ * is only checked, so it has no limit. */
+#define SCRUB_RR_MAX 256
+
 /* What scrub_reply_counted() dropped, for logs and statistics. */
 struct scrub_counts {
 	unsigned answer_dropped;     /* records not about the chain's names */
