@@ -186,7 +186,12 @@ static bool dname_explains(const ldns_rr *dname, const ldns_rdf *name, const ldn
 	const ldns_rdf *owner = ldns_rr_owner(dname);
 	const ldns_rdf *to = rdata_name(dname, 0);
 
-	if (!to || !ldns_dname_is_subdomain(name, owner))
+	/* Oracle fix: ldns_dname_is_subdomain() calls a name below itself
+	 * when the two differ only in letter case, which made a DNAME at
+	 * "WWW.example" apply to "www.example". A DNAME never applies to its
+	 * own owner (RFC 6672 §2.2; the rule above), whatever the case, and
+	 * src/scrub.c gets that right; found by fuzz_scrub_diff. */
+	if (!to || name_equal(name, owner) || !ldns_dname_is_subdomain(name, owner))
 		return false;
 	/* Uncompressed wire forms: name = prefix labels + owner. */
 	size_t prefix = ldns_rdf_size(name) - ldns_rdf_size(owner);

@@ -324,6 +324,36 @@ static void test_dname_target_never_compressed(void **state)
 	free(ans);
 }
 
+static void test_dname_at_owner_in_other_case(void **state)
+{
+	struct wire_query q = client("www.example.test", WIRE_TYPE_A, false);
+	struct pkt p;
+	struct scrub_counts counts;
+	size_t len;
+
+	/* RFC 6672 §2.2: a DNAME applies below its owner, never to the owner
+	 * itself, however the owner is spelled (ldns_dname_is_subdomain()
+	 * said otherwise; the oracle is corrected). */
+	reply(&p, "www.example.test", WIRE_TYPE_A, 0, 2, 0, 0);
+	name(&p, "WWW.example.test");
+	put16(&p, WIRE_TYPE_DNAME); put16(&p, WIRE_CLASS_IN); put32(&p, 300);
+	put16(&p, 8);
+	name(&p, "x.test");
+	size_t at = rr_head(&p, QNAME_OFF, WIRE_TYPE_CNAME, 300);
+	name(&p, "x.test");
+	rr_end(&p, at);
+	for (int oracle = 0; oracle < 2; oracle++) {
+		uint8_t *ans = NULL;
+		int r = oracle ? scrub_ldns_reply_counted(p.b, p.len, &q, &ans, &len, &counts)
+			       : scrub_reply_counted(p.b, p.len, &q, &ans, &len, &counts);
+		assert_int_equal(r, 0);
+		assert_int_equal(wire_get16(ans + 6), 1);
+		assert_answer(ans, len, 0, "www.example.test.\t300\tIN\tCNAME\tx.test.\n");
+		assert_int_equal(counts.answer_dropped, 1);
+		free(ans);
+	}
+}
+
 /* ---- rdata checked against its type ----------------------------------- */
 
 /* A reply for www.example.test A with one answer record at the qname of
@@ -736,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_rdata_names_of_later_types_uncompressed),
 		cmocka_unit_test(test_output_compressed),
 		cmocka_unit_test(test_dname_target_never_compressed),
+		cmocka_unit_test(test_dname_at_owner_in_other_case),
 		cmocka_unit_test(test_malformed_rdata_rejects_reply),
 		cmocka_unit_test(test_short_rdata_drops_record),
 		cmocka_unit_test(test_rdata_forms_agree_with_ldns),
