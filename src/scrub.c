@@ -99,6 +99,7 @@
 #define WIRE_FLAG_Z 0x0040  /* RFC 1035 §4.1.1: reserved, must be zero */
 #define ZONES_MAX 32        /* zones whose DNSSEC proofs are kept */
 #define COMPRESS_MAX 256    /* name suffixes remembered for compression */
+#define COMPRESS_SLOTS 512  /* their hash table: a power of two, half full at most */
 #define POINTER_MAX 0x3fff  /* the furthest a compression pointer reaches */
 #define FNV_BASIS 2166136261u
 #define FNV_PRIME 16777619u
@@ -817,9 +818,10 @@ struct writer {
 	bool full;              /* something did not fit: the result is void */
 	struct {
 		uint16_t off;   /* where a name (suffix) is written */
-		uint32_t hash;  /* suffix_hash() of it */
+		uint32_t hash;  /* its suffix_hashes() value */
 	} names[COMPRESS_MAX];
 	size_t n_names;
+	uint16_t slot[COMPRESS_SLOTS]; /* 1 + an index into names, or 0 */
 };
 
 static void put(struct writer *w, const void *data, size_t n)
@@ -871,13 +873,31 @@ static bool written_equal(const struct writer *w, size_t off, const uint8_t *fla
 	}
 }
 
-/* Where an earlier name equal to this suffix is written, or 0. */
+/* Where an earlier name equal to this suffix is written, or 0. The
+ * table is open-addressed: a reply of many long names costs no more per
+ * lookup than a small one. */
 static size_t find_written(const struct writer *w, const uint8_t *suffix, uint32_t hash)
 {
-	for (size_t i = 0; i < w->n_names; i++)
-		if (w->names[i].hash == hash && written_equal(w, w->names[i].off, suffix))
-			return w->names[i].off;
+	for (size_t i = hash & (COMPRESS_SLOTS - 1); w->slot[i] != 0;
+	     i = (i + 1) & (COMPRESS_SLOTS - 1)) {
+		size_t k = (size_t)w->slot[i] - 1;
+		if (w->names[k].hash == hash && written_equal(w, w->names[k].off, suffix))
+			return w->names[k].off;
+	}
 	return 0;
+}
+
+/* Remembers a suffix written at off, while there is room. */
+static void remember(struct writer *w, size_t off, uint32_t hash)
+{
+	if (w->n_names == COMPRESS_MAX || off > POINTER_MAX)
+		return;
+	size_t i = hash & (COMPRESS_SLOTS - 1);
+	while (w->slot[i] != 0)
+		i = (i + 1) & (COMPRESS_SLOTS - 1);
+	w->names[w->n_names].off = (uint16_t)off;
+	w->names[w->n_names].hash = hash;
+	w->slot[i] = (uint16_t)++w->n_names;
 }
 
 /* Writes an uncompressed name; with compress, as labels and a pointer to
@@ -905,13 +925,8 @@ static void put_name(struct writer *w, const uint8_t *flat, size_t len, bool com
 		put16(w, (uint16_t)(0xc000 | target));
 	if (w->full)
 		return;
-	for (unsigned i = 0; i < k && at + start[i] <= POINTER_MAX; i++) {
-		if (w->n_names == COMPRESS_MAX)
-			break;
-		w->names[w->n_names].off = (uint16_t)(at + start[i]);
-		w->names[w->n_names].hash = hash[i];
-		w->n_names++;
-	}
+	for (unsigned i = 0; i < k; i++)
+		remember(w, at + start[i], hash[i]);
 }
 
 /* Writes the rdata of r: names uncompressed, or compressed again where
@@ -1055,6 +1070,7 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	w.len = 0;
 	w.full = false;
 	w.n_names = 0;
+	memset(w.slot, 0, sizeof(w.slot));
 	int err = encode(&s, &w, answer, answer_len);
 	if (err < 0)
 		return err;
