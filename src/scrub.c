@@ -100,6 +100,8 @@
 #define ZONES_MAX 32        /* zones whose DNSSEC proofs are kept */
 #define COMPRESS_MAX 256    /* name suffixes remembered for compression */
 #define COMPRESS_SLOTS 512  /* their hash table: a power of two, half full at most */
+#define COMPRESS_SCAN 16    /* below this many, a scan is quicker than the table */
+#define SEEN_MAX 16         /* whole names remembered by where they are in the reply */
 #define POINTER_MAX 0x3fff  /* the furthest a compression pointer reaches */
 #define FNV_BASIS 2166136261u
 #define FNV_PRIME 16777619u
@@ -125,15 +127,16 @@ static inline uint8_t lower(uint8_t c)
  * scrubber and the ldns oracle in the tests judge every record alike. */
 struct rdata_form {
 	const char *fields;
+	uint8_t listed;  /* strlen(fields) */
 	char more;
 	uint8_t min;
-	bool compress; /* an RFC 1035 type: its names may be compressed (RFC 3597 §4) */
+	bool compress;   /* an RFC 1035 type: its names may be compressed (RFC 3597 §4) */
 };
 
-#define FORM(f) { f, 0, sizeof(f) - 1, false }
-#define FORM_MIN(f, n) { f, 0, n, false }
-#define FORM_MORE(f, kind, n) { f, kind, n, false }
-#define FORM_RFC1035(f) { f, 0, sizeof(f) - 1, true }
+#define FORM(f) { f, sizeof(f) - 1, 0, sizeof(f) - 1, false }
+#define FORM_MIN(f, n) { f, sizeof(f) - 1, 0, n, false }
+#define FORM_MORE(f, kind, n) { f, sizeof(f) - 1, kind, n, false }
+#define FORM_RFC1035(f) { f, sizeof(f) - 1, 0, sizeof(f) - 1, true }
 
 static const struct rdata_form forms[110] = {
 	[1] = FORM("4"),                  /* A */
@@ -227,11 +230,6 @@ static const struct rdata_form *form_of(uint16_t type)
 	}
 }
 
-static bool form_has_names(const struct rdata_form *f)
-{
-	return f && (f->more == 'n' || strchr(f->fields, 'n'));
-}
-
 /* Walks the fields of one rdata. */
 struct field_walk {
 	const uint8_t *pkt;
@@ -239,10 +237,8 @@ struct field_walk {
 	size_t pos;                   /* the next field */
 	size_t end;                   /* just past the rdata */
 	const struct rdata_form *form;
-	size_t listed;                /* fields the form lists before "more" */
 	unsigned count;               /* fields read */
-	uint8_t name[WIRE_NAME_MAX];  /* the last name read, uncompressed */
-	size_t name_len;
+	size_t name_len;              /* the last name's, uncompressed */
 };
 
 static void walk_init(struct field_walk *w, const uint8_t *pkt, size_t len, size_t rdata,
@@ -253,7 +249,6 @@ static void walk_init(struct field_walk *w, const uint8_t *pkt, size_t len, size
 	w->pos = rdata;
 	w->end = rdata + rdlen;
 	w->form = form;
-	w->listed = strlen(form->fields);
 	w->count = 0;
 	w->name_len = 0;
 }
@@ -278,13 +273,13 @@ static size_t field_size(const struct field_walk *w, char kind)
 }
 
 /* Reads the next field: returns 1 and its start in *start (for a name,
- * also its uncompressed form in w->name), 0 when the rdata or the form
- * is used up, -1 when the field does not fit: malformed. */
+ * checked, its uncompressed length in w->name_len), 0 when the rdata or
+ * the form is used up, -1 when the field does not fit: malformed. */
 static int next_field(struct field_walk *w, size_t *start, bool *is_name)
 {
 	if (w->pos >= w->end)
 		return 0;
-	char kind = w->count < w->listed ? w->form->fields[w->count] : w->form->more;
+	char kind = w->count < w->form->listed ? w->form->fields[w->count] : w->form->more;
 	if (kind == '\0')
 		return 0;
 	*start = w->pos;
@@ -292,7 +287,7 @@ static int next_field(struct field_walk *w, size_t *start, bool *is_name)
 	if (kind == 'n') {
 		/* The name may point anywhere before it, but its own bytes
 		 * must end inside the rdata. */
-		if (wire_read_name(w->pkt, w->len, &w->pos, w->name, &w->name_len) < 0 ||
+		if (wire_read_name(w->pkt, w->len, &w->pos, NULL, &w->name_len) < 0 ||
 		    w->pos > w->end)
 			return -1;
 	} else {
@@ -307,30 +302,6 @@ static int next_field(struct field_walk *w, size_t *start, bool *is_name)
 
 /* ---- names in the reply ------------------------------------------------ */
 
-/* A name in the reply, checked by wire_read_name(): where it starts, and
- * enough about it to tell most names apart without walking them. */
-struct name_ref {
-	uint16_t off;
-	uint8_t len;    /* uncompressed, root label included */
-	uint8_t labels; /* root label not counted */
-	uint32_t hash;  /* FNV-1a of the uncompressed form, lowercase */
-};
-
-static void ref_fill(struct name_ref *ref, size_t off, const uint8_t *flat, size_t len)
-{
-	uint32_t h = FNV_BASIS;
-	unsigned labels = 0;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ lower(flat[i])) * FNV_PRIME;
-	for (size_t i = 0; flat[i] != 0; i += 1 + (size_t)flat[i])
-		labels++;
-	ref->off = (uint16_t)off;
-	ref->len = (uint8_t)len;
-	ref->labels = (uint8_t)labels;
-	ref->hash = h;
-}
-
 /* Where the labels at off really are: past any pointers. Names were
  * checked when read, so every pointer goes back and the walk ends. */
 static size_t deref(const uint8_t *pkt, size_t off)
@@ -338,6 +309,30 @@ static size_t deref(const uint8_t *pkt, size_t off)
 	while ((pkt[off] & 0xc0) == 0xc0)
 		off = wire_get16(pkt + off) & 0x3fff;
 	return off;
+}
+
+/* A name in the reply, checked by wire_read_name(): where its first label
+ * is (past any pointer, so that the many names that are one pointer to
+ * the same place compare equal at once), and enough about it to tell most
+ * names apart without walking them. */
+struct name_ref {
+	uint16_t off;
+	uint8_t len;    /* uncompressed, root label included */
+	uint8_t labels; /* root label not counted */
+};
+
+static void ref_set(const uint8_t *pkt, struct name_ref *ref, size_t start, size_t len)
+{
+	size_t off = deref(pkt, start);
+	unsigned labels = 0;
+
+	ref->off = (uint16_t)off;
+	ref->len = (uint8_t)len;
+	while (pkt[off] != 0) {
+		labels++;
+		off = deref(pkt, off + 1 + pkt[off]);
+	}
+	ref->labels = (uint8_t)labels;
 }
 
 /* Steps over n labels of the checked name at off. */
@@ -386,13 +381,14 @@ static bool names_equal_at(const uint8_t *pkt, size_t a, size_t b, unsigned labe
 struct rr {
 	struct name_ref owner;
 	struct name_ref target;  /* the first name in the rdata: CNAME and
-				    DNAME target, RRSIG signer */
+				    DNAME target, RRSIG signer; len 0 if none */
 	uint16_t type;
 	uint16_t rclass;
 	uint16_t fixed;          /* offset of TYPE, CLASS, TTL, RDLENGTH */
 	uint16_t rdata;
 	uint16_t rdlen;
 	uint32_t size;           /* the record written with names uncompressed */
+	bool names;              /* the rdata holds names */
 	bool unfit;
 	bool keep;
 };
@@ -427,16 +423,15 @@ struct scrub {
 	size_t zones;
 };
 
-/* Reads the name at *off into ref; moves *off past it. */
+/* Checks the name at *off and fills ref; moves *off past it. */
 static int read_ref(const struct scrub *s, size_t *off, struct name_ref *ref)
 {
-	uint8_t flat[WIRE_NAME_MAX];
-	size_t flat_len;
 	size_t start = *off;
+	size_t len;
 
-	if (wire_read_name(s->pkt, s->len, off, flat, &flat_len) < 0)
+	if (wire_read_name(s->pkt, s->len, off, NULL, &len) < 0)
 		return -1;
-	ref_fill(ref, start, flat, flat_len);
+	ref_set(s->pkt, ref, start, len);
 	return 0;
 }
 
@@ -467,8 +462,9 @@ static int check_rdata(const struct scrub *s, struct rr *r)
 	while ((got = next_field(&w, &start, &is_name)) == 1) {
 		if (!is_name)
 			continue;
+		r->names = true;
 		if (r->target.len == 0)
-			ref_fill(&r->target, start, w.name, w.name_len);
+			ref_set(s->pkt, &r->target, start, w.name_len);
 		r->size -= (uint32_t)(w.pos - start); /* as it sits... */
 		r->size += (uint32_t)w.name_len;      /* ...and uncompressed */
 	}
@@ -533,7 +529,7 @@ static int parse(struct scrub *s)
 static bool name_equal(const struct scrub *s, const struct name_ref *a,
 		       const struct name_ref *b)
 {
-	return a->hash == b->hash && a->len == b->len && a->labels == b->labels &&
+	return a->len == b->len && a->labels == b->labels &&
 	       (a->off == b->off || names_equal_at(s->pkt, a->off, b->off, a->labels));
 }
 
@@ -816,11 +812,21 @@ struct writer {
 	size_t cap;
 	size_t len;
 	bool full;              /* something did not fit: the result is void */
+	/* Whole names written, by where they are in the reply: a name that is
+	 * a pointer into the reply (most owners) needs no reading at all. */
+	struct {
+		uint16_t src;   /* the name's first label in the reply */
+		uint16_t out;   /* the name in the stored answer */
+	} seen[SEEN_MAX];
+	size_t n_seen;
+	/* Every suffix written, for RFC 1035 §4.1.4 compression: scanned
+	 * while few, then through an open-addressed table. */
 	struct {
 		uint16_t off;   /* where a name (suffix) is written */
 		uint32_t hash;  /* its suffix_hashes() value */
 	} names[COMPRESS_MAX];
 	size_t n_names;
+	bool table;                    /* slot[] is in use */
 	uint16_t slot[COMPRESS_SLOTS]; /* 1 + an index into names, or 0 */
 };
 
@@ -873,11 +879,23 @@ static bool written_equal(const struct writer *w, size_t off, const uint8_t *fla
 	}
 }
 
-/* Where an earlier name equal to this suffix is written, or 0. The
- * table is open-addressed: a reply of many long names costs no more per
- * lookup than a small one. */
+static void slot_add(struct writer *w, size_t index)
+{
+	size_t i = w->names[index].hash & (COMPRESS_SLOTS - 1);
+	while (w->slot[i] != 0)
+		i = (i + 1) & (COMPRESS_SLOTS - 1);
+	w->slot[i] = (uint16_t)(index + 1);
+}
+
+/* Where an earlier name equal to this suffix is written, or 0. */
 static size_t find_written(const struct writer *w, const uint8_t *suffix, uint32_t hash)
 {
+	if (!w->table) {
+		for (size_t k = 0; k < w->n_names; k++)
+			if (w->names[k].hash == hash && written_equal(w, w->names[k].off, suffix))
+				return w->names[k].off;
+		return 0;
+	}
 	for (size_t i = hash & (COMPRESS_SLOTS - 1); w->slot[i] != 0;
 	     i = (i + 1) & (COMPRESS_SLOTS - 1)) {
 		size_t k = (size_t)w->slot[i] - 1;
@@ -887,46 +905,83 @@ static size_t find_written(const struct writer *w, const uint8_t *suffix, uint32
 	return 0;
 }
 
-/* Remembers a suffix written at off, while there is room. */
+/* Remembers a suffix written at off, while there is room; past a few,
+ * lookups go through the table, so that a reply of many long names
+ * costs no more per name than a small one. */
 static void remember(struct writer *w, size_t off, uint32_t hash)
 {
 	if (w->n_names == COMPRESS_MAX || off > POINTER_MAX)
 		return;
-	size_t i = hash & (COMPRESS_SLOTS - 1);
-	while (w->slot[i] != 0)
-		i = (i + 1) & (COMPRESS_SLOTS - 1);
 	w->names[w->n_names].off = (uint16_t)off;
 	w->names[w->n_names].hash = hash;
-	w->slot[i] = (uint16_t)++w->n_names;
+	w->n_names++;
+	if (w->table) {
+		slot_add(w, w->n_names - 1);
+	} else if (w->n_names > COMPRESS_SCAN) {
+		memset(w->slot, 0, sizeof(w->slot));
+		w->table = true;
+		for (size_t k = 0; k < w->n_names; k++)
+			slot_add(w, k);
+	}
 }
 
-/* Writes an uncompressed name; with compress, as labels and a pointer to
- * the longest suffix written before (RFC 1035 §4.1.4), and remembers
- * where its own suffixes went. */
-static void put_name(struct writer *w, const uint8_t *flat, size_t len, bool compress)
+/* Writes an uncompressed name as labels and a pointer to the longest
+ * suffix written before (RFC 1035 §4.1.4), and remembers where its own
+ * suffixes went. Returns where the name is, for later pointers. */
+static size_t put_compressed(struct writer *w, const uint8_t *flat, size_t len)
 {
 	uint8_t start[WIRE_NAME_MAX / 2];
 	uint32_t hash[WIRE_NAME_MAX / 2];
 	size_t at = w->len;
+	unsigned labels = suffix_hashes(flat, start, hash);
+	unsigned k = 0;
+	size_t target = 0;
 
+	for (; k < labels; k++)
+		if ((target = find_written(w, flat + start[k], hash[k])) != 0)
+			break;
+	if (k == 0 && labels > 0) { /* the whole name: a pointer */
+		put16(w, (uint16_t)(0xc000 | target));
+		return target;
+	}
+	put(w, flat, k < labels ? start[k] : len);
+	if (k < labels)
+		put16(w, (uint16_t)(0xc000 | target));
+	if (!w->full)
+		for (unsigned i = 0; i < k; i++)
+			remember(w, at + start[i], hash[i]);
+	return at;
+}
+
+/* Writes the name whose first byte is at src in the reply: whole, or
+ * with compress compressed against what is written already. */
+static void put_name(struct writer *w, const struct scrub *s, size_t src, bool compress)
+{
+	uint8_t flat[WIRE_NAME_MAX];
+	size_t len;
+	size_t off = src;
+
+	src = deref(s->pkt, src);
+	if (compress)
+		for (size_t i = 0; i < w->n_seen; i++)
+			if (w->seen[i].src == src) {
+				put16(w, (uint16_t)(0xc000 | w->seen[i].out));
+				return;
+			}
+	if (wire_read_name(s->pkt, s->len, &off, flat, &len) < 0) {
+		w->full = true; /* cannot happen: read once already */
+		return;
+	}
 	if (!compress) {
 		put(w, flat, len);
 		return;
 	}
-	unsigned labels = suffix_hashes(flat, start, hash);
-	unsigned k = 0;
-	size_t target = 0;
-	for (; k < labels; k++)
-		if ((target = find_written(w, flat + start[k], hash[k])) != 0)
-			break;
-	size_t head = k < labels ? start[k] : len; /* bytes written as labels */
-	put(w, flat, head);
-	if (k < labels)
-		put16(w, (uint16_t)(0xc000 | target));
-	if (w->full)
-		return;
-	for (unsigned i = 0; i < k; i++)
-		remember(w, at + start[i], hash[i]);
+	size_t at = put_compressed(w, flat, len);
+	if (!w->full && len > 1 && at <= POINTER_MAX && w->n_seen < SEEN_MAX) {
+		w->seen[w->n_seen].src = (uint16_t)src;
+		w->seen[w->n_seen].out = (uint16_t)at;
+		w->n_seen++;
+	}
 }
 
 /* Writes the rdata of r: names uncompressed, or compressed again where
@@ -934,10 +989,9 @@ static void put_name(struct writer *w, const uint8_t *flat, size_t len, bool com
 static void put_rdata(struct writer *w, const struct scrub *s, const struct rr *r)
 {
 	const struct rdata_form *form = form_of(r->type);
-	const uint8_t *rdata = s->pkt + r->rdata;
 
-	if (!form_has_names(form)) {
-		put(w, rdata, r->rdlen);
+	if (!r->names) {
+		put(w, s->pkt + r->rdata, r->rdlen);
 		return;
 	}
 	struct field_walk fw;
@@ -946,7 +1000,7 @@ static void put_rdata(struct writer *w, const struct scrub *s, const struct rr *
 	walk_init(&fw, s->pkt, s->len, r->rdata, r->rdlen, form);
 	while (next_field(&fw, &start, &is_name) == 1) {
 		if (is_name)
-			put_name(w, fw.name, fw.name_len, form->compress);
+			put_name(w, s, start, form->compress);
 		else
 			put(w, s->pkt + start, fw.pos - start);
 	}
@@ -954,15 +1008,7 @@ static void put_rdata(struct writer *w, const struct scrub *s, const struct rr *
 
 static void put_rr(struct writer *w, const struct scrub *s, const struct rr *r)
 {
-	uint8_t owner[WIRE_NAME_MAX];
-	size_t owner_len;
-	size_t off = r->owner.off;
-
-	if (wire_read_name(s->pkt, s->len, &off, owner, &owner_len) < 0) {
-		w->full = true; /* cannot happen: read once already */
-		return;
-	}
-	put_name(w, owner, owner_len, true);
+	put_name(w, s, r->owner.off, true);
 	put(w, s->pkt + r->fixed, 8); /* TYPE, CLASS, TTL as they came */
 	size_t rdlen_at = w->len;
 	put16(w, 0);
@@ -1008,15 +1054,8 @@ static int encode(const struct scrub *s, struct writer *w, uint8_t **answer, siz
 	wire_put16(header + 2, (uint16_t)(s->flags & ~(WIRE_FLAG_AA | WIRE_FLAG_Z)));
 	wire_put16(header + 4, 1);
 	put(w, header, sizeof(header));
-	uint8_t qname[WIRE_NAME_MAX];
-	size_t qname_len;
-	size_t off = WIRE_HEADER_LEN;
-	if (wire_read_name(s->pkt, s->len, &off, qname, &qname_len) < 0) {
-		free(w->buf);
-		return -EBADMSG;
-	}
-	put_name(w, qname, qname_len, true); /* the first name: never a pointer */
-	put(w, s->pkt + off, 4);
+	put_name(w, s, WIRE_HEADER_LEN, true); /* the first name: never a pointer */
+	put(w, s->pkt + WIRE_HEADER_LEN + s->qname.len, 4);
 	unsigned an = put_kept(w, s, s->an, s->an_count);
 	unsigned ns = put_kept(w, s, s->ns, s->ns_count);
 	/* The stored-answer form, checked rather than assumed: the question
@@ -1024,7 +1063,7 @@ static int encode(const struct scrub *s, struct writer *w, uint8_t **answer, siz
 	 * additional section, so no OPT. */
 	if (w->full || !wire_reply_matches(w->buf, w->len, wire_get16(s->pkt), s->q)) {
 		free(w->buf);
-		return -EBADMSG; /* over 65535 bytes: no DNS message */
+		return -EBADMSG; /* over 65535 bytes (no DNS message), or a bug */
 	}
 	wire_put16(w->buf + 6, (uint16_t)an);
 	wire_put16(w->buf + 8, (uint16_t)ns);
@@ -1060,7 +1099,9 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	s.additional = 0;
 	s.soa_owner = NULL;
 	s.zones = 0;
-	memset(&s.chain, 0, sizeof(s.chain));
+	memset(s.chain.cname_kept, 0, sizeof(s.chain.cname_kept));
+	s.chain.dnames = 0;
+	s.chain.cut = false;
 	if (parse(&s) < 0)
 		return -EBADMSG;
 
@@ -1069,8 +1110,9 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 
 	w.len = 0;
 	w.full = false;
+	w.n_seen = 0;
 	w.n_names = 0;
-	memset(w.slot, 0, sizeof(w.slot));
+	w.table = false;
 	int err = encode(&s, &w, answer, answer_len);
 	if (err < 0)
 		return err;

@@ -39,7 +39,8 @@ static int read_plain_name(const uint8_t *pkt, size_t len, size_t *off,
 			return -1;
 		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
 			return -1;
-		memcpy(out + n, pkt + pos, 1 + (size_t)label);
+		if (out)
+			memcpy(out + n, pkt + pos, 1 + (size_t)label);
 		n += 1 + (size_t)label;
 		pos += 1 + (size_t)label;
 		if (label == 0)
@@ -78,7 +79,8 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, si
 			return -1;
 		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
 			return -1;
-		memcpy(out + n, pkt + pos, 1 + (size_t)label);
+		if (out)
+			memcpy(out + n, pkt + pos, 1 + (size_t)label);
 		n += 1 + (size_t)label;
 		pos += 1 + (size_t)label;
 		if (label == 0)

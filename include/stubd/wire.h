@@ -137,9 +137,9 @@ bool wire_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
 bool wire_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 /* Reads the name at *off, compressed or not (RFC 1035 §4.1.4), into out
- * (WIRE_NAME_MAX bytes) in uncompressed form; sets *out_len (root label
- * included) and moves *off past the name where it sits (past its first
- * pointer). Returns 0, or -1 when the name is malformed: it runs past
+ * (WIRE_NAME_MAX bytes) in uncompressed form, or only checks it when out
+ * is NULL; sets *out_len (root label included) and moves *off past the
+ * name where it sits (past its first pointer). Returns 0, or -1 when the name is malformed: it runs past
  * len, has a label over 63 bytes or of a reserved type (0x40, 0x80), is
  * longer than 255 bytes uncompressed, or has a pointer into the header or
  * one that does not point strictly before the labels that led to it.
