@@ -17,7 +17,8 @@
  *
  * When only one accepts, it must be the wire scrubber that rejects, and
  * the input must show one of these intended differences, each checked
- * here on its own, not by asking either scrubber:
+ * here from the input itself (the fifth by scrubbing the reply cut to
+ * what ldns read):
  *  1. ldns does not frame a record as RFC 1035 §4.1.3 does. ldns 1.8.3
  *     reads rdata field by field and carries on from where its last field
  *     ended, not from RDLENGTH: rdata longer than its type's fields, or a

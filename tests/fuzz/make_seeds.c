@@ -357,6 +357,16 @@ static void replies(void)
 			   "ns example.com. 300 IN NS srv.example.com.",
 			   "ar srv.example.com. 300 IN AAAA 2001:db8::1" });
 
+	REPLY("dnssec-dname", 0x03, 0x00, .id = 0xbbbe, .flags = "qr rd ra ad",
+	      .question = "www.old.example. IN A", .edns = 1232, .dnssec_ok = true,
+	      .records = { "an old.example. 3600 IN DNAME new.example.",
+			   "an old.example. 3600 IN RRSIG DNAME 13 2 3600 20300101000000 20200101000000 12345 old.example. aGVsbG8gd29ybGQ=",
+			   "an www.old.example. 3600 IN CNAME www.new.example.",
+			   "an www.new.example. 300 IN A 192.0.2.80",
+			   "an www.new.example. 300 IN RRSIG A 13 3 300 20300101000000 20200101000000 54321 new.example. aGVsbG8gd29ybGQ=",
+			   "an example. 3600 IN DNAME evil.",
+			   "an example. 3600 IN RRSIG DNAME 13 1 3600 20300101000000 20200101000000 1 example. aGVsbG8gd29ybGQ=" });
+
 	/* Hand-made: compression ldns would not write, and rdata that does
 	 * not fill its RDLENGTH. */
 	raw_reply("cname-target-points-into-dropped-record",

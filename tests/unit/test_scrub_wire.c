@@ -354,6 +354,109 @@ static void test_dname_at_owner_in_other_case(void **state)
 	}
 }
 
+/* Both scrubbers on one reply: the same records, the same counts;
+ * returns the wire one's answer (the caller frees it) and both lengths. */
+static uint8_t *scrub_compare(const struct pkt *p, const struct wire_query *q, size_t *len,
+			      size_t *ldns_len)
+{
+	struct scrub_counts ca, cb;
+	uint8_t *a = NULL, *b = NULL;
+	assert_int_equal(scrub_reply_counted(p->b, p->len, q, &a, len, &ca), 0);
+	assert_int_equal(scrub_ldns_reply_counted(p->b, p->len, q, &b, ldns_len, &cb), 0);
+	ldns_pkt *pa = must_parse(a, *len), *pb = must_parse(b, *ldns_len);
+	assert_int_equal(ldns_rr_list_compare(ldns_pkt_answer(pa), ldns_pkt_answer(pb)), 0);
+	assert_int_equal(ldns_rr_list_compare(ldns_pkt_authority(pa), ldns_pkt_authority(pb)), 0);
+	assert_int_equal(ca.answer_dropped, cb.answer_dropped);
+	assert_int_equal(ca.authority_dropped, cb.authority_dropped);
+	assert_int_equal(ca.chain_cut, cb.chain_cut);
+	ldns_pkt_free(pa);
+	ldns_pkt_free(pb);
+	free(b);
+	return a;
+}
+
+/* An RRSIG of the given covered type at owner_off, signed by example.test. */
+static void rrsig(struct pkt *p, uint16_t owner_off, uint16_t covered, uint8_t labels)
+{
+	size_t at = rr_head(p, owner_off, WIRE_TYPE_RRSIG, 300);
+	put16(p, covered); put8(p, 13); put8(p, labels); put32(p, 300);
+	put32(p, 0x70000000); put32(p, 0x60000000); put16(p, 4242);
+	name(p, "example.test");
+	put_bytes(p, "sig", 3);
+	rr_end(p, at);
+}
+
+static void test_dname_signatures_for_do_clients(void **state)
+{
+	struct wire_query q = client("www.example.test", WIRE_TYPE_A, true);
+	struct pkt p;
+	size_t len, ldns_len;
+
+	/* RFC 6672 §5.3.1: a validator checks the synthesized CNAME against
+	 * the signed DNAME, so the DNAME's RRSIG stays with it; the RRSIG of
+	 * a DNAME that explains nothing goes. */
+	reply(&p, "www.example.test", WIRE_TYPE_A, 0, 7, 0, 0);
+	size_t at = rr_head(&p, EXAMPLE_OFF, WIRE_TYPE_DNAME, 300);
+	name(&p, "other.test");
+	rr_end(&p, at);
+	size_t other = at + 2;
+	rrsig(&p, EXAMPLE_OFF, WIRE_TYPE_DNAME, 2);
+	at = rr_head(&p, QNAME_OFF, WIRE_TYPE_CNAME, 0);
+	labels_then_pointer(&p, "www", (uint16_t)other);
+	rr_end(&p, at);
+	size_t target = at + 2;
+	at = rr_head(&p, (uint16_t)target, WIRE_TYPE_A, 300);
+	put32(&p, 0xc0000203);
+	rr_end(&p, at);
+	rrsig(&p, (uint16_t)target, WIRE_TYPE_A, 3);
+	at = rr_head(&p, TEST_OFF, WIRE_TYPE_DNAME, 300); /* test. DNAME evil. */
+	name(&p, "evil");
+	rr_end(&p, at);
+	rrsig(&p, TEST_OFF, WIRE_TYPE_DNAME, 1);
+
+	uint8_t *ans = scrub_compare(&p, &q, &len, &ldns_len);
+	assert_int_equal(wire_get16(ans + 6), 5);
+	assert_answer(ans, len, 1, "example.test.\t300\tIN\tRRSIG\tDNAME 13 2 300 "
+				   "20290718054952 20210114082536 4242 example.test. c2ln\n");
+	assert_int_equal(len, ldns_len);
+	free(ans);
+}
+
+static void test_many_names_compressed(void **state)
+{
+	struct wire_query q = client("nope.example.test", WIRE_TYPE_A, true);
+	struct pkt *p = malloc(sizeof(*p));
+	size_t len, ldns_len;
+	char owner[32];
+	assert_non_null(p);
+
+	/* NXDOMAIN with an SOA and 255 NSECs, each owned by a name of its
+	 * own: more names than the compression table holds, and past the
+	 * point where lookups go through its hash table. */
+	reply(p, "nope.example.test", WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN, 0, SCRUB_RR_MAX, 0);
+	size_t at = rr_head(p, WIRE_HEADER_LEN + 5, WIRE_TYPE_SOA, 900);
+	name(p, "ns.example.test");
+	name(p, "hostmaster.example.test");
+	put32(p, 1); put32(p, 7200); put32(p, 900); put32(p, 86400); put32(p, 300);
+	rr_end(p, at);
+	for (unsigned i = 1; i < SCRUB_RR_MAX; i++) {
+		snprintf(owner, sizeof(owner), "n%u", i);
+		labels_then_pointer(p, owner, WIRE_HEADER_LEN + 5); /* n<i>.example.test */
+		put16(p, WIRE_TYPE_NSEC); put16(p, WIRE_CLASS_IN); put32(p, 300);
+		put16(p, 0);
+		at = p->len - 2;
+		put16(p, 0xc000 | (WIRE_HEADER_LEN + 5)); /* next: example.test */
+		put8(p, 0); put8(p, 1); put8(p, 0x40);
+		rr_end(p, at);
+	}
+	uint8_t *ans = scrub_compare(p, &q, &len, &ldns_len);
+	assert_int_equal(wire_get16(ans + 8), SCRUB_RR_MAX);
+	/* ldns remembers every name; scrub the first 256 suffixes. */
+	assert_true(len >= ldns_len && len <= ldns_len + ldns_len / 20);
+	free(ans);
+	free(p);
+}
+
 /* ---- rdata checked against its type ----------------------------------- */
 
 /* A reply for www.example.test A with one answer record at the qname of
@@ -767,6 +870,8 @@ int main(void)
 		cmocka_unit_test(test_output_compressed),
 		cmocka_unit_test(test_dname_target_never_compressed),
 		cmocka_unit_test(test_dname_at_owner_in_other_case),
+		cmocka_unit_test(test_dname_signatures_for_do_clients),
+		cmocka_unit_test(test_many_names_compressed),
 		cmocka_unit_test(test_malformed_rdata_rejects_reply),
 		cmocka_unit_test(test_short_rdata_drops_record),
 		cmocka_unit_test(test_rdata_forms_agree_with_ldns),
