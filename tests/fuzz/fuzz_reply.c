@@ -46,7 +46,7 @@ static const struct cache_config cache_variants[4] = {
 
 /* Owner names of the records scrub kept in the answer section: each is
  * the qname or the target of a kept CNAME, except a DNAME's, which must
- * be an ancestor of one of them (RFC 6672). */
+ * be an ancestor of one of them (RFC 6672), and its RRSIG's. */
 static bool on_chain(const ldns_rr_list *an, const ldns_rdf *qname, const ldns_rdf *owner)
 {
 	if (ldns_dname_compare(owner, qname) == 0)
@@ -84,6 +84,19 @@ static unsigned additional_counted(const uint8_t *reply, size_t len)
 	return n;
 }
 
+/* Is there a kept DNAME with this owner? (An RRSIG over a DNAME stays
+ * with it, RFC 6672 §5.3.1.) */
+static bool owns_kept_dname(const ldns_rr_list *an, const ldns_rdf *owner)
+{
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNAME &&
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void check_scrubbed(const uint8_t *reply, size_t reply_len, const uint8_t *ans,
 			   size_t ans_len, const struct wire_query *q,
 			   const struct scrub_counts *counts)
@@ -113,7 +126,12 @@ static void check_scrubbed(const uint8_t *reply, size_t reply_len, const uint8_t
 		const ldns_rr *rr = ldns_rr_list_rr(an, i);
 		FUZZ_CHECK(whole_rdata(rr));
 		FUZZ_CHECK(q->qclass == LDNS_RR_CLASS_ANY || ldns_rr_get_class(rr) == q->qclass);
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_DNAME)
+		ldns_rr_type t = ldns_rr_get_type(rr);
+		const ldns_rdf *covered = t == LDNS_RR_TYPE_RRSIG ? ldns_rr_rrsig_typecovered(rr) : NULL;
+		if (covered && ldns_rdf2rr_type(covered) == LDNS_RR_TYPE_DNAME)
+			FUZZ_CHECK(owns_kept_dname(an, ldns_rr_owner(rr)) ||
+				   on_chain(an, qname, ldns_rr_owner(rr)));
+		else if (t != LDNS_RR_TYPE_DNAME)
 			FUZZ_CHECK(on_chain(an, qname, ldns_rr_owner(rr)));
 	}
 	/* Authority: one SOA at most, and proofs for DO clients only. */
