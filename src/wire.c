@@ -39,7 +39,8 @@ static int read_plain_name(const uint8_t *pkt, size_t len, size_t *off,
 			return -1;
 		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
 			return -1;
-		memcpy(out + n, pkt + pos, 1 + (size_t)label);
+		if (out)
+			memcpy(out + n, pkt + pos, 1 + (size_t)label);
 		n += 1 + (size_t)label;
 		pos += 1 + (size_t)label;
 		if (label == 0)
@@ -47,6 +48,46 @@ static int read_plain_name(const uint8_t *pkt, size_t len, size_t *off,
 	}
 	*off = pos;
 	*out_len = (uint8_t)n;
+	return 0;
+}
+
+int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, size_t *out_len)
+{
+	size_t pos = *off;
+	size_t run = pos;   /* where the labels being read began */
+	size_t after = 0;   /* past the first pointer; 0 until one is met */
+	size_t n = 0;
+
+	for (;;) {
+		if (pos >= len)
+			return -1;
+		uint8_t label = pkt[pos];
+		if ((label & 0xc0) == 0xc0) {
+			if (pos + 2 > len)
+				return -1;
+			size_t target = wire_get16(pkt + pos) & 0x3fff;
+			/* Strictly before the run of labels that led here: each
+			 * jump lands lower than the last, so no loop is possible. */
+			if (target < WIRE_HEADER_LEN || target >= run)
+				return -1;
+			if (after == 0)
+				after = pos + 2;
+			pos = run = target;
+			continue;
+		}
+		if (label > WIRE_LABEL_MAX) /* 0x40 and 0x80: reserved label types */
+			return -1;
+		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
+			return -1;
+		if (out)
+			memcpy(out + n, pkt + pos, 1 + (size_t)label);
+		n += 1 + (size_t)label;
+		pos += 1 + (size_t)label;
+		if (label == 0)
+			break;
+	}
+	*off = after ? after : pos;
+	*out_len = n;
 	return 0;
 }
 

@@ -1,5 +1,5 @@
-/* scrub.h - checks an upstream reply with ldns and turns it into the
- * answer stubd stores and serves: the cold path.
+/* scrub.h - checks an upstream reply and turns it into the answer stubd
+ * stores and serves, on the wire bytes: once per cache miss.
  *
  * Owns the rules for what of an upstream reply is kept, so nothing
  * unchecked is ever cached or served. The reply has already been matched
@@ -15,7 +15,8 @@
  * question uncompressed at offset 12, no OPT record and AA clear, which
  * wire_finish_reply() fits to each client. Called by upstream.c for every
  * reply it believes; pure (buffers in, buffer out), so tests need no
- * sockets.
+ * sockets. No ldns: the reply is read in place and the one allocation is
+ * the result (tests/oracle keeps the ldns version to compare against).
  */
 #ifndef STUBD_SCRUB_H
 #define STUBD_SCRUB_H
@@ -30,6 +31,13 @@
  * Records past the limit are dropped; the answer keeps the first links. */
 #define SCRUB_CHAIN_MAX 16
 
+/* How many records of the answer section, and of the authority section,
+ * scrub tracks. A reply with more is rejected (-EBADMSG) rather than cut:
+ * cutting could split an RRset (RFC 2181 §5) and the signature over it.
+ * Real replies to one question come nowhere near; the additional section
+ * is only checked, so it has no limit. */
+#define SCRUB_RR_MAX 256
+
 /* What scrub_reply_counted() dropped, for logs and statistics. */
 struct scrub_counts {
 	unsigned answer_dropped;     /* records not about the chain's names */
@@ -41,8 +49,10 @@ struct scrub_counts {
 /* Parses reply (already matched to q by wire_reply_matches) and writes the
  * stored answer to *answer (malloc'ed; the caller frees it with free()).
  * Keeps the reply's ID, RD, RA, AD, CD, TC and rcode; clears AA and Z.
- * Returns 0, -EBADMSG if the reply is not for q or ldns cannot parse it,
- * -ENOMEM. On error *answer is NULL and *answer_len 0. */
+ * Returns 0, -EBADMSG if the reply is not for q or is malformed (a bad
+ * name or count, rdata that does not parse as its type, more records
+ * than scrub tracks: see scrub.c), -ENOMEM. On error *answer is NULL and
+ * *answer_len 0. */
 int scrub_reply(const uint8_t *reply, size_t len, const struct wire_query *q,
 		uint8_t **answer, size_t *answer_len);
 

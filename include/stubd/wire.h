@@ -4,8 +4,8 @@
  * the checks every untrusted packet gets before any work is done, and the
  * few replies stubd writes itself (errors, truncation, the final touch on
  * an answer: ID, question case, EDNS). Works on caller-owned buffers only;
- * every function checks lengths before it reads. ldns is for the cold path
- * (see scrub.h); nothing here calls it.
+ * every function checks lengths before it reads. Nothing here calls ldns;
+ * scrub.c builds on these readers for upstream replies.
  */
 #ifndef STUBD_WIRE_H
 #define STUBD_WIRE_H
@@ -37,14 +37,22 @@
 #define WIRE_TYPE_CNAME 5
 #define WIRE_TYPE_SOA 6
 #define WIRE_TYPE_PTR 12
+#define WIRE_TYPE_MX 15
 #define WIRE_TYPE_AAAA 28
+#define WIRE_TYPE_DNAME 39
 #define WIRE_TYPE_OPT 41
+#define WIRE_TYPE_RRSIG 46
+#define WIRE_TYPE_NSEC 47
+#define WIRE_TYPE_NSEC3 50
+#define WIRE_TYPE_TKEY 249
+#define WIRE_TYPE_TSIG 250
 #define WIRE_TYPE_IXFR 251
 #define WIRE_TYPE_AXFR 252
 #define WIRE_TYPE_MAILB 253
 #define WIRE_TYPE_MAILA 254
 #define WIRE_TYPE_ANY 255
 #define WIRE_CLASS_IN 1
+#define WIRE_CLASS_ANY 255
 
 enum wire_rcode {
 	WIRE_RCODE_NOERROR = 0,
@@ -127,6 +135,17 @@ bool wire_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
 
 /* Compares two uncompressed wire names, ASCII case-insensitively. */
 bool wire_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* Reads the name at *off, compressed or not (RFC 1035 §4.1.4), into out
+ * (WIRE_NAME_MAX bytes) in uncompressed form, or only checks it when out
+ * is NULL; sets *out_len (root label included) and moves *off past the
+ * name where it sits (past its first pointer). Returns 0, or -1 when the name is malformed: it runs past
+ * len, has a label over 63 bytes or of a reserved type (0x40, 0x80), is
+ * longer than 255 bytes uncompressed, or has a pointer into the header or
+ * one that does not point strictly before the labels that led to it.
+ * RFC 1035 compression only ever points back at an earlier name, and
+ * pointers that always go backward cannot form a loop. */
+int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, size_t *out_len);
 
 /* Skips an uncompressed or compressed name starting at *off; returns 0 and
  * moves *off past it, or -1 if the name runs past len or is malformed. */

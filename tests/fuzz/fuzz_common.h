@@ -148,4 +148,73 @@ __attribute__((unused)) static void fuzz_check_client_reply(const uint8_t *out, 
 	ldns_pkt_free(p);
 }
 
+/* ---- upstream replies (fuzz_reply, fuzz_scrub_diff) ------------------ */
+
+/* Reads the uncompressed question name at offset 12 of reply; returns
+ * its length or 0. */
+__attribute__((unused)) static size_t fuzz_reply_qname(const uint8_t *reply, size_t len,
+							uint8_t *name)
+{
+	size_t pos = WIRE_HEADER_LEN;
+	if (len < WIRE_HEADER_LEN || wire_get16(reply + 4) == 0)
+		return 0;
+	for (;;) {
+		if (pos >= len || reply[pos] > WIRE_LABEL_MAX)
+			return 0;
+		size_t label = reply[pos];
+		if (pos - WIRE_HEADER_LEN + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
+			return 0;
+		pos += 1 + label;
+		if (label == 0)
+			break;
+	}
+	if (pos + 4 > len)
+		return 0;
+	memcpy(name, reply + WIRE_HEADER_LEN, pos - WIRE_HEADER_LEN);
+	return pos - WIRE_HEADER_LEN;
+}
+
+/* A client's query packet for this question; returns its length. */
+static size_t fuzz_build_query(uint8_t *out, uint16_t id, uint16_t flags, const uint8_t *name,
+			       size_t name_len, uint16_t qtype, uint16_t qclass, bool edns,
+			       uint16_t udp_size, bool dnssec_ok)
+{
+	memset(out, 0, WIRE_HEADER_LEN);
+	wire_put16(out, id);
+	wire_put16(out + 2, flags);
+	wire_put16(out + 4, 1);
+	wire_put16(out + 10, edns ? 1 : 0);
+	size_t off = WIRE_HEADER_LEN;
+	memcpy(out + off, name, name_len);
+	off += name_len;
+	wire_put16(out + off, qtype);
+	wire_put16(out + off + 2, qclass);
+	off += 4;
+	if (edns) {
+		out[off] = 0;
+		wire_put16(out + off + 1, WIRE_TYPE_OPT);
+		wire_put16(out + off + 3, udp_size);
+		out[off + 5] = out[off + 6] = 0;
+		wire_put16(out + off + 7, dnssec_ok ? 0x8000 : 0);
+		wire_put16(out + off + 9, 0);
+		off += WIRE_OPT_LEN;
+	}
+	return off;
+}
+
+/* The client's question as stubd reads it: the query packet through
+ * wire_parse_query. False when stubd would not forward it. */
+__attribute__((unused)) static bool fuzz_client_query(struct wire_query *q, uint16_t id,
+						      uint16_t flags, const uint8_t *name,
+						      size_t name_len, uint16_t qtype,
+						      uint16_t qclass, bool edns, uint16_t udp_size,
+						      bool dnssec_ok)
+{
+	uint8_t pkt[WIRE_HEADER_LEN + WIRE_NAME_MAX + 4 + WIRE_OPT_LEN];
+	unsigned rcode;
+	size_t len = fuzz_build_query(pkt, id, flags, name, name_len, qtype, qclass, edns,
+				      udp_size, dnssec_ok);
+	return wire_parse_query(pkt, len, q, &rcode) == WIRE_VERDICT_RESOLVE;
+}
+
 #endif

@@ -1,13 +1,15 @@
-/* make_seeds.c - writes the binary seed corpora of fuzz_query and
- * fuzz_reply from readable record text, with ldns.
+/* make_seeds.c - writes the binary seed corpora of fuzz_query, fuzz_reply
+ * and fuzz_scrub_diff from readable record text, with ldns.
  *
- *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name> and DIR/fuzz_reply/<name>
+ *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name>, DIR/fuzz_reply/<name>
+ *                          and DIR/fuzz_scrub_diff/<name>
  *
  * Run by "tools/fuzz --seeds"; its output is what tests/fuzz/corpus holds,
  * so the corpus can be read (here) and remade. The text seeds of the other
  * targets are plain files in the corpus.
  *
- * A fuzz_reply input is two control bytes and the reply (see fuzz_reply.c):
+ * A fuzz_reply input (fuzz_scrub_diff's too) is two control bytes and the
+ * reply (see fuzz_reply.c):
  * byte 0 bit 0 EDNS, 1 DO, 2 CD, 3 AD, 4 other letter case, 5 wrong ID,
  * 6-7 cache settings; byte 1 the client's EDNS size in 16-byte steps.
  */
@@ -111,13 +113,25 @@ static void write_spec(const char *target, const char *name, const uint8_t *pref
 }
 
 #define QUERY(name, ...) write_spec("fuzz_query", name, NULL, 0, &(struct spec){ __VA_ARGS__ })
+/* Replies seed both fuzz_reply and fuzz_scrub_diff (same input form). */
 #define REPLY(name, c0, c1, ...)                                                    \
-	write_spec("fuzz_reply", name, (const uint8_t[]){ c0, c1 }, 2,                \
-		   &(struct spec){ .reply = true, __VA_ARGS__ })
+	do {                                                                        \
+		const struct spec spec_ = { .reply = true, __VA_ARGS__ };           \
+		write_spec("fuzz_reply", name, (const uint8_t[]){ c0, c1 }, 2, &spec_); \
+		write_spec("fuzz_scrub_diff", name, (const uint8_t[]){ c0, c1 }, 2,  \
+			   &spec_);                                                 \
+	} while (0)
 
 static void raw(const char *target, const char *name, const char *bytes, size_t len)
 {
 	save(target, name, NULL, 0, (const uint8_t *)bytes, len);
+}
+
+/* A hand-made reply, for fuzz_reply and fuzz_scrub_diff. */
+static void raw_reply(const char *name, const char *bytes, size_t len)
+{
+	raw("fuzz_reply", name, bytes, len);
+	raw("fuzz_scrub_diff", name, bytes, len);
 }
 
 static void queries(void)
@@ -314,16 +328,97 @@ static void replies(void)
 	      .records = { "an example.com. 300 IN A 192.0.2.1", "an example.com. 300 CH A 192.0.2.2" });
 	REPLY("wrong-id", 0x20, 0x00, .id = 0xffff, .question = "example.com. IN A",
 	      .records = { "an example.com. 300 IN A 192.0.2.1" });
+	REPLY("rdata-names-any", 0x00, 0x00, .id = 0xbbbc, .question = "example.com. IN ANY",
+	      .records = { "an example.com. 300 IN SOA ns1.example.com. host.example.com. 1 2 3 4 5",
+			   "an example.com. 300 IN NS ns1.example.com.",
+			   "an example.com. 300 IN MINFO rm.example.com. em.example.com.",
+			   "an example.com. 300 IN RP mbox.example.com. txt.example.com.",
+			   "an example.com. 300 IN AFSDB 1 afs.example.com.",
+			   "an example.com. 300 IN RT 10 relay.example.com.",
+			   "an example.com. 300 IN KX 10 kx.example.com.",
+			   "an example.com. 300 IN PX 10 map822.example.com. mapx400.example.com.",
+			   "an example.com. 300 IN NAPTR 100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.com.",
+			   "an example.com. 300 IN SRV 0 5 5060 sip.example.com.",
+			   "an example.com. 300 IN LP 10 l64.example.com.",
+			   "an example.com. 300 IN TALINK prev.example.com. next.example.com.",
+			   "an example.com. 300 IN HINFO \"PC\" \"Linux\"",
+			   "an example.com. 300 IN TXT \"one\" \"two\"",
+			   "an example.com. 300 IN CAA 0 issue \"ca.example.net\"",
+			   "an example.com. 300 IN URI 10 1 \"https://example.com/\"",
+			   "an example.com. 300 IN DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			   "an example.com. 300 IN NSEC3PARAM 1 0 0 -",
+			   "an example.com. 300 IN TYPE65280 \\# 3 010203" } );
+	REPLY("rdata-names-not-followed", 0x03, 0x00, .id = 0xbbbd, .question = "www.example.com. IN A",
+	      .edns = 1232, .dnssec_ok = true,
+	      .records = { "an www.example.com. 300 IN CNAME srv.example.com.",
+			   "an srv.example.com. 300 IN A 192.0.2.1",
+			   "an srv.example.com. 300 IN MX 10 srv.example.com.",
+			   "an srv.example.com. 300 IN RRSIG A 13 3 300 20300101000000 20200101000000 12345 example.com. aGVsbG8gd29ybGQ=",
+			   "ns example.com. 300 IN NS srv.example.com.",
+			   "ar srv.example.com. 300 IN AAAA 2001:db8::1" });
+
+	REPLY("dnssec-dname", 0x03, 0x00, .id = 0xbbbe, .flags = "qr rd ra ad",
+	      .question = "www.old.example. IN A", .edns = 1232, .dnssec_ok = true,
+	      .records = { "an old.example. 3600 IN DNAME new.example.",
+			   "an old.example. 3600 IN RRSIG DNAME 13 2 3600 20300101000000 20200101000000 12345 old.example. aGVsbG8gd29ybGQ=",
+			   "an www.old.example. 3600 IN CNAME www.new.example.",
+			   "an www.new.example. 300 IN A 192.0.2.80",
+			   "an www.new.example. 300 IN RRSIG A 13 3 300 20300101000000 20200101000000 54321 new.example. aGVsbG8gd29ybGQ=",
+			   "an example. 3600 IN DNAME evil.",
+			   "an example. 3600 IN RRSIG DNAME 13 1 3600 20300101000000 20200101000000 1 example. aGVsbG8gd29ybGQ=" });
+
+	/* Hand-made: compression ldns would not write, and rdata that does
+	 * not fill its RDLENGTH. */
+	raw_reply("cname-target-points-into-dropped-record",
+	    "\x03\x00"
+	    "\x12\x34\x81\x80\x00\x01\x00\x03\x00\x00\x00\x00\x03\x77\x77\x77\x07\x65\x78\x61"
+	    "\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x01\x00\x01\x04\x65\x76\x69\x6c\xc0\x10"
+	    "\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\x06\x06\x06\x06\xc0\x0c\x00\x05\x00\x01"
+	    "\x00\x00\x01\x2c\x00\x06\x03\x63\x64\x6e\xc0\x21\x03\x63\x64\x6e\xc0\x21\x00\x01"
+	    "\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x07", 94);
+	raw_reply("srv-compressed-targets",
+	    "\x03\x00"
+	    "\x12\x35\x81\x80\x00\x01\x00\x02\x00\x00\x00\x00\x04\x5f\x73\x69\x70\x04\x5f\x74"
+	    "\x63\x70\x07\x65\x78\x61\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x21\x00\x01\xc0"
+	    "\x0c\x00\x21\x00\x01\x00\x00\x01\x2c\x00\x0c\x00\x0a\x00\x14\x13\xc4\x03\x73\x69"
+	    "\x70\xc0\x16\xc0\x0c\x00\x21\x00\x01\x00\x00\x01\x2c\x00\x0d\x00\x0a\x00\x1e\x13"
+	    "\xc4\x04\x73\x69\x70\x32\xc0\x16", 90);
+	raw_reply("forward-pointer-in-rdata",
+	    "\x03\x00"
+	    "\x12\x36\x81\x80\x00\x01\x00\x02\x00\x00\x00\x00\x03\x77\x77\x77\x07\x65\x78\x61"
+	    "\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x01\x00\x01\xc0\x0c\x00\x05\x00\x01\x00"
+	    "\x00\x01\x2c\x00\x02\xc0\x2f\x03\x63\x64\x6e\xc0\x10\x00\x01\x00\x01\x00\x00\x00"
+	    "\x3c\x00\x04\xc0\x00\x02\x08", 69);
+	raw_reply("pointer-loop-owner",
+	    "\x03\x00"
+	    "\x12\x37\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x03\x77\x77\x77\x07\x65\x78\x61"
+	    "\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x01\x00\x01\x01\x61\xc0\x21\x00\x01\x00"
+	    "\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x09", 53);
+	raw_reply("a-rdata-too-long",
+	    "\x03\x00"
+	    "\x12\x38\x81\x80\x00\x01\x00\x02\x00\x00\x00\x00\x03\x77\x77\x77\x07\x65\x78\x61"
+	    "\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x01\x00\x01\xc0\x0c\x00\x01\x00\x01\x00"
+	    "\x00\x00\x3c\x00\x05\xc0\x00\x02\x01\x00\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c"
+	    "\x00\x04\xc0\x00\x02\x02", 68);
+	raw_reply("soa-compressed-rrsig-unsigned-soa-cut",
+	    "\x03\x00"
+	    "\x12\x39\x81\x83\x00\x01\x00\x00\x00\x03\x00\x00\x04\x6e\x6f\x70\x65\x07\x65\x78"
+	    "\x61\x6d\x70\x6c\x65\x03\x63\x6f\x6d\x00\x00\x01\x00\x01\xc0\x11\x00\x06\x00\x01"
+	    "\x00\x00\x03\x84\x00\x21\x03\x6e\x73\x31\xc0\x11\x04\x68\x6f\x73\x74\xc0\x11\x00"
+	    "\x00\x00\x01\x00\x00\x1c\x20\x00\x00\x0e\x10\x00\x12\x75\x00\x00\x00\x01\x2c\xc0"
+	    "\x11\x00\x2e\x00\x01\x00\x00\x03\x84\x00\x14\x00\x06\x0d\x02\x00\x00\x03\x84\x70"
+	    "\x00\x00\x00\x60\x00\x00\x00\x10\x92\xc0\x11\xc0\x11\x00\x06\x00\x01\x00\x00\x03"
+	    "\x84\x00\x0d\x03\x6e\x73\x31\xc0\x11\x04\x68\x6f\x73\x74\xc0\x11", 138);
 
 	/* Bugs found by fuzzing: kept as crash-* so that the regression
 	 * replays them (see README.md). */
 	REPLY("crash-opt-in-answer-any", 0x00, 0x00, .id = 0x0101,
 	      .question = "example.com. IN ANY", .records = { "an example.com. 300 IN TYPE41 \\# 0" });
-	raw("fuzz_reply", "crash-empty-rdata-a",
+	raw_reply("crash-empty-rdata-a",
 	    "\x00\x00" "\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"
 	    "\x03" "www\x07" "example\x03" "com\x00\x00\x01\x00\x01"
 	    "\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x00", 47);
-	raw("fuzz_reply", "crash-empty-rdata-soa",
+	raw_reply("crash-empty-rdata-soa",
 	    "\x00\x00" "\x12\x35\x81\x80\x00\x01\x00\x00\x00\x01\x00\x00"
 	    "\x07" "example\x03" "com\x00\x00\x1c\x00\x01"
 	    "\xc0\x0c\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x00", 43);

@@ -505,6 +505,104 @@ static void test_name_str(void **state)
 	assert_string_equal(wire_rcode_name(WIRE_RCODE_BADVERS), "BADVERS");
 }
 
+/* Reads the name at off of p; returns its presentation form, or NULL
+ * when wire_read_name() refuses it. Checks where the name ends. */
+static const char *read_name_at(const struct pkt *p, size_t off, size_t want_end, char *buf,
+				size_t size)
+{
+	uint8_t flat[WIRE_NAME_MAX];
+	size_t flat_len = 0;
+	size_t pos = off;
+	if (wire_read_name(p->b, p->len, &pos, flat, &flat_len) < 0) {
+		assert_int_equal(pos, off); /* untouched on error */
+		return NULL;
+	}
+	assert_int_equal(pos, want_end);
+	return wire_name_str(flat, flat_len, buf, size);
+}
+
+static void test_read_name(void **state)
+{
+	struct pkt p;
+	char buf[1100];
+
+	header(&p, 1, WIRE_FLAG_QR, 1, 0, 0, 0);
+	question(&p, "www.example.test", WIRE_TYPE_A);  /* name at 12..29 */
+	size_t ptr_whole = p.len;
+	put16(&p, 0xc00c);                                /* -> www.example.test */
+	size_t ptr_mid = p.len;
+	name(&p, "mail");                                 /* \4mail then... */
+	p.len--;                                          /* ...no root: a pointer */
+	put16(&p, 0xc000 | 16);                           /* -> example.test */
+	size_t two_hops = p.len;
+	put8(&p, 1); put8(&p, 'x');
+	put16(&p, (uint16_t)(0xc000 | ptr_mid));          /* x.mail.example.test */
+
+	assert_string_equal(read_name_at(&p, 12, 30, buf, sizeof(buf)), "www.example.test.");
+	assert_string_equal(read_name_at(&p, ptr_whole, ptr_whole + 2, buf, sizeof(buf)),
+			    "www.example.test.");
+	assert_string_equal(read_name_at(&p, ptr_mid, ptr_mid + 7, buf, sizeof(buf)),
+			    "mail.example.test.");
+	assert_string_equal(read_name_at(&p, two_hops, two_hops + 4, buf, sizeof(buf)),
+			    "x.mail.example.test.");
+
+	/* A pointer to itself, forward, into the header, or back into the
+	 * labels that led to it: all refused (RFC 1035 §4.1.4 points back at
+	 * an earlier name only). */
+	size_t self = p.len;
+	put16(&p, (uint16_t)(0xc000 | self));
+	assert_null(read_name_at(&p, self, 0, buf, sizeof(buf)));
+	size_t fwd = p.len;
+	put16(&p, (uint16_t)(0xc000 | (fwd + 2)));
+	name(&p, "later");
+	assert_null(read_name_at(&p, fwd, 0, buf, sizeof(buf)));
+	size_t hdr = p.len;
+	put16(&p, 0xc004);
+	assert_null(read_name_at(&p, hdr, 0, buf, sizeof(buf)));
+	size_t loop = p.len;
+	put8(&p, 1); put8(&p, 'a');
+	put16(&p, (uint16_t)(0xc000 | loop));             /* a.a.a.a... */
+	assert_null(read_name_at(&p, loop, 0, buf, sizeof(buf)));
+	size_t inner = p.len;                              /* b -> c -> (back to b) */
+	put8(&p, 1); put8(&p, 'b');
+	put8(&p, 1); put8(&p, 'c');
+	put16(&p, (uint16_t)(0xc000 | inner));
+	assert_null(read_name_at(&p, inner + 2, 0, buf, sizeof(buf)));
+
+	/* Reserved label types, a cut-off pointer, a name past the end. */
+	size_t bad = p.len;
+	put8(&p, 0x40); put8(&p, 0);
+	assert_null(read_name_at(&p, bad, 0, buf, sizeof(buf)));
+	p.b[bad] = 0x80;
+	assert_null(read_name_at(&p, bad, 0, buf, sizeof(buf)));
+	p.len = bad;
+	put8(&p, 0xc0);
+	assert_null(read_name_at(&p, bad, 0, buf, sizeof(buf)));
+	p.len = bad;
+	put8(&p, 3); put8(&p, 'a');
+	assert_null(read_name_at(&p, bad, 0, buf, sizeof(buf)));
+	assert_null(read_name_at(&p, p.len, 0, buf, sizeof(buf)));
+
+	/* 255 bytes uncompressed is the most (RFC 1035 §2.3.4), however the
+	 * name got there: four 63-byte labels through pointers are 257. */
+	header(&p, 1, WIRE_FLAG_QR, 1, 0, 0, 0);
+	size_t l62 = p.len;
+	for (int i = 0; i < 4; i++) {
+		put8(&p, i < 3 ? 63 : 61);
+		memset(p.b + p.len, 'a' + i, i < 3 ? 63 : 61);
+		p.len += i < 3 ? 63 : 61;
+	}
+	put8(&p, 0); /* 3 * 64 + 62 + 1 = 255 */
+	assert_non_null(read_name_at(&p, l62, p.len, buf, sizeof(buf)));
+	size_t longer = p.len;
+	put8(&p, 1); put8(&p, 'z');
+	put16(&p, (uint16_t)(0xc000 | l62)); /* 257 */
+	assert_null(read_name_at(&p, longer, 0, buf, sizeof(buf)));
+	size_t root = p.len;
+	put8(&p, 0);
+	assert_string_equal(read_name_at(&p, root, root + 1, buf, sizeof(buf)), ".");
+}
+
 /* ---- scrub_reply ----------------------------------------------------- */
 
 static void test_scrub_strips_opt_and_aa(void **state)
@@ -577,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_reply_matches),
 		cmocka_unit_test(test_rr_iter),
 		cmocka_unit_test(test_name_str),
+		cmocka_unit_test(test_read_name),
 		cmocka_unit_test(test_scrub_strips_opt_and_aa),
 		cmocka_unit_test(test_scrub_rejects_bad),
 	};
