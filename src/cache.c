@@ -537,9 +537,15 @@ static enum cache_result lookup_locked(struct cache_shard *s, const struct cache
 	return CACHE_HIT;
 }
 
-enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
-			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
-			       size_t *out_len, uint32_t *age_s)
+typedef enum cache_result (*locked_lookup_fn)(struct cache_shard *s, const struct cache_key *k,
+					      const struct wire_query *q, uint64_t now_ms,
+					      struct reply_out *r);
+
+/* Both lookups: the key, its shard, the shard's lock around fn. */
+static enum cache_result lookup_in_shard(struct cache *c, const struct wire_query *q,
+					 uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
+					 size_t our_edns_size, size_t *out_len, uint32_t *age_s,
+					 locked_lookup_fn fn)
 {
 	struct reply_out r = { .buf = out, .cap = cap, .limit = limit,
 			       .our_edns_size = our_edns_size };
@@ -548,12 +554,20 @@ enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint
 	struct cache_shard *s = shard_of(c, k.hash);
 
 	pthread_mutex_lock(&s->lock);
-	enum cache_result result = lookup_locked(s, &k, q, now_ms, &r);
+	enum cache_result result = fn(s, &k, q, now_ms, &r);
 	pthread_mutex_unlock(&s->lock);
 	*out_len = r.len;
 	if (age_s)
 		*age_s = r.age_s;
 	return result;
+}
+
+enum cache_result cache_lookup(struct cache *c, const struct wire_query *q, uint64_t now_ms,
+			       uint8_t *out, size_t cap, size_t limit, size_t our_edns_size,
+			       size_t *out_len, uint32_t *age_s)
+{
+	return lookup_in_shard(c, q, now_ms, out, cap, limit, our_edns_size, out_len, age_s,
+			       lookup_locked);
 }
 
 /* cache_lookup_stale() within k's shard, locked. */
@@ -595,19 +609,8 @@ enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q
 				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
 				     size_t our_edns_size, size_t *out_len, uint32_t *age_s)
 {
-	struct reply_out r = { .buf = out, .cap = cap, .limit = limit,
-			       .our_edns_size = our_edns_size };
-	struct cache_key k;
-	query_key(c, q, &k);
-	struct cache_shard *s = shard_of(c, k.hash);
-
-	pthread_mutex_lock(&s->lock);
-	enum cache_result result = lookup_stale_locked(s, &k, q, now_ms, &r);
-	pthread_mutex_unlock(&s->lock);
-	*out_len = r.len;
-	if (age_s)
-		*age_s = r.age_s;
-	return result;
+	return lookup_in_shard(c, q, now_ms, out, cap, limit, our_edns_size, out_len, age_s,
+			       lookup_stale_locked);
 }
 
 /* ---- public: store -------------------------------------------------- */

@@ -22,36 +22,13 @@ static inline uint8_t ascii_lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-/* Reads an uncompressed name at *off into out (WIRE_NAME_MAX bytes).
- * Questions are never compressed in practice, and a pointer at offset 12
- * could only point forward or at itself, so a pointer here is malformed. */
-static int read_plain_name(const uint8_t *pkt, size_t len, size_t *off,
-			   uint8_t *out, uint8_t *out_len)
-{
-	size_t pos = *off;
-	size_t n = 0;
-
-	for (;;) {
-		if (pos >= len)
-			return -1;
-		uint8_t label = pkt[pos];
-		if (label > WIRE_LABEL_MAX) /* pointer or reserved label type */
-			return -1;
-		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
-			return -1;
-		if (out)
-			memcpy(out + n, pkt + pos, 1 + (size_t)label);
-		n += 1 + (size_t)label;
-		pos += 1 + (size_t)label;
-		if (label == 0)
-			break;
-	}
-	*off = pos;
-	*out_len = (uint8_t)n;
-	return 0;
-}
-
-int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, size_t *out_len)
+/* Reads the name at *off into out (WIRE_NAME_MAX bytes, NULL: only
+ * check it) in flat form. With follow, compression pointers are followed
+ * if they go strictly backward and never into the header: each jump lands
+ * lower than the last, so no loop is possible (RFC 1035 §4.1.4). Without,
+ * a pointer is malformed. */
+static int read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out,
+		     size_t *out_len, bool follow)
 {
 	size_t pos = *off;
 	size_t run = pos;   /* where the labels being read began */
@@ -62,12 +39,10 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, si
 		if (pos >= len)
 			return -1;
 		uint8_t label = pkt[pos];
-		if ((label & 0xc0) == 0xc0) {
+		if ((label & 0xc0) == 0xc0 && follow) {
 			if (pos + 2 > len)
 				return -1;
 			size_t target = wire_get16(pkt + pos) & 0x3fff;
-			/* Strictly before the run of labels that led here: each
-			 * jump lands lower than the last, so no loop is possible. */
 			if (target < WIRE_HEADER_LEN || target >= run)
 				return -1;
 			if (after == 0)
@@ -75,7 +50,7 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, si
 			pos = run = target;
 			continue;
 		}
-		if (label > WIRE_LABEL_MAX) /* 0x40 and 0x80: reserved label types */
+		if (label > WIRE_LABEL_MAX) /* a pointer not followed, or 0x40/0x80 types */
 			return -1;
 		if (n + 1 + label > WIRE_NAME_MAX || pos + 1 + label > len)
 			return -1;
@@ -89,6 +64,24 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, si
 	*off = after ? after : pos;
 	*out_len = n;
 	return 0;
+}
+
+/* An uncompressed name, as in a question: questions are never compressed
+ * in practice, and a pointer at offset 12 could only point forward or at
+ * itself, so a pointer here is malformed. */
+static int read_plain_name(const uint8_t *pkt, size_t len, size_t *off,
+			   uint8_t *out, uint8_t *out_len)
+{
+	size_t n;
+	if (read_name(pkt, len, off, out, &n, false) < 0)
+		return -1;
+	*out_len = (uint8_t)n;
+	return 0;
+}
+
+int wire_read_name(const uint8_t *pkt, size_t len, size_t *off, uint8_t *out, size_t *out_len)
+{
+	return read_name(pkt, len, off, out, out_len, true);
 }
 
 int wire_skip_name(const uint8_t *pkt, size_t len, size_t *off)
