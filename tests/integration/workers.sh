@@ -93,6 +93,29 @@ wait "$STUBD_PID" || rc=$?
 check_eq "stubd with two workers exits 0 on SIGTERM" 0 "$rc"
 check_no_match "no sanitizer report" 'ERROR: (Address|Leak)Sanitizer|runtime error' "$(cat "$TMP/stubd.log")"
 
+# Socket activation: every worker serves (a duplicate of) systemd's socket.
+if command -v systemd-socket-activate >/dev/null; then
+	act_addr=$(rand_addr); act_port=$(rand_port)
+	systemd-socket-activate --datagram -l "$act_addr:$act_port" \
+		"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -u "$UP" \
+		--workers 2 -s "$TMP/act.sock" >"$TMP/act.log" 2>&1 &
+	act_pid=$!
+	PIDS+=($act_pid)
+	wait_for 5 grep -qs "Listening on $act_addr" "$TMP/act.log" ||
+		fail "systemd-socket-activate did not start"
+	ok=0
+	for i in $(seq 20); do
+		[ "$(dig @"$act_addr" -p "$act_port" +short +tries=1 +time=5 "act$i.example.test")" = 192.0.2.1 ] &&
+			ok=$((ok + 1))
+	done
+	check_eq "two workers answer on an activated UDP socket" 20 "$ok"
+	check_match "activated stubd runs two workers" '2 worker\(s\)' "$(cat "$TMP/act.log")"
+	kill -TERM "$act_pid"
+	rc=0
+	wait "$act_pid" || rc=$?
+	check_eq "activated stubd with two workers exits 0" 0 "$rc"
+fi
+
 # "auto": one worker per CPU stubd may run on.
 if command -v taskset >/dev/null; then
 	STUBD_PREFIX="taskset -c 0" stubd_start -u "$UP" --workers auto
