@@ -465,16 +465,6 @@ static int listener_open(struct listener_set *set, struct listener *l,
 	int udp_fd = open_socket(addr, SOCK_DGRAM, shared, err);
 	if (udp_fd < 0 || serve_udp(l, udp_fd, err) < 0)
 		return -1;
-	/* Port 0 picks a free port; TCP and the other workers then take the
-	 * same one, so that one address means one port for every transport. */
-	if (netaddr_port(addr) == 0) {
-		l->addr.len = sizeof(l->addr.ss);
-		if (getsockname(udp_fd, (struct sockaddr *)&l->addr.ss, &l->addr.len) < 0) {
-			bind_error(addr, "udp", errno, err);
-			return -1;
-		}
-		addr = &l->addr;
-	}
 	int tcp_fd = open_socket(addr, SOCK_STREAM, shared, err);
 	if (tcp_fd < 0)
 		return -1;

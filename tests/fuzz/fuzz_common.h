@@ -174,6 +174,34 @@ __attribute__((unused)) static size_t fuzz_reply_qname(const uint8_t *reply, siz
 	return pos - WIRE_HEADER_LEN;
 }
 
+/* The question a fuzzed reply is checked against: the reply's own (or, if
+ * it has none, example.com A IN, to see a reply that answers nothing
+ * rejected), respelled in mixed case when ctl bit 0x10 is set, as a
+ * client may have asked it. Shared by fuzz_reply and fuzz_scrub_diff,
+ * whose inputs have the same form. Returns the name's length. */
+__attribute__((unused)) static size_t fuzz_reply_question(const uint8_t *reply, size_t len,
+							   uint8_t ctl, uint8_t *name,
+							   uint16_t *qtype, uint16_t *qclass)
+{
+	static const uint8_t fallback[] = "\007example\003com";
+	size_t name_len = fuzz_reply_qname(reply, len, name);
+
+	*qtype = WIRE_TYPE_A;
+	*qclass = WIRE_CLASS_IN;
+	if (name_len > 0) {
+		*qtype = wire_get16(reply + WIRE_HEADER_LEN + name_len);
+		*qclass = wire_get16(reply + WIRE_HEADER_LEN + name_len + 2);
+	} else {
+		name_len = sizeof(fallback);
+		memcpy(name, fallback, name_len);
+	}
+	if (ctl & 0x10)
+		for (size_t i = 0; i < name_len; i++)
+			if ((name[i] | 0x20) >= 'a' && (name[i] | 0x20) <= 'z' && (i & 1))
+				name[i] ^= 0x20;
+	return name_len;
+}
+
 /* A client's query packet for this question; returns its length. */
 static size_t fuzz_build_query(uint8_t *out, uint16_t id, uint16_t flags, const uint8_t *name,
 			       size_t name_len, uint16_t qtype, uint16_t qclass, bool edns,

@@ -324,9 +324,8 @@ static void check_same(const uint8_t *a, size_t a_len, const struct scrub_counts
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const uint8_t fallback[] = "\007example\003com";
 	uint8_t name[WIRE_NAME_MAX];
-	uint16_t qtype = WIRE_TYPE_A, qclass = WIRE_CLASS_IN;
+	uint16_t qtype, qclass;
 
 	if (size < 2)
 		return 0;
@@ -334,18 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *reply = data + 2;
 	size_t len = size - 2;
 
-	size_t name_len = fuzz_reply_qname(reply, len, name);
-	if (name_len > 0) {
-		qtype = wire_get16(reply + WIRE_HEADER_LEN + name_len);
-		qclass = wire_get16(reply + WIRE_HEADER_LEN + name_len + 2);
-	} else {
-		name_len = sizeof(fallback);
-		memcpy(name, fallback, name_len);
-	}
-	if (ctl & 0x10) /* the client's own spelling */
-		for (size_t i = 0; i < name_len; i++)
-			if ((name[i] | 0x20) >= 'a' && (name[i] | 0x20) <= 'z' && (i & 1))
-				name[i] ^= 0x20;
+	size_t name_len = fuzz_reply_question(reply, len, ctl, name, &qtype, &qclass);
 	uint16_t id = len >= 2 ? wire_get16(reply) : 0;
 	bool edns = (ctl & 1) || (ctl & 2);
 	struct wire_query q;
