@@ -241,6 +241,25 @@ static void report_cache_summary(struct report *r, const struct daemon *d)
 	report_end(r);
 }
 
+/* "0, 1 (each answers the UDP queries that arrive on its CPU)"; false
+ * when the workers are not pinned. */
+static bool describe_worker_cpus(const struct daemon *d, char *buf, size_t size)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < d->n_workers && d->workers[i].cpu >= 0; i++) {
+		int n = snprintf(buf + used, size - used, "%s%d", i ? ", " : "", d->workers[i].cpu);
+		if (n < 0 || (size_t)n >= size - used)
+			return false;
+		used += (size_t)n;
+	}
+	if (used == 0)
+		return false;
+	if (d->cpu_steered)
+		snprintf(buf + used, size - used, " (each answers the UDP queries that arrive on its CPU)");
+	return true;
+}
+
 static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 {
 	struct daemon *d = conn->ctl->d;
@@ -259,6 +278,8 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 	listener_set_describe(daemon_main_worker(d)->listeners, buf, sizeof(buf));
 	report_str(r, "listening", "Listening", buf, REPORT_TONE_NONE);
 	report_u64(r, "workers", "Workers", d->n_workers);
+	if (describe_worker_cpus(d, buf, sizeof(buf)))
+		report_str(r, "worker_cpus", "Worker CPUs", buf, REPORT_TONE_NONE);
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
 	report_end(r);
 	report_upstreams(r, &st);

@@ -289,7 +289,9 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		log_warn("reload: listen addresses changed; restart stubd to use them");
 	if (strcmp(next.control_socket, d->cfg.control_socket) != 0)
 		log_warn("reload: control-socket changed; restart stubd to use it");
-	if (worker_count(&next) != d->n_workers)
+	struct worker_plan plan;
+	worker_plan(&next, &plan);
+	if (plan.n != d->n_workers)
 		log_warn("reload: workers changed; restart stubd to use them");
 	drop_self_upstreams(d, &next);
 	log_set_level(next.log_level);
@@ -371,17 +373,37 @@ static int watch_signal(struct daemon *d, struct event **ev, int sig, event_call
 	return *ev && evsignal_add(*ev, NULL) == 0 ? 0 : -1;
 }
 
+static int worker_cpu(const struct worker_plan *plan, unsigned i)
+{
+	return plan->pinned ? plan->cpu[i] : -1;
+}
+
+/* Pinned workers answer what arrives on their CPU. Without that (an old
+ * kernel) they still answer everything, spread by the kernel's hash. */
+static void steer_to_cpus(struct daemon *d, const struct worker_plan *plan)
+{
+	int rc = listener_set_steer_by_cpu(daemon_main_worker(d)->listeners, plan->cpu,
+					   plan->n);
+	if (rc < 0) {
+		log_info("cannot give each worker the queries that arrive on its CPU (%s); "
+			 "the kernel spreads them by address instead", strerror(-rc));
+		return;
+	}
+	d->cpu_steered = rc > 0;
+}
+
 /* The other workers serve what worker 0 serves: the same addresses (with
  * the ports it was given), or duplicates of systemd's sockets. */
-static int init_workers(struct daemon *d, const struct service_fds *fds,
-			struct config_error *err)
+static int init_workers(struct daemon *d, const struct worker_plan *plan,
+			const struct service_fds *fds, struct config_error *err)
 {
 	bool shared = d->n_workers > 1;
 	struct config *wcfg = malloc(sizeof(*wcfg)); /* a config is large */
 	if (!wcfg)
 		return -1;
 	worker_config(&d->cfg, d->n_workers, wcfg);
-	int rc = worker_init(&d->workers[0], 0, d->base, wcfg, fds, shared, d->cache, err);
+	int rc = worker_init(&d->workers[0], 0, worker_cpu(plan, 0), d->base, wcfg, fds, shared,
+			     d->cache, err);
 	if (rc == 0 && d->n_workers > 1)
 		wcfg->n_listen = listener_set_addrs(d->workers[0].listeners, wcfg->listen,
 						    CONFIG_MAX_ADDRS);
@@ -391,9 +413,12 @@ static int init_workers(struct daemon *d, const struct service_fds *fds,
 			dup_fds.udp[k] = dup(fds->udp[k]);
 		for (size_t k = 0; k < fds->n_tcp; k++)
 			dup_fds.tcp[k] = dup(fds->tcp[k]);
-		rc = worker_init(&d->workers[i], i, NULL, wcfg, &dup_fds, shared, d->cache, err);
+		rc = worker_init(&d->workers[i], i, worker_cpu(plan, i), NULL, wcfg, &dup_fds,
+				 shared, d->cache, err);
 	}
 	free(wcfg);
+	if (rc == 0 && plan->pinned)
+		steer_to_cpus(d, plan);
 	return rc;
 }
 
@@ -409,7 +434,9 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 
 	/* A client vanishing must not kill the daemon through SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	d->n_workers = worker_count(&d->cfg);
+	struct worker_plan plan;
+	worker_plan(&d->cfg, &plan);
+	d->n_workers = plan.n;
 	/* Locks in libevent only when loops run on several threads: worker_call
 	 * wakes another thread's loop. Must come before any base is made. */
 	if (d->n_workers > 1 && evthread_use_pthreads() < 0)
@@ -425,7 +452,7 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	struct service_fds fds;
 	if (service_take_fds(&fds, err) < 0)
 		return -1;
-	if (init_workers(d, &fds, err) < 0)
+	if (init_workers(d, &plan, &fds, err) < 0)
 		return -1;
 	if (fds.n_udp + fds.n_tcp > 0 && d->cfg.n_listen > 0)
 		log_info("socket activation: serving on the sockets systemd passed; 'listen' "
@@ -473,7 +500,7 @@ int daemon_run(struct daemon *d)
 	char where[512];
 	/* Threads start after the privileges are dropped: the drop then
 	 * covers them without relying on glibc broadcasting it. */
-	for (unsigned i = 1; i < d->n_workers; i++) {
+	for (unsigned i = 0; i < d->n_workers; i++) {
 		int err = worker_start(&d->workers[i]);
 		if (err < 0) {
 			log_err("cannot start worker %u: %s", i, strerror(-err));

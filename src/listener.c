@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -33,6 +34,7 @@ struct listener {
 	struct listener_set *set;
 	struct netaddr addr;
 	int udp_fd;
+	bool udp_shared;        /* we bound udp_fd with SO_REUSEPORT */
 	struct event *udp_event;
 	struct evconnlistener *tcp;
 };
@@ -465,6 +467,7 @@ static int listener_open(struct listener_set *set, struct listener *l,
 	int udp_fd = open_socket(addr, SOCK_DGRAM, shared, err);
 	if (udp_fd < 0 || serve_udp(l, udp_fd, err) < 0)
 		return -1;
+	l->udp_shared = shared;
 	int tcp_fd = open_socket(addr, SOCK_STREAM, shared, err);
 	if (tcp_fd < 0)
 		return -1;
@@ -614,6 +617,44 @@ void listener_set_reset_stats(struct listener_set *set)
 unsigned listener_set_tcp_clients(const struct listener_set *set)
 {
 	return set->n_conns;
+}
+
+/* A classic BPF program for the SO_REUSEPORT group: it returns the index
+ * of the socket to deliver to, and an index past the group's end makes
+ * the kernel fall back to its hash. The group's sockets are indexed in
+ * the order they were bound, which is worker order. */
+static unsigned steer_program(struct sock_filter *code, const int *cpu, unsigned n)
+{
+	unsigned k = 0;
+	code[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_CPU);
+	for (unsigned i = 0; i < n; i++) {
+		/* if (cpu == cpu[i]) return i; */
+		code[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)cpu[i], 0, 1);
+		code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, i);
+	}
+	code[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, UINT32_MAX);
+	return k;
+}
+
+int listener_set_steer_by_cpu(struct listener_set *set, const int *cpu, unsigned n)
+{
+	struct sock_filter code[2 + 2 * LISTENER_STEER_MAX];
+	if (n == 0 || n > LISTENER_STEER_MAX)
+		return -EINVAL;
+	struct sock_fprog prog = { .len = (unsigned short)steer_program(code, cpu, n),
+				   .filter = code };
+	int steered = 0;
+	for (size_t i = 0; i < set->n_listeners; i++) {
+		const struct listener *l = &set->listeners[i];
+		if (!l->udp_shared)
+			continue; /* socket activation: one socket for all workers */
+		/* Attached to one socket, the program serves its whole group. */
+		if (setsockopt(l->udp_fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+			       sizeof(prog)) < 0)
+			return -errno;
+		steered++;
+	}
+	return steered;
 }
 
 size_t listener_set_addrs(const struct listener_set *set, struct netaddr *out, size_t max)

@@ -9,17 +9,23 @@
 
 #include "stubd/log.h"
 
-unsigned worker_count(const struct config *cfg)
+void worker_plan(const struct config *cfg, struct worker_plan *out)
 {
+	memset(out, 0, sizeof(*out));
+	out->n = cfg->workers == CONFIG_WORKERS_AUTO ? 1 : cfg->workers;
 	if (cfg->workers != CONFIG_WORKERS_AUTO)
-		return cfg->workers;
+		return;
 	cpu_set_t cpus;
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
-		return 1;
-	int n = CPU_COUNT(&cpus);
-	if (n < 1)
-		return 1;
-	return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : (unsigned)n;
+		return;
+	unsigned n = 0;
+	for (int c = 0; c < CPU_SETSIZE && n < CONFIG_MAX_WORKERS; c++)
+		if (CPU_ISSET(c, &cpus))
+			out->cpu[n++] = c;
+	if (n == 0)
+		return;
+	out->n = n;
+	out->pinned = n > 1;
 }
 
 static unsigned share(unsigned total, unsigned n)
@@ -34,12 +40,13 @@ void worker_config(const struct config *cfg, unsigned n, struct config *out)
 	out->tcp_max_clients = share(cfg->tcp_max_clients, n);
 }
 
-int worker_init(struct worker *w, unsigned index, struct event_base *base,
+int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
 		const struct config *cfg, const struct service_fds *fds, bool shared,
 		struct cache *cache, struct config_error *err)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
+	w->cpu = cpu;
 	snprintf(err->msg, sizeof(err->msg), "out of memory");
 	w->base = base;
 	if (!w->base) {
@@ -100,9 +107,24 @@ void worker_call(struct worker *w, worker_fn fn, void *arg)
 	pthread_mutex_unlock(&w->call_lock);
 }
 
+/* A worker pinned to a CPU it may no longer use (hotplug, a changed
+ * cpuset) still runs: the scheduler places it, and only locality is lost. */
+static void pin_self(const struct worker *w)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(w->cpu, &one);
+	int err = pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
+	if (err != 0)
+		log_warn("worker %u: cannot run on CPU %d only: %s", w->index, w->cpu,
+			 strerror(err));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	if (w->cpu >= 0)
+		pin_self(w);
 	/* No exit on an empty loop: a worker with nothing to watch still
 	 * waits for calls (and its stop). */
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -111,6 +133,8 @@ static void *worker_main(void *arg)
 
 int worker_start(struct worker *w)
 {
+	if (w->index == 0 && w->cpu >= 0)
+		pin_self(w); /* the caller's thread is worker 0's */
 	if (w->index == 0 || w->running)
 		return 0;
 	w->call_event = event_new(w->base, -1, 0, on_call, w);

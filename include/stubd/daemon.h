@@ -40,6 +40,7 @@ struct daemon {
 	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
 	struct worker *workers;    /* n_workers; workers[0] runs on base */
 	unsigned n_workers;
+	bool cpu_steered;          /* UDP queries go to the worker on their CPU */
 	struct control *control;   /* NULL when the socket could not be made */
 	struct event *tick;        /* once a second: the queries-per-second ring */
 	struct event *watchdog;    /* pings systemd's watchdog, when it has one */

@@ -54,6 +54,21 @@ void listener_set_describe(const struct listener_set *set, char *buf, size_t siz
 const struct listener_stats *listener_set_stats(const struct listener_set *set);
 void listener_set_reset_stats(struct listener_set *set);
 
+/* Most CPUs listener_set_steer_by_cpu() maps. */
+#define LISTENER_STEER_MAX 64
+
+/* For workers pinned one per CPU: each UDP datagram goes to the socket of
+ * the worker on the CPU the kernel received it on, which for a local
+ * client is the CPU the client runs on, so question and answer never cross
+ * cores. cpu[i] is worker i's CPU; the workers' sets must have been made
+ * in worker order (the SO_REUSEPORT group indexes sockets by bind order).
+ * Datagrams received on other CPUs are spread by the kernel's hash as
+ * before. Call on one worker's set, after every worker's set is made.
+ * Sockets from socket activation are left alone. Returns how many
+ * sockets it steers, or -errno (an old kernel: the hash keeps spreading
+ * them). */
+int listener_set_steer_by_cpu(struct listener_set *set, const int *cpu, unsigned n);
+
 /* The addresses actually served (bound, or passed by socket activation). */
 size_t listener_set_addrs(const struct listener_set *set, struct netaddr *out, size_t max);
 unsigned listener_set_tcp_clients(const struct listener_set *set);

@@ -13,9 +13,10 @@
  * the cache shard's.
  *
  * Each worker binds its own sockets with SO_REUSEPORT, and the kernel
- * spreads clients across them by source address and port; with socket
- * activation every worker serves systemd's sockets (duplicated), and the
- * first to read a datagram answers it.
+ * spreads clients across them by source address and port, or with
+ * "auto" hands each datagram to the worker on the CPU it arrived on (see
+ * worker_plan); with socket activation every worker serves systemd's
+ * sockets (duplicated), and the first to read a datagram answers it.
  */
 #ifndef STUBD_WORKER_H
 #define STUBD_WORKER_H
@@ -36,6 +37,7 @@ typedef void (*worker_fn)(struct worker *w, void *arg);
 
 struct worker {
 	unsigned index;
+	int cpu;                   /* the one CPU its thread runs on, or -1 */
 	struct event_base *base;   /* worker 0: borrowed from the daemon */
 	bool own_base;
 	struct upstream *upstream;
@@ -66,25 +68,35 @@ struct worker_stats {
 	unsigned n_workers;
 };
 
-/* How many workers cfg asks for: its number, or for "auto" one per CPU
- * this process may run on (its affinity mask, as taskset or systemd's
- * CPUAffinity= set it). */
-unsigned worker_count(const struct config *cfg);
+/* How many workers cfg asks for and where they run. A number: that many,
+ * placed by the scheduler, and the kernel spreads clients over their
+ * sockets by address and port. "auto": one per CPU this process may run
+ * on (its affinity mask, as taskset or systemd's CPUAffinity= set it),
+ * worker i pinned to cpu[i], and each UDP query answered by the worker on
+ * the CPU it arrived on (listener_set_steer_by_cpu): a local client's
+ * question and answer then stay on the client's core, with no wake-up
+ * sent across cores and no cache lines moved. */
+struct worker_plan {
+	unsigned n;
+	bool pinned;                   /* cpu[0..n-1] are set */
+	int cpu[CONFIG_MAX_WORKERS];
+};
+void worker_plan(const struct config *cfg, struct worker_plan *out);
 
 /* cfg as one of n workers applies it: the limits on things in flight
  * (max-inflight, tcp-max-clients) shared out, rounded up. */
 void worker_config(const struct config *cfg, unsigned n, struct config *out);
 
-/* Builds worker index on base (NULL: a base of its own), serving fds
+/* Builds worker index, pinned to cpu (-1: not pinned) once it runs, on base (NULL: a base of its own), serving fds
  * (socket activation) or cfg's listen addresses; shared: other workers
  * serve the same addresses. Returns 0, or -1 with err set; worker_fini()
  * cleans up either way. */
-int worker_init(struct worker *w, unsigned index, struct event_base *base,
+int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
 		const struct config *cfg, const struct service_fds *fds, bool shared,
 		struct cache *cache, struct config_error *err);
 
-/* Starts the worker's thread (not for worker 0, whose loop the caller
- * runs). Returns 0 or -errno. */
+/* Starts the worker's thread on its CPU; for worker 0, whose loop the
+ * caller runs, pins the calling thread instead. Returns 0 or -errno. */
 int worker_start(struct worker *w);
 
 /* Runs fn(w, arg) on w's loop and returns when it has: at once when w has

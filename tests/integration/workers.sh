@@ -12,6 +12,7 @@ SOCK="$TMP/control.sock"
 ctl() { "$STUBCTL" -s "$SOCK" "$@"; }
 
 check_match "status shows two workers" 'Workers: +2' "$(ctl status)"
+check_no_match "a number of workers are not pinned to CPUs" 'Worker CPUs' "$(ctl status)"
 check_match "the log says two workers" '2 worker\(s\)' "$(cat "$TMP/stubd.log")"
 # Each worker binds its own sockets on the one address.
 udp_socks=$(ss -Hulnp "src $STUBD_ADDR:$STUBD_PORT" | grep -c "pid=$STUBD_PID," || true)
@@ -94,26 +95,40 @@ check_eq "stubd with two workers exits 0 on SIGTERM" 0 "$rc"
 check_no_match "no sanitizer report" 'ERROR: (Address|Leak)Sanitizer|runtime error' "$(cat "$TMP/stubd.log")"
 
 # Socket activation: every worker serves (a duplicate of) systemd's socket.
-if command -v systemd-socket-activate >/dev/null; then
+# activated_start WORKERS [PREFIX...]: stubd behind systemd-socket-activate
+# on a new UDP address; sets act_pid, act_addr, act_port.
+activated_start() {
+	local workers=$1
+	shift
 	act_addr=$(rand_addr); act_port=$(rand_port)
-	systemd-socket-activate --datagram -l "$act_addr:$act_port" \
+	rm -f "$TMP/act.log"
+	"$@" systemd-socket-activate --datagram -l "$act_addr:$act_port" \
 		"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -u "$UP" \
-		--workers 2 -s "$TMP/act.sock" >"$TMP/act.log" 2>&1 &
+		--workers "$workers" -s "$TMP/act.sock" >"$TMP/act.log" 2>&1 &
 	act_pid=$!
 	PIDS+=($act_pid)
 	wait_for 5 grep -qs "Listening on $act_addr" "$TMP/act.log" ||
 		fail "systemd-socket-activate did not start"
-	ok=0
-	for i in $(seq 20); do
+}
+activated_answers() { # activated_answers N: how many of N lookups are answered
+	local ok=0
+	for i in $(seq "$1"); do
 		[ "$(dig @"$act_addr" -p "$act_port" +short +tries=1 +time=5 "act$i.example.test")" = 192.0.2.1 ] &&
 			ok=$((ok + 1))
 	done
-	check_eq "two workers answer on an activated UDP socket" 20 "$ok"
-	check_match "activated stubd runs two workers" '2 worker\(s\)' "$(cat "$TMP/act.log")"
+	echo "$ok"
+}
+activated_stop() {
 	kill -TERM "$act_pid"
 	rc=0
 	wait "$act_pid" || rc=$?
-	check_eq "activated stubd with two workers exits 0" 0 "$rc"
+	check_eq "activated stubd exits 0" 0 "$rc"
+}
+if command -v systemd-socket-activate >/dev/null; then
+	activated_start 2
+	check_eq "two workers answer on an activated UDP socket" 20 "$(activated_answers 20)"
+	check_match "activated stubd runs two workers" '2 worker\(s\)' "$(cat "$TMP/act.log")"
+	activated_stop
 fi
 
 # "auto": one worker per CPU stubd may run on.
@@ -124,7 +139,37 @@ if command -v taskset >/dev/null; then
 	if [ "$(nproc)" -ge 2 ]; then
 		STUBD_PREFIX="taskset -c 0,1" stubd_start -u "$UP" --workers auto
 		check_match "auto on two allowed CPUs: two workers" 'Workers: +2' "$(ctl status)"
+		check_match "status shows each worker's CPU and the steering" \
+			'Worker CPUs: +0, 1 \(each answers the UDP queries that arrive on its CPU\)' \
+			"$(ctl status)"
+		pinned=$(cat /proc/"$STUBD_PID"/task/*/status | sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' |
+			sort | tr '\n' ' ')
+		check_eq "one thread pinned to each CPU" "0 1 " "$pinned"
+		# A local client's datagram is received on the client's CPU, and
+		# the worker pinned there answers it: question and answer stay on
+		# one core. dig new source ports would otherwise spread over both.
+		for cpu in 1 0; do
+			ctl reset-statistics >/dev/null
+			ok=0
+			for i in $(seq 20); do
+				[ "$(taskset -c "$cpu" dig @"$STUBD_ADDR" -p "$STUBD_PORT" +short +tries=1 +time=3 \
+					"cpu$cpu-$i.example.test")" = 192.0.2.1 ] && ok=$((ok + 1))
+			done
+			check_eq "clients on CPU $cpu answered" 20 "$ok"
+			stats=$(ctl --json statistics)
+			check_match "the worker on CPU $cpu answered all 20" "\"$cpu\": 20,?$" "$stats"
+			check_match "the other worker answered none" "\"$((1 - cpu))\": 0,?$" "$stats"
+		done
 		stubd_stop
+		# systemd's one socket cannot be steered: the workers are still
+		# pinned, and status does not claim the steering.
+		if command -v systemd-socket-activate >/dev/null; then
+			activated_start auto taskset -c 0,1
+			check_eq "auto workers answer on an activated UDP socket" 10 "$(activated_answers 10)"
+			act_status=$("$STUBCTL" -s "$TMP/act.sock" status)
+			check_match "activated auto: workers pinned" 'Worker CPUs: +0, 1$' "$act_status"
+			activated_stop
+		fi
 	fi
 fi
 pass
