@@ -4,7 +4,7 @@
  * cannot do this (with one query outstanding it paces itself in
  * milliseconds). Prints what tools/bench reads:
  *
- *   completed N lost L latency_us AVG
+ *   completed N lost L latency_us AVG noerror K
  *
  *   dnsseq ADDR PORT NAMES-FILE SECONDS
  *
@@ -85,8 +85,8 @@ static size_t load(const char *path, struct question *qs)
 }
 
 /* One exchange on a new socket: the latency in seconds, or -1 when no
- * matching answer came within a second. */
-static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id)
+ * matching answer came within a second; *rcode gets the answer's RCODE. */
+static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id, unsigned *rcode)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
@@ -105,6 +105,7 @@ static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id)
 				break;
 			if (r[0] == q->wire[0] && r[1] == q->wire[1] && (r[2] & 0x80)) {
 				took = now_s() - t0;
+				*rcode = r[3] & 0x0f;
 				break;
 			}
 		}
@@ -129,18 +130,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	double secs = atof(argv[4]), start = now_s(), sum = 0;
-	unsigned long done = 0, lost = 0;
+	unsigned long done = 0, lost = 0, noerror = 0;
 	srand((unsigned)getpid());
 	unsigned id = (unsigned)rand();
 	for (size_t i = 0; now_s() - start < secs; i = (i + 1) % nq) {
-		double took = ask(&sa, &qs[i], id++);
+		unsigned rcode = 0;
+		double took = ask(&sa, &qs[i], id++, &rcode);
 		if (took < 0) {
 			lost++;
 			continue;
 		}
 		sum += took;
 		done++;
+		noerror += rcode == 0;
 	}
-	printf("completed %lu lost %lu latency_us %.1f\n", done, lost, done ? sum / done * 1e6 : 0);
+	printf("completed %lu lost %lu latency_us %.1f noerror %lu\n", done, lost,
+	       done ? sum / done * 1e6 : 0, noerror);
 	return 0;
 }
