@@ -397,12 +397,12 @@ static void steer_to_cpus(struct daemon *d, const struct worker_plan *plan)
 static int init_workers(struct daemon *d, const struct worker_plan *plan,
 			const struct service_fds *fds, struct config_error *err)
 {
-	bool shared = d->n_workers > 1;
+	enum listener_share share = d->n_workers > 1 ? LISTENER_GROUP_FIRST : LISTENER_ALONE;
 	struct config *wcfg = malloc(sizeof(*wcfg)); /* a config is large */
 	if (!wcfg)
 		return -1;
 	worker_config(&d->cfg, d->n_workers, wcfg);
-	int rc = worker_init(&d->workers[0], 0, worker_cpu(plan, 0), d->base, wcfg, fds, shared,
+	int rc = worker_init(&d->workers[0], 0, worker_cpu(plan, 0), d->base, wcfg, fds, share,
 			     d->cache, err);
 	if (rc == 0 && d->n_workers > 1)
 		wcfg->n_listen = listener_set_addrs(d->workers[0].listeners, wcfg->listen,
@@ -414,7 +414,7 @@ static int init_workers(struct daemon *d, const struct worker_plan *plan,
 		for (size_t k = 0; k < fds->n_tcp; k++)
 			dup_fds.tcp[k] = dup(fds->tcp[k]);
 		rc = worker_init(&d->workers[i], i, worker_cpu(plan, i), NULL, wcfg, &dup_fds,
-				 shared, d->cache, err);
+				 LISTENER_GROUP_JOIN, d->cache, err);
 	}
 	free(wcfg);
 	if (rc == 0 && plan->pinned)

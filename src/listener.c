@@ -423,23 +423,52 @@ static void bind_error(const struct netaddr *addr, const char *proto, int err,
 		 strerror(err), hint);
 }
 
-/* shared: other workers bind the same address (SO_REUSEPORT), and the
- * kernel spreads clients across their sockets by address and port. */
-static int open_socket(const struct netaddr *addr, int type, bool shared,
-		       struct config_error *err)
+static int new_socket(const struct netaddr *addr, int type)
 {
-	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
 	int fd = socket(netaddr_family(addr), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		bind_error(addr, proto, errno, err);
+	if (fd < 0)
 		return -1;
-	}
 	int one = 1;
 	if (type == SOCK_STREAM) /* restart without waiting out TIME_WAIT */
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (netaddr_family(addr) == AF_INET6) /* [::] must not also take IPv4 */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (shared && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+	return fd;
+}
+
+/* SO_REUSEPORT lets any socket of the same user join the group, another
+ * stubd started by mistake included, which would then take a share of the
+ * queries. Binding once without it first fails, as with one worker, when
+ * anyone holds the address. Returns 0 or an errno. */
+static int probe_address_free(const struct netaddr *addr, int type)
+{
+	int fd = new_socket(addr, type);
+	if (fd < 0)
+		return errno;
+	int rc = bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ? errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* share: alone, or one of the workers that bind the same address with
+ * SO_REUSEPORT (the kernel then spreads clients across their sockets). */
+static int open_socket(const struct netaddr *addr, int type, enum listener_share share,
+		       struct config_error *err)
+{
+	const char *proto = type == SOCK_DGRAM ? "udp" : "tcp";
+	int probe = share == LISTENER_GROUP_FIRST ? probe_address_free(addr, type) : 0;
+	if (probe != 0) {
+		bind_error(addr, proto, probe, err);
+		return -1;
+	}
+	int fd = new_socket(addr, type);
+	if (fd < 0) {
+		bind_error(addr, proto, errno, err);
+		return -1;
+	}
+	int one = 1;
+	if (share != LISTENER_ALONE &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
 		bind_error(addr, proto, errno, err);
 		close(fd);
 		return -1;
@@ -478,15 +507,16 @@ static int serve_tcp(struct listener *l, int fd, struct config_error *err)
 }
 
 static int listener_open(struct listener_set *set, struct listener *l,
-			 const struct netaddr *addr, bool shared, struct config_error *err)
+			 const struct netaddr *addr, enum listener_share share,
+			 struct config_error *err)
 {
 	l->set = set;
 	l->addr = *addr;
-	int udp_fd = open_socket(addr, SOCK_DGRAM, shared, err);
+	int udp_fd = open_socket(addr, SOCK_DGRAM, share, err);
 	if (udp_fd < 0 || serve_udp(l, udp_fd, err) < 0)
 		return -1;
-	l->udp_shared = shared;
-	int tcp_fd = open_socket(addr, SOCK_STREAM, shared, err);
+	l->udp_shared = share != LISTENER_ALONE;
+	int tcp_fd = open_socket(addr, SOCK_STREAM, share, err);
 	if (tcp_fd < 0)
 		return -1;
 	return serve_tcp(l, tcp_fd, err);
@@ -564,7 +594,7 @@ void listener_set_configure(struct listener_set *set, const struct config *cfg)
 
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
 				      const struct config *cfg, const struct service_fds *fds,
-				      bool shared, struct config_error *err)
+				      enum listener_share share, struct config_error *err)
 {
 	struct listener_set *set = calloc(1, sizeof(*set));
 	if (!set) {
@@ -587,7 +617,7 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		set->listeners[i].udp_fd = -1;
 		set->n_listeners++;
-		if (listener_open(set, &set->listeners[i], &cfg->listen[i], shared, err) < 0) {
+		if (listener_open(set, &set->listeners[i], &cfg->listen[i], share, err) < 0) {
 			listener_set_free(set);
 			return NULL;
 		}

@@ -41,7 +41,7 @@ void worker_config(const struct config *cfg, unsigned n, struct config *out)
 }
 
 int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
-		const struct config *cfg, const struct service_fds *fds, bool shared,
+		const struct config *cfg, const struct service_fds *fds, enum listener_share share,
 		struct cache *cache, struct config_error *err)
 {
 	memset(w, 0, sizeof(*w));
@@ -69,7 +69,7 @@ int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *ba
 	if (!w->pipeline)
 		return -1;
 	pipeline_set_cache(w->pipeline, cache);
-	w->listeners = listener_set_new(w->base, w->pipeline, cfg, fds, shared, err);
+	w->listeners = listener_set_new(w->base, w->pipeline, cfg, fds, share, err);
 	if (!w->listeners)
 		return -1;
 	return 0;

@@ -32,15 +32,23 @@ struct listener_stats {
 
 struct listener_set;
 
+/* Whether other workers serve the same addresses, each with its own
+ * sockets (SO_REUSEPORT). The first of the group checks that nobody else
+ * holds an address before the rest join it. */
+enum listener_share {
+	LISTENER_ALONE,
+	LISTENER_GROUP_FIRST,
+	LISTENER_GROUP_JOIN,
+};
+
 /* Opens UDP and TCP sockets on every cfg->listen address, or, when fds
  * holds sockets from socket activation, serves on those instead (and
- * takes ownership of them). shared: several workers serve the same
- * addresses, each with its own sockets (SO_REUSEPORT). On failure returns NULL with a message in err
+ * takes ownership of them). On failure returns NULL with a message in err
  * that names the address and says what to check (exit status 1). The
  * caller frees with listener_set_free(). */
 struct listener_set *listener_set_new(struct event_base *base, struct pipeline *p,
 				      const struct config *cfg, const struct service_fds *fds,
-				      bool shared, struct config_error *err);
+				      enum listener_share share, struct config_error *err);
 
 /* Takes new settings (reload): allow list, EDNS size, TCP limits. */
 void listener_set_configure(struct listener_set *set, const struct config *cfg);

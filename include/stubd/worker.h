@@ -87,12 +87,12 @@ void worker_plan(const struct config *cfg, struct worker_plan *out);
  * (max-inflight, tcp-max-clients) shared out, rounded up. */
 void worker_config(const struct config *cfg, unsigned n, struct config *out);
 
-/* Builds worker index, pinned to cpu (-1: not pinned) once it runs, on base (NULL: a base of its own), serving fds
- * (socket activation) or cfg's listen addresses; shared: other workers
- * serve the same addresses. Returns 0, or -1 with err set; worker_fini()
- * cleans up either way. */
+/* Builds worker index, pinned to cpu (-1: not pinned) once it runs, on
+ * base (NULL: a base of its own), serving fds (socket activation) or cfg's
+ * listen addresses, alone or in a group of workers (share). Returns 0, or
+ * -1 with err set; worker_fini() cleans up either way. */
 int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
-		const struct config *cfg, const struct service_fds *fds, bool shared,
+		const struct config *cfg, const struct service_fds *fds, enum listener_share share,
 		struct cache *cache, struct config_error *err);
 
 /* Starts the worker's thread on its CPU; for worker 0, whose loop the

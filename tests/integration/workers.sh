@@ -20,6 +20,18 @@ tcp_socks=$(ss -Htlnp "src $STUBD_ADDR:$STUBD_PORT" | grep -c "pid=$STUBD_PID," 
 check_eq "one UDP socket per worker" 2 "$udp_socks"
 check_eq "one TCP socket per worker" 2 "$tcp_socks"
 
+# SO_REUSEPORT would let a second stubd of the same user join the group
+# and take a share of the queries: it must fail as with one worker.
+for second in 2 1; do
+	second_out=$(timeout 5 "$STUBD" -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none \
+		-s "$TMP/second.sock" -l "$STUBD_ADDR:$STUBD_PORT" -u "$UP" --workers "$second" 2>&1 &&
+		echo "exit 0" || echo "exit $?")
+	check_match "a second stubd ($second worker(s)) on the same address exits 1" 'exit 1$' "$second_out"
+	check_match "a second stubd ($second worker(s)) says the address is in use" \
+		"cannot listen on $STUBD_ADDR:$STUBD_PORT \(udp\): Address already in use" "$second_out"
+done
+check "the first stubd is unharmed" stubd_alive
+
 # dig takes a new source port each time, and the kernel spreads source
 # ports over the workers' sockets: 40 lookups of one name reach both
 # workers, yet the upstream is asked once, as the cache is shared.
