@@ -142,116 +142,91 @@ static int last_cpu(void)
 	return last;
 }
 
+/* Builds worker 1 pinned to cpu (-1: not pinned), starts it (worker_start
+ * must return start_rc), runs note_cpu on it and frees it. */
+static struct ran run_worker(struct world *w, int cpu, int start_rc)
+{
+	struct worker wk;
+	struct config_error err;
+	assert_int_equal(worker_init(&wk, 1, cpu, NULL, &w->cfg, &no_fds, LISTENER_ALONE,
+				     w->cache, &err), 0);
+	assert_int_equal(worker_start(&wk), start_rc);
+	struct ran r = { .cpu = -1 };
+	worker_call(&wk, note_cpu, &r);
+	worker_fini(&wk); /* ASan: nothing leaks, whatever failed */
+	return r;
+}
+
 /* ---- the tests --------------------------------------------------------- */
 
 static void test_pinned_worker_runs_on_its_cpu(void **state)
 {
-	struct world *w = *state;
-	struct worker wk;
-	struct config_error err;
 	int cpu = last_cpu();
-	assert_int_equal(worker_init(&wk, 1, cpu, NULL, &w->cfg, &no_fds, LISTENER_ALONE,
-				     w->cache, &err), 0);
-	assert_int_equal(worker_start(&wk), 0);
-	struct ran r = { .cpu = -1 };
-	worker_call(&wk, note_cpu, &r);
+	struct ran r = run_worker(*state, cpu, 0);
 	assert_true(r.done);
 	assert_int_equal(r.cpu, cpu);
-	worker_fini(&wk);
 }
 
 static void test_pin_refused_worker_still_serves(void **state)
 {
-	struct world *w = *state;
-	struct worker wk;
-	struct config_error err;
 	fail_affinity = EINVAL;
-	assert_int_equal(worker_init(&wk, 1, last_cpu(), NULL, &w->cfg, &no_fds, LISTENER_ALONE,
-				     w->cache, &err), 0);
-	assert_int_equal(worker_start(&wk), 0);
-	struct ran r = { .cpu = -1 };
-	worker_call(&wk, note_cpu, &r);
+	struct ran r = run_worker(*state, last_cpu(), 0);
 	assert_true(r.done);
 	assert_int_equal(__atomic_load_n(&affinity_calls, __ATOMIC_RELAXED), 1);
-	worker_fini(&wk);
 }
 
 static void test_unpinned_worker_is_not_pinned(void **state)
 {
-	struct world *w = *state;
-	struct worker wk;
-	struct config_error err;
-	assert_int_equal(worker_init(&wk, 1, -1, NULL, &w->cfg, &no_fds, LISTENER_ALONE,
-				     w->cache, &err), 0);
-	assert_int_equal(worker_start(&wk), 0);
-	struct ran r = { .cpu = -1 };
-	worker_call(&wk, note_cpu, &r);
+	struct ran r = run_worker(*state, -1, 0);
 	assert_true(r.done);
 	assert_int_equal(__atomic_load_n(&affinity_calls, __ATOMIC_RELAXED), 0);
-	worker_fini(&wk);
 }
 
 static void test_thread_refused_start_fails_cleanly(void **state)
 {
-	struct world *w = *state;
-	struct worker wk;
-	struct config_error err;
 	fail_create = EAGAIN;
-	assert_int_equal(worker_init(&wk, 1, -1, NULL, &w->cfg, &no_fds, LISTENER_ALONE,
-				     w->cache, &err), 0);
-	assert_int_equal(worker_start(&wk), -EAGAIN);
-	/* Nothing runs: a call runs at once on the caller's thread. */
-	struct ran r = { .cpu = -1 };
-	worker_call(&wk, note_cpu, &r);
+	/* No thread: the call runs at once on the caller's. */
+	struct ran r = run_worker(*state, -1, -EAGAIN);
 	assert_true(r.done);
-	worker_fini(&wk); /* ASan: nothing leaks */
 }
 
-/* Two sets bound as a SO_REUSEPORT group, as two workers make them. */
-static void make_group(struct world *w, struct listener_set **a, struct listener_set **b)
+/* Steers a SO_REUSEPORT group of two sets, as two workers make them:
+ * returns what listener_set_steer_by_cpu() returned. */
+static int steer_group(struct world *w, const int *cpus, unsigned n)
 {
 	struct config_error err;
-	*a = listener_set_new(w->base, NULL, &w->cfg, &no_fds, LISTENER_GROUP_FIRST, &err);
-	assert_non_null(*a);
-	*b = listener_set_new(w->base, NULL, &w->cfg, &no_fds, LISTENER_GROUP_JOIN, &err);
-	assert_non_null(*b);
+	struct listener_set *a = listener_set_new(w->base, NULL, &w->cfg, &no_fds,
+						  LISTENER_GROUP_FIRST, &err);
+	assert_non_null(a);
+	struct listener_set *b = listener_set_new(w->base, NULL, &w->cfg, &no_fds,
+						  LISTENER_GROUP_JOIN, &err);
+	assert_non_null(b);
+	int rc = listener_set_steer_by_cpu(a, cpus, n);
+	listener_set_free(b);
+	listener_set_free(a);
+	return rc;
 }
+
+static const int two_cpus[2] = { 0, 1 };
 
 static void test_steering_attaches_to_the_group(void **state)
 {
-	struct world *w = *state;
-	struct listener_set *a, *b;
-	make_group(w, &a, &b);
-	int cpus[2] = { 0, 1 };
-	assert_int_equal(listener_set_steer_by_cpu(a, cpus, 2), 1); /* one UDP socket */
+	assert_int_equal(steer_group(*state, two_cpus, 2), 1); /* one UDP socket */
 	assert_int_equal(steer_calls, 1);
-	listener_set_free(b);
-	listener_set_free(a);
 }
 
 static void test_steering_refused_is_reported(void **state)
 {
-	struct world *w = *state;
-	struct listener_set *a, *b;
-	make_group(w, &a, &b);
 	fail_steer = ENOPROTOOPT; /* a kernel before 4.5 */
-	int cpus[2] = { 0, 1 };
-	assert_int_equal(listener_set_steer_by_cpu(a, cpus, 2), -ENOPROTOOPT);
-	listener_set_free(b);
-	listener_set_free(a);
+	assert_int_equal(steer_group(*state, two_cpus, 2), -ENOPROTOOPT);
 }
 
 static void test_steering_bad_cpu_count_refused(void **state)
 {
-	struct world *w = *state;
-	struct listener_set *a, *b;
-	make_group(w, &a, &b);
-	int cpus[LISTENER_STEER_MAX + 1] = { 0 };
-	assert_int_equal(listener_set_steer_by_cpu(a, cpus, 0), -EINVAL);
-	assert_int_equal(listener_set_steer_by_cpu(a, cpus, LISTENER_STEER_MAX + 1), -EINVAL);
+	static const int many[LISTENER_STEER_MAX + 1];
+	assert_int_equal(steer_group(*state, many, 0), -EINVAL);
+	assert_int_equal(steer_group(*state, many, LISTENER_STEER_MAX + 1), -EINVAL);
 	assert_int_equal(steer_calls, 0);
-	listener_set_free(b);
-	listener_set_free(a);
 }
 
 /* Socket activation: systemd's one socket is shared by all workers, not
@@ -267,8 +242,7 @@ static void test_activated_sockets_are_not_steered(void **state)
 	struct listener_set *set = listener_set_new(w->base, NULL, &w->cfg, &fds,
 						    LISTENER_GROUP_FIRST, &err);
 	assert_non_null(set);
-	int cpus[2] = { 0, 1 };
-	assert_int_equal(listener_set_steer_by_cpu(set, cpus, 2), 0);
+	assert_int_equal(listener_set_steer_by_cpu(set, two_cpus, 2), 0);
 	assert_int_equal(steer_calls, 0);
 	listener_set_free(set); /* closes the adopted socket */
 }
