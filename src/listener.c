@@ -21,10 +21,11 @@
 /* One per listen address, or one per socket handed over by systemd. */
 #define LISTENER_MAX (2 * SERVICE_MAX_FDS)
 
-/* Datagrams read per wake-up before other events get a turn. */
+/* Datagrams read by one recvmmsg(). */
 #define UDP_BATCH 32
-/* Batches read per wake-up at most, and the smallest batch after which
- * another read is worth trying at once (see on_udp_readable). */
+/* Batches read per wake-up at most, before other events get a turn, and
+ * the smallest batch after which another read is worth trying at once
+ * (see on_udp_readable). */
 #define UDP_ROUNDS 8
 #define UDP_AGAIN_MIN 2
 /* A query datagram larger than this is not a query a stub needs to read. */
