@@ -1004,7 +1004,7 @@ static int open_socket(struct control *ctl, struct config_error *err)
 	    chmod(path, 0666) < 0 || listen(fd, 16) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "cannot create control socket %s: %s%s", sun.sun_path,
 			 strerror(errno),
-			 errno == EACCES || errno == ENOENT
+			 errno == EACCES || errno == ENOENT || errno == ENOTDIR
 				 ? " (stubctl will not work; run as root, or choose a writable path with -s)"
 				 : "");
 		if (fd >= 0)

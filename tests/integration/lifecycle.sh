@@ -152,4 +152,47 @@ check_match "resolv.conf: says it left 127.0.0.53 out" '127\.0\.0\.53' "$ERR"
 run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/resolv.conf" --hosts none -l 127.0.0.53:5353
 check_match "resolv.conf: same address, other port: kept" 'upstream = 127\.0\.0\.53:53$' "$OUT"
 
+# --- no control socket: a warning that says what to do, DNS goes on ---
+# (stubd makes a missing parent directory; a file in its place stops it.)
+: >"$TMP/a-file"
+nosock="$TMP/a-file/control.sock"
+stubd_start -u "$UP" -s "$nosock"
+check_match "no control socket: the log names it and says what to do" \
+	"cannot create control socket $nosock: Not a directory \(stubctl will not work; run as root, or choose a writable path with -s\)" \
+	"$(cat "$TMP/stubd.log")"
+out=$(q nocontrol.example.test A)
+check_match "no control socket: DNS is still answered" 'status: NOERROR' "$out"
+RC=0
+OUT=$("$STUBCTL" -s "$nosock" status 2>&1) || RC=$?
+check_eq "no control socket: stubctl exits 3" 3 "$RC"
+stubd_stop
+
+# A file that is not a socket is left alone, and named.
+printf 'keep me\n' >"$TMP/not-a-socket"
+stubd_start -u "$UP" -s "$TMP/not-a-socket"
+check_match "a file in the way: the log says what to do" \
+	"control socket $TMP/not-a-socket: a file that is not a socket is in the way; remove it or choose another path with -s" \
+	"$(cat "$TMP/stubd.log")"
+check_eq "a file in the way: left as it was" "keep me" "$(cat "$TMP/not-a-socket")"
+stubd_stop
+
+# A second stubd does not take the first one's control socket.
+stubd_start -u "$UP"
+second_log="$TMP/second-stubd.log"
+"$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
+	-l "$(rand_addr):$(rand_port)" -u "$UP" >"$second_log" 2>&1 &
+second_pid=$!
+PIDS+=($second_pid)
+wait_for 5 grep -qs 'ready: serving' "$second_log" || fail "the second stubd did not start: $(cat "$second_log")"
+check_match "a control socket in use: the second stubd says what to do" \
+	"control socket $TMP/control.sock is in use by another stubd; stop it or choose another path with -s" \
+	"$(cat "$second_log")"
+check_match "a control socket in use: it still reaches the first stubd" "PID: +$STUBD_PID\$" \
+	"$("$STUBCTL" -s "$TMP/control.sock" status)"
+kill -TERM "$second_pid"
+wait "$second_pid" || true
+check_match "a control socket in use: still the first's after the second stops" "PID: +$STUBD_PID\$" \
+	"$("$STUBCTL" -s "$TMP/control.sock" status)"
+stubd_stop
+
 pass
