@@ -116,8 +116,9 @@ static void pin_self(const struct worker *w)
 	CPU_SET(w->cpu, &one);
 	int err = pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
 	if (err != 0)
-		log_warn("worker %u: cannot run on CPU %d only: %s", w->index, w->cpu,
-			 strerror(err));
+		log_warn("worker %u: cannot pin to CPU %d (%s); it runs where the scheduler puts "
+			 "it, and answers still come, only not always from the client's core",
+			 w->index, w->cpu, strerror(err));
 }
 
 static void *worker_main(void *arg)

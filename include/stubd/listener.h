@@ -62,8 +62,8 @@ void listener_set_describe(const struct listener_set *set, char *buf, size_t siz
 const struct listener_stats *listener_set_stats(const struct listener_set *set);
 void listener_set_reset_stats(struct listener_set *set);
 
-/* Most CPUs listener_set_steer_by_cpu() maps. */
-#define LISTENER_STEER_MAX 64
+/* Most CPUs listener_set_steer_by_cpu() maps: one per worker. */
+#define LISTENER_STEER_MAX CONFIG_MAX_WORKERS
 
 /* For workers pinned one per CPU: each UDP datagram goes to the socket of
  * the worker on the CPU the kernel received it on, which for a local

@@ -119,16 +119,22 @@ static int teardown(void **state)
 static const struct service_fds no_fds = { .control = -1 };
 
 struct ran {
-	int cpu;
+	int cpu;          /* where the call ran */
+	int allowed;      /* how many CPUs the worker's thread may run on */
 	bool done;
 };
 
 static void note_cpu(struct worker *wk, void *arg)
 {
 	struct ran *r = arg;
+	cpu_set_t mine;
 	r->cpu = sched_getcpu();
+	/* pid 0: the calling thread's own mask, not the process's. */
+	r->allowed = sched_getaffinity(0, sizeof(mine), &mine) == 0 ? CPU_COUNT(&mine) : -1;
 	r->done = true;
 }
+
+static cpu_set_t process_cpus; /* the test's own mask, read at start */
 
 /* The last CPU this process may use. */
 static int last_cpu(void)
@@ -164,6 +170,7 @@ static void test_pinned_worker_runs_on_its_cpu(void **state)
 	int cpu = last_cpu();
 	struct ran r = run_worker(*state, cpu, 0);
 	assert_true(r.done);
+	assert_int_equal(r.allowed, 1); /* pinned, not there by chance */
 	assert_int_equal(r.cpu, cpu);
 }
 
@@ -180,6 +187,7 @@ static void test_unpinned_worker_is_not_pinned(void **state)
 	struct ran r = run_worker(*state, -1, 0);
 	assert_true(r.done);
 	assert_int_equal(__atomic_load_n(&affinity_calls, __ATOMIC_RELAXED), 0);
+	assert_int_equal(r.allowed, CPU_COUNT(&process_cpus));
 }
 
 static void test_thread_refused_start_fails_cleanly(void **state)
@@ -269,6 +277,7 @@ int main(void)
 {
 	/* worker_call wakes another thread's loop: libevent's locks on. */
 	evthread_use_pthreads();
+	sched_getaffinity(0, sizeof(process_cpus), &process_cpus);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_pinned_worker_runs_on_its_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_refused_worker_still_serves, setup, teardown),
