@@ -10,13 +10,28 @@
  * where EXIT is the exit status stubctl should return (0 success, 1 the
  * command failed or the name did not resolve, 2 usage error), followed by
  * the rendered output until it closes the connection.
+ *
+ * The link commands take their values as words after a marker, so that
+ * "show" and "set to nothing" stay apart without an empty word:
+ *     dns [IFACE [--set [SERVER...]]]
+ *     domain [IFACE [--set [DOMAIN...]]]
+ *     default-route IFACE [yes|no]
+ *     revert IFACE
+ * and the resolvconf personality sends, for "resolvconf -a NAME" with the
+ * nameserver, search and domain lines of its stdin:
+ *     resolvconf-add NAME [--exclusive] [--if-exists] [--nameserver ADDR]... [--search DOMAIN]...
+ *     resolvconf-del NAME [--if-exists]
+ * --exclusive is -x (every name to this interface: "~."); --if-exists is
+ * -f (an interface that does not exist is no error). NAME is the record
+ * name as given ("tun.wg0", "eth0.ip6.dhclient"): the daemon, which knows
+ * the interfaces, finds the interface in it.
  */
 #ifndef STUBD_CONTROL_PROTO_H
 #define STUBD_CONTROL_PROTO_H
 
 #define CONTROL_MAGIC "STUBCTL1"
 #define CONTROL_REQUEST_MAX 4096   /* bytes, newline included */
-#define CONTROL_MAX_ARGS 32        /* words after the command */
+#define CONTROL_MAX_ARGS 256       /* words after the command */
 
 enum control_exit {
 	CONTROL_EXIT_OK = 0,
