@@ -105,15 +105,6 @@ static inline uint8_t ascii_lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-/* FNV-1a over the name with ASCII case folded, so a query in any case
- * hashes like the lowercased key. Length bytes are below 'A': unchanged. */
-static uint32_t hash_name(const uint8_t *name, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ ascii_lower(name[i])) * 16777619u;
-	return h;
-}
 
 static uint32_t hash_addr(const uint8_t *bytes, size_t len)
 {
@@ -176,7 +167,7 @@ static const struct name_entry *find_name(const struct hosts_table *t, const uin
 {
 	if (!t || t->name_index.cap == 0)
 		return NULL;
-	uint32_t h = hash_name(name, len);
+	uint32_t h = wire_name_hash(name, len);
 	size_t mask = t->name_index.cap - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
 		const struct slot *s = &t->name_index.s[i];
@@ -245,7 +236,7 @@ static int intern_name(struct hosts_table *t, const uint8_t *key, size_t len, ui
 		return -ENOMEM;
 	struct name_entry *e = &t->names[t->n_names];
 	memset(e, 0, sizeof(*e));
-	e->hash = hash_name(key, len);
+	e->hash = wire_name_hash(key, len);
 	e->key_len = (uint8_t)len;
 	if (arena_add(t, key, len, &e->key_off) < 0)
 		return -ENOMEM;
@@ -398,46 +389,6 @@ static const char *check_bytes(const char *line, size_t len)
 	return NULL;
 }
 
-/* hosts(5) text name -> wire form (lowercased when lower), into out
- * (WIRE_NAME_MAX bytes). One trailing dot is accepted, as glibc does.
- * Returns the wire length, or 0 with *why set. */
-static size_t text_to_wire(const char *text, size_t len, bool lower, uint8_t *out,
-			   const char **why)
-{
-	size_t n = 0;
-
-	if (len > 0 && text[len - 1] == '.')
-		len--;
-	if (len == 0) {
-		*why = "empty name";
-		return 0;
-	}
-	size_t start = 0;
-	while (start <= len) {
-		const char *dot = memchr(text + start, '.', len - start);
-		size_t label = dot ? (size_t)(dot - (text + start)) : len - start;
-		if (label == 0) {
-			*why = "empty label in name";
-			return 0;
-		}
-		if (label > WIRE_LABEL_MAX) { /* RFC 1035 §2.3.4 */
-			*why = "label longer than 63 bytes in name";
-			return 0;
-		}
-		if (n + 1 + label + 1 > WIRE_NAME_MAX) {
-			*why = "name longer than 255 bytes";
-			return 0;
-		}
-		out[n++] = (uint8_t)label;
-		for (size_t i = 0; i < label; i++) {
-			uint8_t c = (uint8_t)text[start + i];
-			out[n++] = lower ? ascii_lower(c) : c;
-		}
-		start += label + 1;
-	}
-	out[n++] = 0;
-	return n;
-}
 
 /* IPv4 dotted quad or IPv6 text; an IPv6 zone ("fe80::1%eth0") is
  * dropped, since DNS has no way to carry it. Returns 4, 16 or 0. */
@@ -522,10 +473,10 @@ static const char *parse_line(const char *line, size_t len, struct parsed_line *
 	if (pl->n_fields < 2)
 		return "address with no name";
 	for (size_t i = 1; i < pl->n_fields; i++) {
-		if (text_to_wire(pl->fields[i].s, pl->fields[i].len, true, key, &why) == 0)
+		if (wire_name_from_text(pl->fields[i].s, pl->fields[i].len, true, key, &why) == 0)
 			return why;
 	}
-	pl->canon_len = text_to_wire(pl->fields[1].s, pl->fields[1].len, false, pl->canon, &why);
+	pl->canon_len = wire_name_from_text(pl->fields[1].s, pl->fields[1].len, false, pl->canon, &why);
 	return NULL;
 }
 
@@ -538,7 +489,7 @@ static int add_line(struct hosts_table *t, const struct parsed_line *pl)
 	if (intern_addr(t, pl->addr, pl->addr_len, pl->canon, pl->canon_len, &addr) < 0)
 		return -ENOMEM;
 	for (size_t i = 1; i < pl->n_fields; i++) {
-		size_t len = text_to_wire(pl->fields[i].s, pl->fields[i].len, true, key, &why);
+		size_t len = wire_name_from_text(pl->fields[i].s, pl->fields[i].len, true, key, &why);
 		if (intern_name(t, key, len, &name) < 0 || add_pair(t, name, addr) < 0)
 			return -ENOMEM;
 	}
@@ -915,7 +866,7 @@ void hosts_options_set_hostname(struct hosts_options *opt, const char *hostname)
 {
 	const char *why;
 	snprintf(opt->hostname, sizeof(opt->hostname), "%s", hostname);
-	opt->hostname_wire_len = text_to_wire(opt->hostname, strlen(opt->hostname), false,
+	opt->hostname_wire_len = wire_name_from_text(opt->hostname, strlen(opt->hostname), false,
 					      opt->hostname_wire, &why);
 }
 

@@ -485,3 +485,49 @@ int wire_rr_next(struct wire_rr_iter *it, struct wire_rr *rr)
 	it->off = rr->end;
 	return 1;
 }
+
+size_t wire_name_from_text(const char *text, size_t len, bool lower, uint8_t *out,
+			   const char **why)
+{
+	size_t n = 0;
+
+	if (len > 0 && text[len - 1] == '.')
+		len--;
+	if (len == 0) {
+		*why = "empty name";
+		return 0;
+	}
+	size_t start = 0;
+	while (start <= len) {
+		const char *dot = memchr(text + start, '.', len - start);
+		size_t label = dot ? (size_t)(dot - (text + start)) : len - start;
+		if (label == 0) {
+			*why = "empty label in name";
+			return 0;
+		}
+		if (label > WIRE_LABEL_MAX) { /* RFC 1035 §2.3.4 */
+			*why = "label longer than 63 bytes in name";
+			return 0;
+		}
+		if (n + 1 + label + 1 > WIRE_NAME_MAX) {
+			*why = "name longer than 255 bytes";
+			return 0;
+		}
+		out[n++] = (uint8_t)label;
+		for (size_t i = 0; i < label; i++) {
+			uint8_t c = (uint8_t)text[start + i];
+			out[n++] = lower ? ascii_lower(c) : c;
+		}
+		start += label + 1;
+	}
+	out[n++] = 0;
+	return n;
+}
+
+uint32_t wire_name_hash(const uint8_t *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ ascii_lower(name[i])) * 16777619u;
+	return h;
+}

@@ -99,6 +99,13 @@ unsigned link_index_by_name(const struct link_registry *r, const char *name);
 
 /* ---- what the front ends say ---- */
 
+/* The interface a resolvconf record NAME is for: NAME itself when the
+ * kernel has such an interface, else NAME with ".SUFFIX" parts taken off
+ * the right and "PREFIX." parts off the left ("eth0.ip6.dhclient" ->
+ * eth0, "tun.wg0" -> wg0, "eth0.100.inet" -> eth0.100 when that VLAN
+ * exists), the longest that exists winning. 0 when none does. */
+unsigned link_record_ifindex(const struct link_registry *r, const char *record);
+
 /* Each takes the settings over (moves them: *s is left unset) and returns
  * 0, -ENODEV (no such link), -E2BIG (a cap: why says which), or -ENOMEM;
  * on error nothing changes. why may be NULL. */

@@ -133,6 +133,18 @@ size_t wire_finish_reply(uint8_t *out, size_t cap, const uint8_t *answer,
 bool wire_reply_matches(const uint8_t *pkt, size_t len, uint16_t id,
 			const struct wire_query *q);
 
+/* A text name -> wire form (lowercased when lower), into out
+ * (WIRE_NAME_MAX bytes). One trailing dot is accepted, as glibc does; the
+ * root alone is not a name here. Returns the wire length, or 0 with *why
+ * set ("empty label in name", ...). Labels are copied as they are: the
+ * caller says which bytes it accepts. */
+size_t wire_name_from_text(const char *text, size_t len, bool lower, uint8_t *out,
+			   const char **why);
+
+/* FNV-1a over a wire name with ASCII case folded, so a name in any case
+ * hashes like its lowercased form. Length bytes are below 'A': unchanged. */
+uint32_t wire_name_hash(const uint8_t *name, size_t len);
+
 /* Compares two uncompressed wire names, ASCII case-insensitively. */
 bool wire_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
