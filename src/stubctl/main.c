@@ -5,7 +5,8 @@
  * no daemon runs; picks the output format; and turns the command into the
  * one request line of control_proto.h, in a single canonical form. The
  * conversation with the daemon is client.c's. The daemon renders every
- * answer (text, colour or JSON); stubctl only relays it.
+ * answer (text, colour or JSON); stubctl only relays it. Run under the
+ * name "resolvconf", it hands over to resolvconf.c instead.
  *
  * Exit status (SPEC.md): 0 success, 1 the command failed, 2 usage error,
  * 3 the daemon is not reachable.
@@ -25,6 +26,7 @@
 
 #include "client.h"
 #include "request.h"
+#include "resolvconf.h"
 #include "stubd/config.h"
 #include "stubd/control_proto.h"
 #include "stubd/version.h"
@@ -136,6 +138,8 @@ static void usage(FILE *out)
 	      "      --version        print the version and exit\n"
 	      "\n"
 	      "Colour is used on a terminal unless NO_COLOR is set or TERM is dumb.\n"
+	      "Run as 'resolvconf' (a link to " PROGRAM "), it takes resolvconf(8)'s command\n"
+	      "line instead: see 'resolvconf --help'.\n"
 	      "Exit status: 0 success, 1 the command failed or the name did not resolve,\n"
 	      "2 usage error, 3 stubd is not reachable.\n",
 	      out);
@@ -543,6 +547,17 @@ static int build_request(struct request *r, const struct command *cmd, const str
 	}
 }
 
+/* The name stubctl was run as: argv[0] without its folders. */
+static const char *run_as(int argc, char **argv)
+{
+	const char *slash;
+
+	if (argc < 1 || !argv[0])
+		return PROGRAM;
+	slash = strrchr(argv[0], '/');
+	return slash ? slash + 1 : argv[0];
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -550,6 +565,8 @@ int main(int argc, char **argv)
 	const struct command *cmd = NULL;
 	struct client_call call = { .program = PROGRAM, .socket_option = "-s SOCKET" };
 
+	if (strcmp(run_as(argc, argv), RESOLVCONF_PROGRAM) == 0)
+		return resolvconf_main(argc, argv);
 	if (parse_cli(&c, argc, argv) < 0)
 		return CONTROL_EXIT_USAGE;
 	if (c.help) {
