@@ -1,7 +1,7 @@
 # "cmake --install" of this build with --prefix /usr into a DESTDIR under
 # $TMP: the programs, the config in /etc (not /usr/etc), the units with
 # ExecStart=/usr/sbin/stubd, the sysusers.d and tmpfiles.d entries, the
-# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK); and
+# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK) and the dhclient hook; and
 # systemd-sysusers and systemd-tmpfiles, pointed at that tree with --root,
 # make the stubd user and /run/stubd from them. Nothing is written outside
 # $TMP but the build's own install_manifest.txt and the configured unit it
@@ -39,6 +39,9 @@ echo "units in $UNITDIR, sysusers.d in $SYSUSERSDIR, tmpfiles.d in $TMPFILESDIR"
 check "usr/sbin/stubd is an executable" test -x "$DEST/usr/sbin/stubd"
 check "usr/bin/stubctl is an executable" test -x "$DEST/usr/bin/stubctl"
 check "the config is etc/stubd/stubd.conf" cmp -s "$SRC/conf/stubd.conf" "$DEST/etc/stubd/stubd.conf"
+HOOK=etc/dhcp/dhclient-enter-hooks.d/stubd
+check "the dhclient hook is $HOOK" cmp -s "$SRC/conf/dhclient-enter-hook" "$DEST/$HOOK"
+check_eq "the dhclient hook is 0644 (dhclient-script sources it)" 644 "$(stat -c %a "$DEST/$HOOK")"
 check "no usr/etc" test ! -e "$DEST/usr/etc"
 check "stubd.socket installed as shipped" cmp -s "$SRC/systemd/stubd.socket" "$UNITDIR/stubd.socket"
 check "stubd.service installed" test -f "$UNITDIR/stubd.service"
@@ -98,6 +101,7 @@ UNITDIR2=$(dirname "$(find "$TMP/dest2" -name stubd.service | head -n1)")
 check_eq "ExecStart= under /opt/stubd" "ExecStart=/opt/stubd/sbin/stubd" \
 	"$(grep '^ExecStart=' "$UNITDIR2/stubd.service")"
 check "config in etc/opt/stubd/stubd" test -f "$TMP/dest2/etc/opt/stubd/stubd/stubd.conf"
+check "the dhclient hook beside it" test -f "$TMP/dest2/etc/opt/stubd/dhcp/dhclient-enter-hooks.d/stubd"
 check_eq "opt/stubd/sbin/resolvconf -> ../bin/stubctl" "../bin/stubctl" \
 	"$(readlink "$TMP/dest2/opt/stubd/sbin/resolvconf")"
 
