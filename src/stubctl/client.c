@@ -22,17 +22,15 @@
 #include "stubd/config.h"
 #include "stubd/control_proto.h"
 
-#define PROGRAM "stubctl"
-
 /* "STUBCTL1 N\n" is 11 bytes; a first line longer than this is not stubd. */
 #define HEADER_MAX 32
 
 /* One conversation; lives on client_run's stack. */
 struct conv {
+	const struct client_call *call; /* program name and hints, for messages */
 	const char *path;  /* the socket, for messages */
 	int fd;
 	int budget_ms;     /* waiting time left, never below 0 */
-	bool json;
 };
 
 static int64_t now_ms(void)
@@ -52,11 +50,11 @@ static void spend(struct conv *cv, int64_t start)
 static int timed_out(const struct conv *cv, bool mid_reply)
 {
 	if (mid_reply)
-		fprintf(stderr, PROGRAM ": stubd at %s did not finish its reply within %d s\n",
-			cv->path, CLIENT_TIMEOUT_S);
+		fprintf(stderr, "%s: stubd at %s did not finish its reply within %d s\n",
+			cv->call->program, cv->path, CLIENT_TIMEOUT_S);
 	else
-		fprintf(stderr, PROGRAM ": stubd at %s did not answer within %d s\n", cv->path,
-			CLIENT_TIMEOUT_S);
+		fprintf(stderr, "%s: stubd at %s did not answer within %d s\n", cv->call->program,
+			cv->path, CLIENT_TIMEOUT_S);
 	return CONTROL_EXIT_FAILED;
 }
 
@@ -74,29 +72,35 @@ static bool exists_but_not_socket(const char *path)
 static int unreachable(const struct conv *cv, int err)
 {
 	const char *why = strerror(err);
-	const char *hint;
+	const char *opt = cv->call->socket_option;
 
 	if ((err == ECONNREFUSED || err == ENOTSOCK) && exists_but_not_socket(cv->path)) {
 		why = "not a socket";
 		err = ENOTSOCK;
 	}
+	fprintf(stderr, "%s: cannot connect to stubd at %s: %s\n", cv->call->program, cv->path,
+		why);
 	switch (err) {
 	case ENOENT:
 	case ECONNREFUSED:
-		hint = "Is stubd running? Start it with 'systemctl start stubd' (or 'stubd -f' in"
-		       " a terminal), or give its socket with -s SOCKET.";
+		fprintf(stderr,
+			"Is stubd running? Start it with 'systemctl start stubd' (or 'stubd -f' in"
+			" a terminal), or give its socket with %s.\n",
+			opt);
 		break;
 	case EACCES:
 	case EPERM:
-		hint = "Run as root or as a member of the control group (control-group in"
-		       " stubd.conf).";
+		fputs("Run as root or as a member of the control group (control-group in"
+		      " stubd.conf).\n",
+		      stderr);
 		break;
 	default:
-		hint = "Give stubd's control socket with -s SOCKET (control-socket in"
-		       " stubd.conf; default " CONFIG_DEFAULT_CONTROL ").";
+		fprintf(stderr,
+			"Give stubd's control socket with %s (control-socket in stubd.conf;"
+			" default " CONFIG_DEFAULT_CONTROL ").\n",
+			opt);
 		break;
 	}
-	fprintf(stderr, PROGRAM ": cannot connect to stubd at %s: %s\n%s\n", cv->path, why, hint);
 	return CONTROL_EXIT_UNREACHABLE;
 }
 
@@ -113,7 +117,8 @@ static int conv_connect(struct conv *cv)
 
 	cv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cv->fd < 0) {
-		fprintf(stderr, PROGRAM ": cannot create a unix socket: %s\n", strerror(errno));
+		fprintf(stderr, "%s: cannot create a unix socket: %s\n", cv->call->program,
+			strerror(errno));
 		return CONTROL_EXIT_FAILED;
 	}
 	/* A blocking connect() to a unix socket waits while the daemon's
@@ -237,24 +242,24 @@ static ssize_t read_header(struct conv *cv, char *buf, size_t size, int send_err
 			return -1;
 		}
 		if (n < 0) {
-			fprintf(stderr, PROGRAM ": lost the connection to stubd at %s: %s\n", cv->path,
-				strerror(errno));
+			fprintf(stderr, "%s: lost the connection to stubd at %s: %s\n",
+				cv->call->program, cv->path, strerror(errno));
 			*status = CONTROL_EXIT_FAILED;
 			return -1;
 		}
 		len += (size_t)n;
 	}
 	if (len == 0 && send_err) {
-		fprintf(stderr, PROGRAM ": cannot send the request to stubd at %s: %s\n", cv->path,
-			strerror(send_err));
+		fprintf(stderr, "%s: cannot send the request to stubd at %s: %s\n",
+			cv->call->program, cv->path, strerror(send_err));
 		*status = CONTROL_EXIT_FAILED;
 		return -1;
 	}
 	if (len == 0) {
 		fprintf(stderr,
-			PROGRAM ": %s closed the connection without a reply"
-				" (is it a stubd control socket? stubd's log may say why)\n",
-			cv->path);
+			"%s: %s closed the connection without a reply"
+			" (is it a stubd control socket? stubd's log may say why)\n",
+			cv->call->program, cv->path);
 		*status = CONTROL_EXIT_FAILED;
 		return -1;
 	}
@@ -289,7 +294,8 @@ static int relay_body(struct conv *cv, int out, char *buf, size_t size, size_t l
 		if (r == -EPIPE)
 			return status;
 		if (r < 0) {
-			fprintf(stderr, PROGRAM ": cannot write the output: %s\n", strerror(-r));
+			fprintf(stderr, "%s: cannot write the output: %s\n", cv->call->program,
+				strerror(-r));
 			return CONTROL_EXIT_FAILED;
 		}
 		ssize_t n = conv_read(cv, buf, size);
@@ -298,27 +304,29 @@ static int relay_body(struct conv *cv, int out, char *buf, size_t size, size_t l
 		if (n < 0 && errno == ETIMEDOUT)
 			return timed_out(cv, true);
 		if (n < 0) {
-			fprintf(stderr, PROGRAM ": lost the connection to stubd at %s: %s\n", cv->path,
-				strerror(errno));
+			fprintf(stderr, "%s: lost the connection to stubd at %s: %s\n",
+				cv->call->program, cv->path, strerror(errno));
 			return CONTROL_EXIT_FAILED;
 		}
 		len = (size_t)n;
 		total += len;
 	}
 	/* A failure without a word would leave the user guessing. */
-	if (total == 0 && status != CONTROL_EXIT_OK && !cv->json)
-		fprintf(stderr, PROGRAM ": the command failed; stubd gave no details (see its log)\n");
+	if (total == 0 && status != CONTROL_EXIT_OK && !cv->call->json)
+		fprintf(stderr, "%s: the command failed; stubd gave no details (see its log)\n",
+			cv->call->program);
 	return status;
 }
 
-int client_run(const char *socket_path, const char *request, size_t len, bool json)
+int client_run(const struct client_call *call, const char *request, size_t len)
 {
-	struct conv cv = { .path = socket_path, .fd = -1,
-			   .budget_ms = CLIENT_TIMEOUT_S * 1000, .json = json };
+	struct conv cv = { .call = call, .path = call->socket_path, .fd = -1,
+			   .budget_ms = CLIENT_TIMEOUT_S * 1000 };
 	char buf[64 * 1024];
 	int send_err;
 	ssize_t got;
 	size_t hlen;
+	int out;
 	int status = conv_connect(&cv);
 
 	if (status != 0)
@@ -331,14 +339,14 @@ int client_run(const char *socket_path, const char *request, size_t len, bool js
 		goto out;
 	hlen = parse_header(buf, (size_t)got, &status);
 	if (hlen == 0) {
-		fprintf(stderr, PROGRAM ": unexpected reply from %s (is it a stubd control socket?)\n",
-			cv.path);
+		fprintf(stderr, "%s: unexpected reply from %s (is it a stubd control socket?)\n",
+			call->program, cv.path);
 		status = CONTROL_EXIT_FAILED;
 		goto out;
 	}
 	memmove(buf, buf + hlen, (size_t)got - hlen);
-	status = relay_body(&cv, status == CONTROL_EXIT_OK || json ? STDOUT_FILENO : STDERR_FILENO,
-			    buf, sizeof(buf), (size_t)got - hlen, status);
+	out = status == CONTROL_EXIT_OK || call->json ? STDOUT_FILENO : STDERR_FILENO;
+	status = relay_body(&cv, out, buf, sizeof(buf), (size_t)got - hlen, status);
 out:
 	if (cv.fd >= 0)
 		close(cv.fd);

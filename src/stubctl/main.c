@@ -5,12 +5,14 @@
  * no daemon runs; picks the output format; and turns the command into the
  * one request line of control_proto.h, in a single canonical form. The
  * conversation with the daemon is client.c's. The daemon renders every
- * answer (text, colour or JSON); stubctl only relays it.
+ * answer (text, colour or JSON); stubctl only relays it. Run under the
+ * name "resolvconf", it hands over to resolvconf.c instead.
  *
  * Exit status (SPEC.md): 0 success, 1 the command failed, 2 usage error,
  * 3 the daemon is not reachable.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,27 +20,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "client.h"
+#include "request.h"
+#include "resolvconf.h"
 #include "stubd/config.h"
 #include "stubd/control_proto.h"
 #include "stubd/version.h"
 
 #define PROGRAM "stubctl"
 
-/* Longest word on the request line: a DNS name in text form fits. */
-#define WORD_MAX 255
+/* The daemon answers at most this many types in one query. */
+#define TYPES_MAX 8
 
-/* -t TYPE pairs that fit in CONTROL_MAX_ARGS beside NAME and --no-cache. */
-#define TYPES_MAX ((CONTROL_MAX_ARGS - 2) / 2)
+/* The kernel's rule for an interface name (dev_valid_name()): 1 to
+ * IFNAMSIZ - 1 bytes, no '/', ':' or blank, neither "." nor "..". */
+#define IFACE_NAME_MAX 15
 
 /* What a command takes besides the global options. */
 enum command_args {
-	ARGS_NONE,  /* nothing */
-	ARGS_QUERY, /* NAME [-t TYPE]... [--no-cache] */
-	ARGS_FLUSH, /* [NAME] [--zone] */
+	ARGS_NONE,      /* nothing */
+	ARGS_QUERY,     /* NAME [-t TYPE]... [--no-cache] */
+	ARGS_FLUSH,     /* [NAME] [--zone] */
+	ARGS_LINK_LIST, /* [IFACE [VALUE... | '']]: show all, show one, set, set to none */
+	ARGS_LINK_BOOL, /* IFACE [yes|no] */
+	ARGS_LINK,      /* IFACE */
 };
 
 struct command {
@@ -46,27 +55,42 @@ struct command {
 	const char *synopsis; /* for --help */
 	const char *summary;  /* for --help, one line */
 	enum command_args args;
+	const char *value;    /* ARGS_LINK_LIST: what one VALUE is, for messages */
+	const char *example;  /* the link commands: a whole command line, for messages */
 };
 
 static const struct command commands[] = {
-	{ "status", "status", "daemon, listeners, upstreams and cache", ARGS_NONE },
+	{ "status", "status", "daemon, listeners, upstreams and cache", ARGS_NONE, NULL, NULL },
 	{ "query", "query NAME [-t TYPE]... [--no-cache]",
-	  "resolve NAME (types default to A, AAAA)", ARGS_QUERY },
+	  "resolve NAME (types default to A, AAAA)", ARGS_QUERY, NULL, NULL },
 	{ "flush-cache", "flush-cache [NAME] [--zone]", "drop cached answers: all, or NAME's",
-	  ARGS_FLUSH },
-	{ "statistics", "statistics", "query, cache and upstream counters", ARGS_NONE },
-	{ "reset-statistics", "reset-statistics", "set the counters back to zero", ARGS_NONE },
-	{ "reload", "reload", "re-read config and hosts (like SIGHUP)", ARGS_NONE },
-	{ "dump-cache", "dump-cache", "list the cached answers and their TTLs", ARGS_NONE },
+	  ARGS_FLUSH, NULL, NULL },
+	{ "statistics", "statistics", "query, cache and upstream counters", ARGS_NONE, NULL, NULL },
+	{ "reset-statistics", "reset-statistics", "set the counters back to zero", ARGS_NONE, NULL,
+	  NULL },
+	{ "reload", "reload", "re-read config and hosts (like SIGHUP)", ARGS_NONE, NULL, NULL },
+	{ "dump-cache", "dump-cache", "list the cached answers and their TTLs", ARGS_NONE, NULL,
+	  NULL },
+	{ "dns", "dns [IFACE [SERVER...|'']]", "an interface's servers: show, set, '' clears",
+	  ARGS_LINK_LIST, "SERVER", PROGRAM " dns eth0 192.0.2.1 '[2001:db8::1]:53'" },
+	{ "domain", "domain [IFACE [DOMAIN...|'']]", "its domains (~DOMAIN: routing only)",
+	  ARGS_LINK_LIST, "DOMAIN", PROGRAM " domain eth0 corp.example '~lab.example'" },
+	{ "default-route", "default-route IFACE [yes|no]", "may names no domain claims go there?",
+	  ARGS_LINK_BOOL, NULL, PROGRAM " default-route eth0 no" },
+	{ "revert", "revert IFACE", "forget what was set for IFACE", ARGS_LINK, NULL,
+	  PROGRAM " revert eth0" },
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Positional words kept: the command and as many as a request carries. */
+#define WORDS_MAX (1 + CONTROL_MAX_ARGS)
 
 /* The command line as given; the strings point into argv. */
 struct cli {
 	const char *socket; /* -s; NULL: $STUBCTL_SOCKET, else the default */
 	bool json, no_cache, zone, help, version;
-	const char *words[3]; /* the first positional words: COMMAND, NAME, an extra */
-	size_t n_words;       /* all positional words, kept or not */
+	const char *words[WORDS_MAX]; /* the positional words, COMMAND first */
+	size_t n_words;               /* all positional words, kept or not */
 	const char *types[TYPES_MAX];
 	size_t n_types;
 };
@@ -99,18 +123,23 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-36s  %s\n", commands[i].synopsis, commands[i].summary);
 	fputs("\n"
+	      "IFACE is a network interface's name or index. SERVER is written as\n"
+	      "ADDR[:PORT][%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT.\n"
+	      "\n"
 	      "Options (before or after the command):\n"
 	      "  -s, --socket SOCKET  stubd's control socket (default $STUBCTL_SOCKET,\n"
 	      "                       else " CONFIG_DEFAULT_CONTROL ")\n"
 	      "      --json           print one JSON object instead of text\n"
 	      "  -t, --type TYPE      query: record type, e.g. A, AAAA, MX, TXT, TYPE65;\n"
-	      "                       repeatable\n"
+	      "                       repeatable, up to 8 times\n"
 	      "      --no-cache       query: do not answer from the cache\n"
 	      "      --zone           flush-cache: NAME and every name below it\n"
 	      "  -h, --help           print this help and exit\n"
 	      "      --version        print the version and exit\n"
 	      "\n"
 	      "Colour is used on a terminal unless NO_COLOR is set or TERM is dumb.\n"
+	      "Run as 'resolvconf' (a link to " PROGRAM "), it takes resolvconf(8)'s command\n"
+	      "line instead: see 'resolvconf --help'.\n"
 	      "Exit status: 0 success, 1 the command failed or the name did not resolve,\n"
 	      "2 usage error, 3 stubd is not reachable.\n",
 	      out);
@@ -130,30 +159,9 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	return -1;
 }
 
-/* A word as a message may show it: control bytes as \xNN, cut after
- * SHOW_MAX bytes, so that an odd argument cannot garble the terminal. */
-#define SHOW_MAX 48
-struct shown {
-	char s[SHOW_MAX * 4 + 4];
-};
-
 static const char *show(const char *word, struct shown *out)
 {
-	size_t i, o = 0;
-
-	for (i = 0; word[i] != '\0' && i < SHOW_MAX; i++) {
-		unsigned char c = (unsigned char)word[i];
-		if (c < 0x20 || c == 0x7f)
-			o += (size_t)snprintf(out->s + o, 5, "\\x%02x", c);
-		else
-			out->s[o++] = (char)c;
-	}
-	if (word[i] != '\0') {
-		memcpy(out->s + o, "...", 3);
-		o += 3;
-	}
-	out->s[o] = '\0';
-	return out->s;
+	return request_show(word, out);
 }
 
 /* The option as the user wrote it: the whole word for a long one, "-x"
@@ -168,7 +176,7 @@ static const char *bad_option(const char *word, char *buf, size_t size)
 
 static void add_word(struct cli *c, const char *word)
 {
-	if (c->n_words < sizeof(c->words) / sizeof(c->words[0]))
+	if (c->n_words < WORDS_MAX)
 		c->words[c->n_words] = word;
 	c->n_words++;
 }
@@ -234,35 +242,42 @@ static int parse_cli(struct cli *c, int argc, char **argv)
 }
 
 /* Every word travels inside one space-separated line (control_proto.h):
- * it must be there, fit, and hold no blank or control byte. */
+ * it must be there, fit, and hold no blank or control byte. On the wire a
+ * word starting with '-' would read as an option, and no name, interface,
+ * server or domain starts so. */
 static int check_word(const char *what, const char *word)
 {
+	char buf[REQUEST_PROBLEM_MAX];
+	const char *problem = request_word_problem(word, buf, sizeof(buf));
 	struct shown sh;
-	size_t len = strlen(word);
 
-	if (len == 0)
-		return usage_error("empty %s", what);
-	if (len > WORD_MAX)
-		return usage_error("%s '%s' is too long (%zu bytes, at most %d)", what,
-				   show(word, &sh), len, WORD_MAX);
-	for (const unsigned char *p = (const unsigned char *)word; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == 0x7f)
-			return usage_error("%s '%s' contains a blank or control character;"
-					   " give it as one word",
-					   what, show(word, &sh));
-	}
+	if (problem)
+		return usage_error("%s '%s' %s", what, show(word, &sh), problem);
+	if (word[0] == '-')
+		return usage_error("%s '%s' starts with '-'", what, show(word, &sh));
 	return 0;
 }
 
-/* On the wire a NAME starting with '-' would read as an option. */
-static int check_name(const char *name)
+/* IFACE: a name the kernel could give an interface, or an index (digits,
+ * which make such a name too); which interfaces exist is the daemon's to
+ * say. */
+static int check_iface(const char *iface)
 {
 	struct shown sh;
+	const char *why = NULL;
 
-	if (check_word("NAME", name) < 0)
+	if (check_word("IFACE", iface) < 0)
 		return -1;
-	if (name[0] == '-')
-		return usage_error("NAME '%s' starts with '-'; give a domain name", show(name, &sh));
+	if (strlen(iface) > IFACE_NAME_MAX)
+		why = "longer than an interface name can be (15 bytes)";
+	else if (strcmp(iface, ".") == 0 || strcmp(iface, "..") == 0)
+		why = "not a name an interface can have";
+	else if (strpbrk(iface, "/:"))
+		why = "not an interface name (those hold no '/' or ':')";
+	if (why)
+		return usage_error("IFACE '%s' is %s; give an interface's name or index"
+				   " ('ip link' lists them)",
+				   show(iface, &sh), why);
 	return 0;
 }
 
@@ -281,6 +296,22 @@ static int check_type(const char *type)
 					   show(type, &sh));
 	}
 	return 0;
+}
+
+/* resolvectl's booleans (systemd's parse_boolean()): 1 yes, 0 no, -1
+ * neither. */
+static int parse_bool(const char *word)
+{
+	static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+	static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(word, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(word, no[i]) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 static const struct command *find_command(const char *name)
@@ -304,29 +335,102 @@ static int check_options(const struct command *cmd, const struct cli *c)
 	return 0;
 }
 
-static int check_args(const struct command *cmd, const struct cli *c)
+/* At most max words after the command. */
+static int check_count(const struct command *cmd, const struct cli *c, size_t max)
 {
 	struct shown sh;
-	size_t max_names = cmd->args == ARGS_NONE ? 0 : 1;
-	size_t n_names = c->n_words - 1;
 
-	if (check_options(cmd, c) < 0)
-		return -1;
-	if (n_names > max_names)
+	if (c->n_words - 1 > max)
 		return usage_error("unexpected argument '%s' after '%s'",
-				   show(c->words[1 + max_names], &sh), cmd->name);
-	if (cmd->args == ARGS_QUERY && n_names == 0)
+				   show(c->words[1 + max], &sh), cmd->name);
+	return 0;
+}
+
+/* query and flush-cache: NAME (which flush-cache may leave out), types. */
+static int check_name_args(const struct command *cmd, const struct cli *c)
+{
+	size_t n = c->n_words - 1;
+
+	if (check_count(cmd, c, 1) < 0)
+		return -1;
+	if (cmd->args == ARGS_QUERY && n == 0)
 		return usage_error("'query' needs a NAME, e.g. '" PROGRAM " query example.com'");
-	if (c->zone && n_names == 0)
+	if (c->zone && n == 0)
 		return usage_error("--zone needs a NAME, e.g. '" PROGRAM
 				   " flush-cache example.com --zone'");
-	if (n_names == 1 && check_name(c->words[1]) < 0)
+	if (n == 1 && check_word("NAME", c->words[1]) < 0)
 		return -1;
 	for (size_t i = 0; i < c->n_types; i++) {
 		if (check_type(c->types[i]) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* dns and domain: nothing (every interface), IFACE (show it), IFACE and
+ * values (set them), or IFACE and one empty word (set to none), as
+ * resolvectl takes them. */
+static int check_link_list(const struct command *cmd, const struct cli *c)
+{
+	size_t n = c->n_words - 1;
+
+	if (n >= 1 && check_iface(c->words[1]) < 0)
+		return -1;
+	if (n == 2 && c->words[2][0] == '\0')
+		return 0;
+	for (size_t i = 2; i <= n; i++) {
+		if (c->words[i][0] == '\0')
+			return usage_error("an empty %s clears the list and must come alone, as in"
+					   " '" PROGRAM " %s %s \"\"'",
+					   cmd->value, cmd->name, c->words[1]);
+		if (check_word(cmd->value, c->words[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* default-route and revert: IFACE, and for default-route a boolean. */
+static int check_link(const struct command *cmd, const struct cli *c)
+{
+	struct shown sh;
+	size_t n = c->n_words - 1;
+
+	if (n == 0)
+		return usage_error("'%s' needs an IFACE, e.g. '%s'", cmd->name, cmd->example);
+	if (check_count(cmd, c, cmd->args == ARGS_LINK_BOOL ? 2 : 1) < 0 ||
+	    check_iface(c->words[1]) < 0)
+		return -1;
+	if (n == 2 && parse_bool(c->words[2]) < 0)
+		return usage_error("'%s' is neither yes nor no (true/false, on/off and 1/0 do"
+				   " too), e.g. '%s'",
+				   show(c->words[2], &sh), cmd->example);
+	return 0;
+}
+
+static int check_args(const struct command *cmd, const struct cli *c)
+{
+	if (check_options(cmd, c) < 0)
+		return -1;
+	switch (cmd->args) {
+	case ARGS_NONE:
+		return check_count(cmd, c, 0);
+	case ARGS_QUERY:
+	case ARGS_FLUSH:
+		return check_name_args(cmd, c);
+	case ARGS_LINK_LIST:
+		return check_link_list(cmd, c);
+	case ARGS_LINK_BOOL:
+	case ARGS_LINK:
+		return check_link(cmd, c);
+	}
+	return 0;
+}
+
+static int too_many_words(void)
+{
+	return usage_error("too many arguments (a request carries at most %d words after the"
+			   " command)",
+			   CONTROL_MAX_ARGS);
 }
 
 /* Sets *cmd to the command the words name, once they all check out. */
@@ -339,6 +443,8 @@ static int check_cli(const struct cli *c, const struct command **cmd)
 	*cmd = find_command(c->words[0]);
 	if (!*cmd)
 		return usage_error("unknown command '%s'", show(c->words[0], &sh));
+	if (c->n_words > WORDS_MAX)
+		return too_many_words();
 	return check_args(*cmd, c);
 }
 
@@ -381,63 +487,86 @@ static const char *output_format(bool json)
 	return "color";
 }
 
-/* The request line, with room for its newline. */
-struct request {
-	char buf[CONTROL_REQUEST_MAX];
-	size_t len;
-	bool overflow;
-};
-
-static void request_add(struct request *r, const char *word, bool upper)
-{
-	size_t n = strlen(word);
-	size_t sep = r->len > 0 ? 1 : 0;
-
-	/* + 1: the newline must still fit at the end. */
-	if (r->overflow || r->len + sep + n + 1 > sizeof(r->buf)) {
-		r->overflow = true;
-		return;
-	}
-	if (sep)
-		r->buf[r->len++] = ' ';
-	for (size_t i = 0; i < n; i++)
-		r->buf[r->len++] = upper ? (char)toupper((unsigned char)word[i]) : word[i];
-}
-
 /* One canonical form whatever the user's order and spelling, so the daemon
- * parses one shape only:
+ * parses one shape only (control_proto.h):
  *     STUBCTL1 FORMAT COMMAND [NAME] [-t TYPE]... [--no-cache] [--zone]
- * with the types in the user's order, upper-cased. */
+ * with the types in the user's order, upper-cased; and for the link
+ * commands
+ *     dns|domain [IFACE [--set [VALUE...]]]
+ *     default-route IFACE [yes|no]
+ *     revert IFACE
+ * where a bare "--set" is the user's single '' (set to none). */
 static int build_request(struct request *r, const struct command *cmd, const struct cli *c)
 {
-	request_add(r, CONTROL_MAGIC, false);
-	request_add(r, output_format(c->json), false);
-	request_add(r, cmd->name, false);
-	if (c->n_words > 1)
-		request_add(r, c->words[1], false);
-	for (size_t i = 0; i < c->n_types; i++) {
-		request_add(r, "-t", false);
-		request_add(r, c->types[i], true);
+	size_t n = c->n_words - 1;
+	const char *const *arg = c->words + 1;
+
+	request_start(r, output_format(c->json), cmd->name);
+	switch (cmd->args) {
+	case ARGS_NONE:
+		break;
+	case ARGS_QUERY:
+	case ARGS_FLUSH:
+		if (n > 0)
+			request_add(r, arg[0], false);
+		for (size_t i = 0; i < c->n_types; i++) {
+			request_add(r, "-t", false);
+			request_add(r, c->types[i], true);
+		}
+		if (c->no_cache)
+			request_add(r, "--no-cache", false);
+		if (c->zone)
+			request_add(r, "--zone", false);
+		break;
+	case ARGS_LINK_LIST:
+		if (n > 0)
+			request_add(r, arg[0], false);
+		if (n > 1)
+			request_add(r, "--set", false);
+		for (size_t i = 1; i < n; i++) {
+			if (arg[i][0] != '\0')
+				request_add(r, arg[i], false);
+		}
+		break;
+	case ARGS_LINK_BOOL:
+	case ARGS_LINK:
+		request_add(r, arg[0], false);
+		if (n > 1)
+			request_add(r, parse_bool(arg[1]) ? "yes" : "no", false);
+		break;
 	}
-	if (c->no_cache)
-		request_add(r, "--no-cache", false);
-	if (c->zone)
-		request_add(r, "--zone", false);
-	if (r->overflow)
+	switch (request_end(r)) {
+	case 0:
+		return 0;
+	case -E2BIG:
+		return too_many_words();
+	default:
 		return usage_error("the request is too long (at most %d bytes); give fewer or"
 				   " shorter arguments",
 				   CONTROL_REQUEST_MAX);
-	r->buf[r->len++] = '\n';
-	return 0;
+	}
+}
+
+/* The name stubctl was run as: argv[0] without its folders. */
+static const char *run_as(int argc, char **argv)
+{
+	const char *slash;
+
+	if (argc < 1 || !argv[0])
+		return PROGRAM;
+	slash = strrchr(argv[0], '/');
+	return slash ? slash + 1 : argv[0];
 }
 
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
-	struct request req = { .len = 0 };
+	struct request req;
 	const struct command *cmd = NULL;
-	const char *path;
+	struct client_call call = { .program = PROGRAM, .socket_option = "-s SOCKET" };
 
+	if (strcmp(run_as(argc, argv), RESOLVCONF_PROGRAM) == 0)
+		return resolvconf_main(argc, argv);
 	if (parse_cli(&c, argc, argv) < 0)
 		return CONTROL_EXIT_USAGE;
 	if (c.help) {
@@ -448,13 +577,14 @@ int main(int argc, char **argv)
 		printf(PROGRAM " %s\n", STUBD_VERSION);
 		return CONTROL_EXIT_OK;
 	}
-	path = socket_path(&c);
-	if (check_cli(&c, &cmd) < 0 || check_socket_path(path) < 0 ||
+	call.socket_path = socket_path(&c);
+	call.json = c.json;
+	if (check_cli(&c, &cmd) < 0 || check_socket_path(call.socket_path) < 0 ||
 	    build_request(&req, cmd, &c) < 0)
 		return CONTROL_EXIT_USAGE;
 
 	/* A daemon or a reader of our output that goes away early must show
 	 * up as EPIPE, which client.c handles, not kill stubctl silently. */
 	signal(SIGPIPE, SIG_IGN);
-	return client_run(path, req.buf, req.len, c.json);
+	return client_run(&call, req.buf, req.len);
 }

@@ -1,6 +1,7 @@
 # "cmake --install" of this build with --prefix /usr into a DESTDIR under
 # $TMP: the programs, the config in /etc (not /usr/etc), the units with
-# ExecStart=/usr/sbin/stubd, the sysusers.d and tmpfiles.d entries; and
+# ExecStart=/usr/sbin/stubd, the sysusers.d and tmpfiles.d entries, the
+# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK) and the dhclient hook; and
 # systemd-sysusers and systemd-tmpfiles, pointed at that tree with --root,
 # make the stubd user and /run/stubd from them. Nothing is written outside
 # $TMP but the build's own install_manifest.txt and the configured unit it
@@ -38,6 +39,9 @@ echo "units in $UNITDIR, sysusers.d in $SYSUSERSDIR, tmpfiles.d in $TMPFILESDIR"
 check "usr/sbin/stubd is an executable" test -x "$DEST/usr/sbin/stubd"
 check "usr/bin/stubctl is an executable" test -x "$DEST/usr/bin/stubctl"
 check "the config is etc/stubd/stubd.conf" cmp -s "$SRC/conf/stubd.conf" "$DEST/etc/stubd/stubd.conf"
+HOOK=etc/dhcp/dhclient-enter-hooks.d/stubd
+check "the dhclient hook is $HOOK" cmp -s "$SRC/conf/dhclient-enter-hook" "$DEST/$HOOK"
+check_eq "the dhclient hook is 0644 (dhclient-script sources it)" 644 "$(stat -c %a "$DEST/$HOOK")"
 check "no usr/etc" test ! -e "$DEST/usr/etc"
 check "stubd.socket installed as shipped" cmp -s "$SRC/systemd/stubd.socket" "$UNITDIR/stubd.socket"
 check "stubd.service installed" test -f "$UNITDIR/stubd.service"
@@ -57,6 +61,15 @@ check "installed stubd.service is the template with @SBINDIR@=/usr/sbin" \
 check "modes: 0644 units, 0755 programs" test "$(stat -c %a "$UNITDIR/stubd.service" \
 	"$UNITDIR/stubd.socket" "$DEST/usr/sbin/stubd" | tr '\n' ' ')" = "644 644 755 "
 
+# sbin/resolvconf: a relative link to stubctl (the build's default is
+# STUBD_RESOLVCONF_LINK=ON), which runs as resolvconf.
+[ "$(cache_var STUBD_RESOLVCONF_LINK)" = ON ] || fail "this test wants a build with STUBD_RESOLVCONF_LINK=ON"
+check "usr/sbin/resolvconf is a link" test -L "$DEST/usr/sbin/resolvconf"
+check_eq "usr/sbin/resolvconf -> ../bin/stubctl" "../bin/stubctl" "$(readlink "$DEST/usr/sbin/resolvconf")"
+check_match "the link runs as resolvconf" '^resolvconf \(stubd\) ' "$("$DEST/usr/sbin/resolvconf" --version)"
+check "the link is in install_manifest.txt (for uninstalling)" \
+	grep -qx "$DEST/usr/sbin/resolvconf" "$BUILD/install_manifest.txt"
+
 # A second install keeps a stubd.conf the admin edited and puts the shipped
 # one beside it.
 echo "upstream = 192.0.2.1:53" >>"$DEST/etc/stubd/stubd.conf"
@@ -64,6 +77,21 @@ DESTDIR=$DEST cmake --install "$BUILD" --prefix /usr >"$TMP/install2.log" 2>&1 |
 	fail "second cmake --install failed: $(cat "$TMP/install2.log")"
 check "an edited stubd.conf is kept" grep -qx "upstream = 192.0.2.1:53" "$DEST/etc/stubd/stubd.conf"
 check "the shipped one goes beside it" cmp -s "$SRC/conf/stubd.conf" "$DEST/etc/stubd/stubd.conf.default"
+check_match "a second install: the link is up to date" \
+	"Up-to-date: $DEST/usr/sbin/resolvconf -> \.\./bin/stubctl" "$(cat "$TMP/install2.log")"
+check_eq "a second install: still the link" "../bin/stubctl" "$(readlink "$DEST/usr/sbin/resolvconf")"
+
+# A resolvconf that is not stubd's (the resolvconf package's) is kept, and
+# the install says so.
+mkdir -p "$TMP/dest-foreign/usr/sbin"
+printf '#!/bin/sh\n# Debian resolvconf\n' >"$TMP/dest-foreign/usr/sbin/resolvconf"
+DESTDIR=$TMP/dest-foreign cmake --install "$BUILD" --prefix /usr >"$TMP/install-foreign.log" 2>&1 ||
+	fail "cmake --install over another resolvconf failed: $(cat "$TMP/install-foreign.log")"
+check "another resolvconf is kept" grep -q 'Debian resolvconf' "$TMP/dest-foreign/usr/sbin/resolvconf"
+check "another resolvconf is no link" test ! -L "$TMP/dest-foreign/usr/sbin/resolvconf"
+check_match "another resolvconf: the install says so" \
+	"Keeping $TMP/dest-foreign/usr/sbin/resolvconf, which is not stubd's" \
+	"$(tr -s ' \n' ' ' <"$TMP/install-foreign.log")"
 
 # Another prefix: sysconfdir follows it as GNUInstallDirs says, and so does
 # ExecStart=.
@@ -73,6 +101,23 @@ UNITDIR2=$(dirname "$(find "$TMP/dest2" -name stubd.service | head -n1)")
 check_eq "ExecStart= under /opt/stubd" "ExecStart=/opt/stubd/sbin/stubd" \
 	"$(grep '^ExecStart=' "$UNITDIR2/stubd.service")"
 check "config in etc/opt/stubd/stubd" test -f "$TMP/dest2/etc/opt/stubd/stubd/stubd.conf"
+check "the dhclient hook beside it" test -f "$TMP/dest2/etc/opt/stubd/dhcp/dhclient-enter-hooks.d/stubd"
+check_eq "opt/stubd/sbin/resolvconf -> ../bin/stubctl" "../bin/stubctl" \
+	"$(readlink "$TMP/dest2/opt/stubd/sbin/resolvconf")"
+
+# The link is the install component "resolvconf", which needs nothing
+# built; configured with STUBD_RESOLVCONF_LINK=OFF, there is none. (A
+# fresh tree, configured only: the build under test stays as it is.)
+DESTDIR=$TMP/dest-on cmake --install "$BUILD" --prefix /usr --component resolvconf \
+	>"$TMP/install-on.log" 2>&1 || fail "cmake --install --component resolvconf failed: $(cat "$TMP/install-on.log")"
+check_eq "component resolvconf: the link" "../bin/stubctl" "$(readlink "$TMP/dest-on/usr/sbin/resolvconf")"
+cmake -S "$SRC" -B "$TMP/build-off" -DSTUBD_RESOLVCONF_LINK=OFF -DSTUBD_TESTS=OFF \
+	>"$TMP/configure-off.log" 2>&1 || fail "configuring with STUBD_RESOLVCONF_LINK=OFF failed: $(cat "$TMP/configure-off.log")"
+check_eq "the fresh tree has STUBD_RESOLVCONF_LINK=OFF" OFF \
+	"$(sed -n 's/^STUBD_RESOLVCONF_LINK:BOOL=//p' "$TMP/build-off/CMakeCache.txt")"
+DESTDIR=$TMP/dest-off cmake --install "$TMP/build-off" --prefix /usr --component resolvconf \
+	>"$TMP/install-off.log" 2>&1 || fail "cmake --install of the OFF tree failed: $(cat "$TMP/install-off.log")"
+check "STUBD_RESOLVCONF_LINK=OFF: no usr/sbin/resolvconf" test ! -e "$TMP/dest-off/usr/sbin/resolvconf" -a ! -L "$TMP/dest-off/usr/sbin/resolvconf"
 
 # sysusers.d and tmpfiles.d, applied to the tree as the package manager
 # would at install time (both are offline with --root).

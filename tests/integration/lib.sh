@@ -120,6 +120,28 @@ check_no_match() { # check_no_match DESCRIPTION REGEX TEXT
 	! grep -Eq -- "$2" <<<"$3" || fail "$1: unexpected match for /$2/ in: $3"
 }
 
+# fake_control_start VAR [fake_control.py args...]: starts a fake stubd
+# control socket (tests/tools/fake_control.py: it answers "STUBCTL1 0" and
+# nothing else unless told) and sets VAR to its path; the requests it got
+# are the lines of $TMP/VAR.requests, one per connection.
+fake_control_start() {
+	local var=$1
+	shift
+	local src=${SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+	: >"$TMP/$var.requests"
+	python3 "$src/tests/tools/fake_control.py" "$TMP/$var.sock" "$TMP/$var.requests" \
+		--ready "$TMP/$var.ready" "$@" 2>"$TMP/$var.log" &
+	PIDS+=($!)
+	wait_for 5 test -f "$TMP/$var.ready" ||
+		fail "fake control socket $var did not start: $(cat "$TMP/$var.log")"
+	printf -v "$var" '%s' "$TMP/$var.sock"
+}
+
+# requests VAR: how many requests fake control socket VAR got so far.
+requests() { wc -l <"$TMP/$1.requests"; }
+# last_request_of VAR: the last request it got, one line.
+last_request_of() { tail -n 1 "$TMP/$1.requests"; }
+
 # ---- helpers shared by the robustness tests ----
 
 # fakeup_start_at VAR ADDR:PORT [fakeup args...]: like fakeup_start, on a

@@ -39,7 +39,8 @@ type_opts() {
 
 ctl --help
 check_eq "--help exit status" 0 "$RC"
-for cmd in status query flush-cache statistics reset-statistics reload dump-cache; do
+for cmd in status query flush-cache statistics reset-statistics reload dump-cache dns domain \
+	default-route revert; do
 	check_match "--help lists $cmd" "^  $cmd( |$)" "$OUT"
 done
 check_match "--help names the options" '--json' "$OUT"
@@ -81,12 +82,11 @@ check_match "control characters shown escaped" 'example\.com\\x0aSTUBCTL1' "$ERR
 usage_error "a word with a tab" flush-cache $'a\tb'
 usage_error "an empty word" query ''
 usage_error "a word over 255 bytes" query "$(rep a 256)"
-type_opts 16 A
-usage_error "16 types" query example.com "${TYPE_OPTS[@]}"
-# 15 words of 255 bytes each fit the word limits, not CONTROL_REQUEST_MAX.
-type_opts 15 "$(rep A 255)"
-usage_error "a request over CONTROL_REQUEST_MAX" query "$(rep a 255)" "${TYPE_OPTS[@]}"
-check_match "request too long: says so" 'request is too long' "$ERR"
+# The daemon takes at most 8 types in one query. (A request over
+# CONTROL_REQUEST_MAX bytes or CONTROL_MAX_ARGS words: stubctl_links.sh.)
+type_opts 9 A
+usage_error "9 types" query example.com "${TYPE_OPTS[@]}"
+check_match "9 types: says how many may be" 'at most 8 -t options' "$ERR"
 usage_error "empty socket path" -s '' status
 usage_error "socket path too long for sockaddr_un" -s "/tmp/$(rep s 120)" status
 check_match "too long: says so" 'too long' "$ERR"
@@ -208,9 +208,12 @@ for cmd in status statistics reset-statistics reload dump-cache flush-cache; do
 	ctl -s "$SOCK" "$cmd"
 	check_eq "$cmd: request line" "STUBCTL1 text $cmd" "$(last_request)"
 done
-type_opts 15 A
-ctl -s "$SOCK" query example.com "${TYPE_OPTS[@]}" --no-cache
-check_eq "15 types fit" 0 "$RC"
+type_opts 8 "$(rep A 255)"
+ctl -s "$SOCK" query "$(rep a 255)" "${TYPE_OPTS[@]}" --no-cache
+check_eq "8 types, the longest words: exit status" 0 "$RC"
+check_eq "8 types, the longest words: request line" \
+	"STUBCTL1 text query $(rep a 255)$(printf ' -t %s' "$(rep A 255)"{,,,,,,,}) --no-cache" \
+	"$(last_request)"
 STUBCTL_SOCKET="$SOCK" "$STUBCTL" status >/dev/null
 check_eq "STUBCTL_SOCKET finds the daemon" "STUBCTL1 text status" "$(last_request)"
 
