@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Remaining life under 1/10 of the original: time to refresh (like
  * Unbound's prefetch). Answers living less than this many seconds are not
@@ -397,6 +398,13 @@ static void shard_empty(struct cache_shard *s)
 		e = next;
 	}
 	free(s->buckets);
+}
+
+uint64_t cache_clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct cache *cache_new(const struct cache_config *cfg)
@@ -934,6 +942,35 @@ size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, b
 		struct cache_shard *s = &c->shard[i];
 		pthread_mutex_lock(&s->lock);
 		n += flush_name_locked(s, name, name_len, zone);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n;
+}
+
+/* cache_expire() within one shard, locked. */
+static size_t expire_locked(struct cache_shard *s, const uint8_t *name, size_t name_len,
+			    bool zone, uint64_t now_ms)
+{
+	size_t n = 0;
+	for (struct cache_entry *e = s->lru_head; e; e = e->next) {
+		if (e->expires_at_ms <= now_ms || !name_in(entry_name(e), e->qname_len, name, name_len, zone))
+			continue;
+		e->expires_at_ms = now_ms;
+		n++;
+	}
+	return n;
+}
+
+size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool zone,
+		    uint64_t now_ms)
+{
+	size_t n = 0;
+	if (name_len == 0 || name_len > WIRE_NAME_MAX)
+		return 0;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct cache_shard *s = &c->shard[i];
+		pthread_mutex_lock(&s->lock);
+		n += expire_locked(s, name, name_len, zone, now_ms);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return n;

@@ -43,6 +43,8 @@ enum key_kind {
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
 	KEY_PREFIXES, /* list of ADDR[/LEN] */
 	KEY_WORKERS,  /* "auto" (stored as 0) or 1 to max */
+	KEY_SERVERS,  /* list of ADDR[:PORT][%IFACE][#NAME] */
+	KEY_FORWARD_ZONES, /* list of "DOMAIN SERVER..." */
 };
 
 struct key {
@@ -62,10 +64,14 @@ static const struct key keys[] = {
 	  .count_offset = offsetof(struct config, n_listen),
 	  .default_text = CONFIG_DEFAULT_LISTEN,
 	  .help = "addresses to answer DNS on, UDP and TCP; repeat the key for more" },
-	{ .name = "upstream", .kind = KEY_ADDRS,
+	{ .name = "upstream", .kind = KEY_SERVERS,
 	  .offset = offsetof(struct config, upstream),
 	  .count_offset = offsetof(struct config, n_upstream),
-	  .help = "servers to forward to; repeat the key for more; unset: resolv-conf's nameservers" },
+	  .help = "servers to forward to, ADDR[:PORT][%IFACE][#NAME]; repeat the key for more; unset: resolv-conf's nameservers" },
+	{ .name = "forward-zone", .kind = KEY_FORWARD_ZONES,
+	  .offset = offsetof(struct config, forward_zones),
+	  .count_offset = offsetof(struct config, n_forward_zones),
+	  .help = "DOMAIN SERVER...: names at and under DOMAIN go to these servers; repeatable" },
 	{ .name = "allow", .kind = KEY_PREFIXES,
 	  .offset = offsetof(struct config, allow),
 	  .count_offset = offsetof(struct config, n_allow),
@@ -158,6 +164,26 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, workers),
 	  .min = 1, .max = CONFIG_MAX_WORKERS, .default_text = "1",
 	  .help = "event loops, one thread each; auto = one per CPU stubd may run on" },
+	{ .name = "runtime-directory", .kind = KEY_PATH,
+	  .offset = offsetof(struct config, runtime_dir),
+	  .default_text = CONFIG_DEFAULT_RUNTIME_DIR,
+	  .help = "where the link settings (kept across a restart) and stubd's resolv.conf go" },
+	{ .name = "networkd-links-dir", .kind = KEY_HOSTS,
+	  .offset = offsetof(struct config, networkd_dir),
+	  .default_text = "/run/systemd/netif/links",
+	  .help = "systemd-networkd's link state files, followed for DNS settings; 'none' turns it off" },
+	{ .name = "max-links", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, max_links),
+	  .min = 1, .max = 4096, .default_text = "64",
+	  .help = "network interfaces that may have DNS settings at once" },
+	{ .name = "max-link-servers", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, max_link_servers),
+	  .min = 1, .max = 256, .default_text = "16",
+	  .help = "DNS servers one interface may have, all front ends together" },
+	{ .name = "max-link-domains", .kind = KEY_UINT,
+	  .offset = offsetof(struct config, max_link_domains),
+	  .min = 1, .max = 4096, .default_text = "256",
+	  .help = "search and routing domains one interface may have, all front ends together" },
 	{ .name = "log-level", .kind = KEY_LOG_LEVEL,
 	  .offset = offsetof(struct config, log_level),
 	  .default_text = "info",
@@ -324,12 +350,103 @@ static void expected(const struct key *k, char *buf, size_t size)
 	case KEY_PREFIXES:
 		snprintf(buf, size, "ADDR/LEN, e.g. 192.168.1.0/24");
 		return;
+	case KEY_SERVERS:
+		snprintf(buf, size, "ADDR[:PORT][%%IFACE][#NAME], IPv6 with a port as [::1]:53");
+		return;
+	case KEY_FORWARD_ZONES:
+		snprintf(buf, size, "DOMAIN SERVER..., e.g. corp.example 10.0.0.53");
+		return;
 	}
 }
 
 static bool is_list(const struct key *k)
 {
-	return k->kind == KEY_ADDRS || k->kind == KEY_PREFIXES;
+	return k->kind == KEY_ADDRS || k->kind == KEY_PREFIXES || k->kind == KEY_SERVERS ||
+	       k->kind == KEY_FORWARD_ZONES;
+}
+
+static int set_server(struct config *cfg, const struct key *k, const char *text,
+		      struct config_error *why)
+{
+	char reason[256];
+	struct route_server server;
+
+	if (route_server_parse(text, 0, &server, reason, sizeof(reason)) < 0)
+		return fail(why, "%s", reason);
+	/* An explicit upstream replaces the list read from resolv.conf. */
+	if (cfg->upstream_from_resolv_conf) {
+		cfg->upstream_from_resolv_conf = false;
+		cfg->n_upstream = 0;
+	}
+	if (cfg->n_upstream >= CONFIG_MAX_ADDRS)
+		return fail(why, "too many addresses (at most %d)", CONFIG_MAX_ADDRS);
+	cfg->upstream[cfg->n_upstream++] = server;
+	return 0;
+}
+
+int config_forward_zone_parse(const char *text, struct route_domain *zone,
+			      struct route_server *servers, size_t max, size_t *n,
+			      char *why, size_t why_size)
+{
+	char buf[CONFIG_FORWARD_ZONE_MAX];
+	char *save = NULL;
+
+	*n = 0;
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(why, why_size, "longer than %d bytes", CONFIG_FORWARD_ZONE_MAX - 1);
+		return -EINVAL;
+	}
+	strcpy(buf, text);
+	char *domain = strtok_r(buf, " \t", &save);
+	if (!domain || route_domain_parse(domain, zone, why, why_size) < 0) {
+		if (!domain)
+			snprintf(why, why_size, "expected DOMAIN SERVER..., e.g. corp.example 10.0.0.53");
+		return -EINVAL;
+	}
+	if (zone->route_only && domain[0] == '~') {
+		snprintf(why, why_size, "write the zone without '~' (a forward-zone only routes)");
+		return -EINVAL;
+	}
+	zone->route_only = true;
+	for (char *word = strtok_r(NULL, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
+		if (*n >= max) {
+			snprintf(why, why_size, "more than %zu servers", max);
+			return -EINVAL;
+		}
+		if (route_server_parse(word, 0, &servers[*n], why, why_size) < 0)
+			return -EINVAL;
+		(*n)++;
+	}
+	if (*n == 0) {
+		snprintf(why, why_size, "'%s' has no servers: expected DOMAIN SERVER..., e.g. "
+			 "corp.example 10.0.0.53", domain);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_forward_zone(struct config *cfg, const struct key *k, const char *text,
+			    struct config_error *why)
+{
+	struct route_domain zone, other;
+	struct route_server servers[CONFIG_ZONE_MAX_SERVERS];
+	size_t n;
+	char reason[256];
+
+	if (config_forward_zone_parse(text, &zone, servers, CONFIG_ZONE_MAX_SERVERS, &n, reason,
+				      sizeof(reason)) < 0)
+		return fail(why, "%s", reason);
+	if (cfg->n_forward_zones >= CONFIG_MAX_FORWARD_ZONES)
+		return fail(why, "too many forward-zone lines (at most %d)", CONFIG_MAX_FORWARD_ZONES);
+	for (size_t i = 0; i < cfg->n_forward_zones; i++) {
+		if (config_forward_zone_parse(cfg->forward_zones[i], &other, servers,
+					      CONFIG_ZONE_MAX_SERVERS, &n, reason, sizeof(reason)) == 0 &&
+		    route_domain_equal(&zone, &other))
+			return fail(why, "a forward-zone for this domain is already set; give all its "
+				    "servers on one line");
+	}
+	snprintf(cfg->forward_zones[cfg->n_forward_zones++], CONFIG_FORWARD_ZONE_MAX, "%s", text);
+	return 0;
 }
 
 static int set_prefix(struct config *cfg, const struct key *k, const char *text,
@@ -359,11 +476,6 @@ static int set_addr(struct config *cfg, const struct key *k, const char *text,
 	if (netaddr_parse(text, CONFIG_DNS_PORT, &addr) < 0)
 		return fail(why, "'%s' is not an address (expected ADDR[:PORT], IPv6 as [::1]:53)",
 			    quote(text, &q));
-	/* An explicit upstream replaces the list read from resolv.conf. */
-	if (list == cfg->upstream && cfg->upstream_from_resolv_conf) {
-		cfg->upstream_from_resolv_conf = false;
-		*n = 0;
-	}
 	if (*n >= CONFIG_MAX_ADDRS)
 		return fail(why, "too many addresses (at most %d)", CONFIG_MAX_ADDRS);
 	list[(*n)++] = addr;
@@ -499,6 +611,10 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		return set_account(cfg, k, text, why);
 	case KEY_PREFIXES:
 		return set_prefix(cfg, k, text, why);
+	case KEY_SERVERS:
+		return set_server(cfg, k, text, why);
+	case KEY_FORWARD_ZONES:
+		return set_forward_zone(cfg, k, text, why);
 	case KEY_LOG_LEVEL:
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
@@ -1065,16 +1181,30 @@ int config_resolve_upstreams(struct config *cfg)
 				 netaddr_str(&found[i], text, sizeof(text)), why);
 			continue;
 		}
-		cfg->upstream[cfg->n_upstream++] = found[i];
+		cfg->upstream[cfg->n_upstream++] = (struct route_server){ .addr = found[i] };
 	}
 	return 0;
 }
 
 /* ---- printing -------------------------------------------------------- */
 
+/* "192.0.2.1:53", "[fe80::1]:53%eth0#dns.example": ADDR:PORT as for
+ * the other address keys, then what else the server carries. */
+static const char *config_server_str(const struct route_server *s, char *buf, size_t size)
+{
+	char addr[NETADDR_STRLEN], full[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
+	netaddr_str(&s->addr, addr, sizeof(addr));
+	route_server_str(s, full, sizeof(full));
+	const char *zone = strchr(full, '%');
+	size_t zone_len = zone ? strcspn(zone, "]#") : 0;
+	snprintf(buf, size, "%s%.*s%s%s", addr, (int)zone_len, zone ? zone : "",
+		 s->tls_name[0] ? "#" : "", s->tls_name);
+	return buf;
+}
+
 static void print_upstreams(const struct config *cfg, const struct key *k, FILE *out)
 {
-	char text[NETADDR_STRLEN];
+	char text[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
 
 	if (!cfg->upstream_from_resolv_conf && cfg->n_upstream == 0) {
 		fprintf(out, "# %s: none set\n", k->name);
@@ -1083,7 +1213,7 @@ static void print_upstreams(const struct config *cfg, const struct key *k, FILE 
 	if (!cfg->upstream_from_resolv_conf) {
 		for (size_t i = 0; i < cfg->n_upstream; i++)
 			fprintf(out, "%s = %s\n", k->name,
-				netaddr_str(&cfg->upstream[i], text, sizeof(text)));
+				config_server_str(&cfg->upstream[i], text, sizeof(text)));
 		return;
 	}
 	/* Commented out: loading this output must keep following resolv.conf
@@ -1096,7 +1226,7 @@ static void print_upstreams(const struct config *cfg, const struct key *k, FILE 
 	fprintf(out, "# %s: none set, so these come from %s:\n", k->name, cfg->resolv_conf);
 	for (size_t i = 0; i < cfg->n_upstream; i++)
 		fprintf(out, "# %s = %s\n", k->name,
-			netaddr_str(&cfg->upstream[i], text, sizeof(text)));
+			config_server_str(&cfg->upstream[i], text, sizeof(text)));
 }
 
 static void print_key(const struct config *cfg, const struct key *k, FILE *out)
@@ -1104,11 +1234,16 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	char text[NETADDR_STRLEN];
 
 	switch (k->kind) {
+	case KEY_SERVERS:
+		print_upstreams(cfg, k, out);
+		return;
+	case KEY_FORWARD_ZONES:
+		if (cfg->n_forward_zones == 0)
+			fprintf(out, "# %s: none set\n", k->name);
+		for (size_t i = 0; i < cfg->n_forward_zones; i++)
+			fprintf(out, "%s = %s\n", k->name, cfg->forward_zones[i]);
+		return;
 	case KEY_ADDRS:
-		if (cfield(cfg, k) == (const void *)cfg->upstream) {
-			print_upstreams(cfg, k, out);
-			return;
-		}
 		for (size_t i = 0; i < clist_count(cfg, k); i++)
 			fprintf(out, "%s = %s\n", k->name,
 				netaddr_str((const struct netaddr *)cfield(cfg, k) + i, text,

@@ -21,6 +21,7 @@
 
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
+#include "stubd/linkctl.h"
 #include "stubd/log.h"
 #include "stubd/report.h"
 #include "stubd/version.h"
@@ -48,6 +49,7 @@ struct ctl_query {
 	size_t n;
 	size_t n_done;
 	uint64_t started_ms;
+	char route[ROUTE_LABEL_MAX];  /* where the name goes now */
 	struct ctl_answer answers[QUERY_MAX_TYPES];
 };
 
@@ -200,11 +202,11 @@ static double ratio(uint64_t part, uint64_t whole)
 
 static void report_upstreams(struct report *r, const struct worker_stats *st)
 {
-	static const char *const keys[] = { "address", "state", "rtt_ms", "queries",
-					    "answers", "failures", "timeouts", "last_error" };
-	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "QUERIES",
-					      "ANSWERS", "FAILURES", "TIMEOUTS", "LAST ERROR" };
-	report_table_begin(r, "upstreams", "Upstream servers", 8, keys, titles, "ssnnnnns");
+	static const char *const keys[] = { "address", "state", "rtt_ms", "queries", "answers",
+					    "failures", "timeouts", "last_error", "used_by" };
+	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "QUERIES", "ANSWERS",
+					      "FAILURES", "TIMEOUTS", "LAST ERROR", "USED BY" };
+	report_table_begin(r, "upstreams", "Upstream servers", 9, keys, titles, "ssnnnnnss");
 	for (size_t i = 0; i < st->n_servers; i++) {
 		const struct upstream_server *s = &st->servers[i];
 		char rtt[24], qs[24], an[24], fl[24], to[24];
@@ -215,14 +217,15 @@ static void report_upstreams(struct report *r, const struct worker_stats *st)
 		u64_str(s->timeouts, to, sizeof(to));
 		bool up_now = upstream_server_up(s);
 		const char *cells[] = { s->name, up_now ? "up" : "down", rtt, qs, an, fl, to,
-					s->last_error[0] ? s->last_error : "-" };
-		enum report_tone tones[8] = { 0 };
+					s->last_error[0] ? s->last_error : "-", s->used_by };
+		enum report_tone tones[9] = { 0 };
 		tones[1] = up_now ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
 		report_table_row(r, cells, tones);
 	}
 	report_table_end(r);
 	if (st->n_servers == 0)
-		report_note(r, REPORT_TONE_BAD, "  no upstream servers: give one with -u ADDR");
+		report_note(r, REPORT_TONE_BAD, "  no upstream servers: give one with -u ADDR, "
+			    "or set an interface's with stubctl dns IFACE SERVER");
 }
 
 static void report_cache_summary(struct report *r, const struct daemon *d)
@@ -283,6 +286,9 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
 	report_end(r);
 	report_upstreams(r, &st);
+	worker_stats_fini(&st);
+	if (d->routing)
+		linkctl_report_status(d->routing, r);
 	report_cache_summary(r, d);
 	respond(conn, CONTROL_EXIT_OK, r);
 }
@@ -333,6 +339,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "coalesced", "coalesced", ps->coalesced);
 	report_u64(r, "pending", "waiting now", ps->pending);
 	report_u64(r, "inflight_refused", "over max-inflight", ps->inflight_refused);
+	report_u64(r, "no_servers", "no server for the name", ps->no_servers);
 	report_end(r);
 
 	report_begin(r, "rcode", "Answers by rcode");
@@ -361,6 +368,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "failed", "Questions no server answered", us->failed);
 	report_end(r);
 	report_upstreams(r, &st);
+	worker_stats_fini(&st);
 
 	report_begin(r, "cache", "Cache");
 	report_u64(r, "entries", "Entries", cs->entries);
@@ -598,6 +606,8 @@ static void finish_query(struct ctl_conn *conn)
 	if (conn->format == REPORT_JSON)
 		report_table_end(r);
 	uint64_t took = mono_ms() - cq->started_ms;
+	report_str(r, "route", NULL, cq->route, REPORT_TONE_NONE);
+	report_note(r, REPORT_TONE_DIM, "-- route: %s", cq->route);
 	report_u64(r, "time_ms", NULL, took);
 	report_note(r, REPORT_TONE_DIM, "-- %s in %llu ms", cq->name, (unsigned long long)took);
 
@@ -758,6 +768,11 @@ static void cmd_query(struct ctl_conn *conn, int argc, char **argv)
 		};
 		memcpy(q.qname, ldns_rdf_data(name), q.qname_len);
 		cq->answers[i].qtype = types[i];
+		if (i == 0) {
+			const struct route *route =
+				pipeline_route(daemon_main_worker(conn->ctl->d)->pipeline, &q);
+			snprintf(cq->route, sizeof(cq->route), "%s", route ? route->label : "none");
+		}
 		struct pipeline_origin origin;
 		size_t len = pipeline_submit(daemon_main_worker(conn->ctl->d)->pipeline, &q, &client, out, WIRE_MSG_MAX,
 					     &origin);
@@ -773,6 +788,34 @@ static void cmd_query(struct ctl_conn *conn, int argc, char **argv)
 }
 
 /* ---- requests ----------------------------------------------------------------- */
+
+/* The link commands (linkctl.h): showing is open to all, setting needs
+ * the same rights as flush-cache. */
+static bool link_command_changes(const char *name, int argc, char **argv)
+{
+	if (strcmp(name, "dns") == 0 || strcmp(name, "domain") == 0)
+		return argc >= 2;
+	if (strcmp(name, "default-route") == 0)
+		return argc >= 2;
+	return true;
+}
+
+static void cmd_link(struct ctl_conn *conn, const char *name, int argc, char **argv)
+{
+	char err[512] = "";
+	struct daemon *d = conn->ctl->d;
+	if (!d->routing)
+		return respond_error(conn, CONTROL_EXIT_FAILED, "routing is not set up");
+	struct report *r = report_new(conn->format);
+	if (!r)
+		return respond_error(conn, CONTROL_EXIT_FAILED, "out of memory");
+	int status = linkctl_run(d->routing, name, argc, argv, r, err, sizeof(err));
+	if (status != CONTROL_EXIT_OK) {
+		report_free(r);
+		return respond_error(conn, status, "%s: %s", name, err);
+	}
+	respond(conn, status, r);
+}
 
 struct command {
 	const char *name;
@@ -830,6 +873,17 @@ static void run_request(struct ctl_conn *conn, char *line)
 	if (n < 0 || !parse_format(words[0], &conn->format))
 		return respond_error(conn, CONTROL_EXIT_USAGE,
 				     "malformed request; use stubctl to talk to stubd");
+	if (linkctl_handles(words[1])) {
+		if (link_command_changes(words[1], n - 2, words + 2) &&
+		    !may_change_things(conn, &conn->ctl->d->cfg)) {
+			log_info("control: %s refused for uid %u", words[1], (unsigned)conn->peer.uid);
+			return respond_error(conn, CONTROL_EXIT_FAILED,
+					     "permission denied: changing DNS settings needs root or "
+					     "membership of group '%s' (control-group in stubd.conf)",
+					     conn->ctl->d->cfg.control_group);
+		}
+		return cmd_link(conn, words[1], n - 2, words + 2);
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		const struct command *c = &commands[i];
 		if (strcmp(words[1], c->name) != 0)

@@ -14,6 +14,7 @@
 
 #include "stubd/control.h"
 #include "stubd/log.h"
+#include "stubd/routing.h"
 #include "stubd/service.h"
 #include "stubd/version.h"
 
@@ -198,11 +199,11 @@ static void drop_self_upstreams(struct daemon *d, struct config *cfg)
 	for (size_t i = 0; i < cfg->n_upstream; i++) {
 		bool self = false;
 		for (size_t j = 0; j < n_served && !self; j++)
-			self = netaddr_equal(&cfg->upstream[i], &served[j]);
+			self = netaddr_equal(&cfg->upstream[i].addr, &served[j]);
 		if (self) {
 			char name[NETADDR_STRLEN];
 			log_warn("resolv.conf: leaving out nameserver %s: stubd serves on it "
-				 "(no forwarding loops)", netaddr_str(&cfg->upstream[i], name, sizeof(name)));
+				 "(no forwarding loops)", netaddr_str(&cfg->upstream[i].addr, name, sizeof(name)));
 			continue;
 		}
 		cfg->upstream[kept++] = cfg->upstream[i];
@@ -232,8 +233,7 @@ struct worker_settings {
 static void configure_on_loop(struct worker *w, void *arg)
 {
 	struct worker_settings *ws = arg;
-	if (upstream_reconfigure(w->upstream, &ws->cfg) < 0)
-		ws->err = -ENOMEM;
+	upstream_configure(w->upstream, &ws->cfg);
 	pipeline_configure(w->pipeline, &ws->cfg);
 	listener_set_configure(w->listeners, &ws->cfg);
 }
@@ -309,6 +309,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		return -1;
 	}
 	setup_cache(d);
+	routing_reconfigure(d->routing);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
@@ -335,6 +336,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct worker_stats st;
 	daemon_gather_stats(d, &st);
 	d->qps_ring[d->qps_pos] = st.listener.udp_queries + st.listener.tcp_queries;
+	worker_stats_fini(&st);
 	d->qps_pos = (d->qps_pos + 1) % DAEMON_QPS_WINDOW;
 	if (d->qps_filled < DAEMON_QPS_WINDOW)
 		d->qps_filled++;
@@ -422,6 +424,19 @@ static int init_workers(struct daemon *d, const struct worker_plan *plan,
 	return rc;
 }
 
+/* The address resolv.conf names: the first one we serve on. */
+static int start_routing(struct daemon *d, struct config_error *err)
+{
+	struct netaddr served[2 * SERVICE_MAX_FDS];
+	size_t n = listener_set_addrs(daemon_main_worker(d)->listeners, served, 2 * SERVICE_MAX_FDS);
+	if (n == 0)
+		netaddr_parse(CONFIG_DEFAULT_LISTEN, 53, &served[0]);
+	service_prepare_dir(&d->cfg, d->cfg.runtime_dir);
+	d->routing = routing_new(d->base, &d->cfg, d->workers, d->n_workers, d->cache, &served[0],
+				 err);
+	return d->routing ? 0 : -1;
+}
+
 int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,
 		struct config_error *err)
 {
@@ -459,6 +474,8 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 			 "in the config is not used");
 	drop_self_upstreams(d, &d->cfg);
 	if (configure_workers(d) < 0)
+		return -1;
+	if (start_routing(d, err) < 0)
 		return -1;
 	load_hosts(d);
 	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,
@@ -532,6 +549,7 @@ void daemon_fini(struct daemon *d)
 	if (d->watchdog)
 		event_free(d->watchdog);
 	control_free(d->control);
+	routing_free(d->routing);
 	/* Threads first (each stops and is joined), then what they shared. */
 	for (unsigned i = d->n_workers; i-- > 0;)
 		if (d->workers)

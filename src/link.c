@@ -12,6 +12,8 @@
 /* resolvconf records one link may hold ("eth0.dhclient", "eth0.inet", ...):
  * a few are normal, dozens mean a script gone wrong. */
 #define LINK_MAX_RECORDS 32
+/* A state file line: every server and domain of one front end fits. */
+#define LINK_LINE_MAX (1 << 20)
 /* "eth0.ip6.dhclient" and the like, NUL included. */
 #define RECORD_NAME_MAX 64
 
@@ -788,6 +790,8 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	char *source = strtok_r(NULL, " \t\n", &save);
 	if (!idx_text || !name || !source)
 		return say(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE");
+	if (strspn(idx_text, "0123456789") != strlen(idx_text) || strlen(idx_text) > 9)
+		return say(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE, not '%.40s'", idx_text);
 	unsigned ifindex = (unsigned)strtoul(idx_text, NULL, 10);
 	const struct link *l = find_link(r, ifindex);
 	if (!l || strcmp(l->name, name) != 0)
@@ -815,26 +819,28 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 
 int link_registry_load(struct link_registry *r, FILE *in, const char *path)
 {
-	char line[65536], why[256];
+	char *line = NULL, why[256];
+	size_t cap = 0;
+	ssize_t len;
 	unsigned lineno = 0;
 	int restored = 0;
 
-	while (fgets(line, sizeof(line), in)) {
+	while ((len = getline(&line, &cap, in)) > 0) {
 		lineno++;
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		if (!strchr(line, '\n') && !feof(in)) {
-			log_warn("%s:%u: line too long, skipped", path, lineno);
-			int c;
-			while ((c = fgetc(in)) != EOF && c != '\n')
-				;
-			continue;
-		}
-		int rc = load_line(r, line, why, sizeof(why));
+		int rc;
+		if (strlen(line) != (size_t)len)
+			rc = say(why, sizeof(why), -EINVAL, "binary data");
+		else if (len > LINK_LINE_MAX)
+			rc = say(why, sizeof(why), -EINVAL, "line longer than %d bytes", LINK_LINE_MAX);
+		else
+			rc = load_line(r, line, why, sizeof(why));
 		if (rc < 0)
 			log_warn("%s:%u: %s; line skipped", path, lineno, why);
 		else
 			restored += rc;
 	}
+	free(line);
 	return ferror(in) ? -EIO : restored;
 }

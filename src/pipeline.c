@@ -38,6 +38,7 @@ struct pipeline_fetch {
 	uint32_t hash;
 	struct wire_query q;      /* as the first asker sent it */
 	struct upstream_txn *txn;
+	char route[ROUTE_LABEL_MAX]; /* the way it went, for stubctl query */
 	SLIST_HEAD(, pipeline_waiter) waiters;
 };
 
@@ -45,6 +46,7 @@ struct pipeline {
 	const struct hosts_table *hosts;
 	const struct hosts_options *hosts_opt;
 	struct cache *cache;      /* borrowed; NULL only in tests without one */
+	const struct route_table *routes; /* borrowed; NULL: no servers at all */
 	bool serve_stale;
 	unsigned max_inflight;
 	unsigned n_fetches;
@@ -88,6 +90,16 @@ void pipeline_set_cache(struct pipeline *p, struct cache *cache)
 	p->cache = cache;
 }
 
+void pipeline_set_routes(struct pipeline *p, const struct route_table *routes)
+{
+	p->routes = routes;
+}
+
+const struct route *pipeline_route(const struct pipeline *p, const struct wire_query *q)
+{
+	return p->routes ? route_lookup(p->routes, q->qname, q->qname_len) : NULL;
+}
+
 static void fetch_free(struct pipeline_fetch *f)
 {
 	struct pipeline_waiter *w;
@@ -115,13 +127,9 @@ void pipeline_free(struct pipeline *p)
 	free(p);
 }
 
-/* The cache's clock: monotonic, so TTLs do not jump with the wall clock;
- * the coarse clock is a vDSO read, cheap enough for every hit. */
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return cache_clock_ms();
 }
 
 static void count_latency(struct pipeline *p, uint64_t ms)
@@ -169,6 +177,7 @@ static void set_origin(struct pipeline_origin *origin, enum pipeline_source sour
 	origin->server = NULL;
 	origin->age_s = 0;
 	origin->stale = false;
+	origin->route = NULL;
 }
 
 static size_t servfail(struct pipeline *p, const struct wire_query *q, uint8_t *out,
@@ -229,13 +238,14 @@ static void deliver(struct pipeline *p, struct pipeline_waiter *w, const uint8_t
  * size), or a stale answer (RFC 8767) or SERVFAIL when there is none. */
 static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
 			  const uint8_t *answer, size_t answer_len,
-			  const struct upstream_server *server, uint64_t now)
+			  const struct upstream_server *server, const char *route, uint64_t now)
 {
 	struct pipeline_origin origin;
 	size_t len = 0;
 
 	set_origin(&origin, PIPELINE_SOURCE_UPSTREAM);
 	origin.server = server ? server->name : NULL;
+	origin.route = route;
 	if (answer)
 		len = wire_finish_reply(p->scratch, sizeof(p->scratch), answer, answer_len, &w->q,
 					w->client.reply_limit, p->edns_size);
@@ -293,15 +303,21 @@ static void on_upstream_done(void *arg, enum upstream_status status, const uint8
 		answer_len = 0;
 	}
 	SLIST_FOREACH(w, &f->waiters, link)
-		answer_waiter(p, w, answer, answer_len, server, now);
+		answer_waiter(p, w, answer, answer_len, server, f->route, now);
 	if (status != UPSTREAM_ANSWER)
 		remember_failure(p, &f->q, now);
 	fetch_free(f);
 }
 
+/* route: where q goes (pipeline_route); NULL or no servers is a SERVFAIL
+ * at once, counted. */
 static struct pipeline_fetch *start_fetch(struct pipeline *p, const struct wire_query *q,
-					  uint32_t hash)
+					  uint32_t hash, const struct route *route)
 {
+	if (!route || route->n_servers == 0) {
+		p->stats.no_servers++;
+		return NULL;
+	}
 	/* A cap on what a flood of new names can make us hold open. */
 	if (p->n_fetches >= p->max_inflight) {
 		p->stats.inflight_refused++;
@@ -314,9 +330,10 @@ static struct pipeline_fetch *start_fetch(struct pipeline *p, const struct wire_
 	f->p = p;
 	f->q = *q;
 	f->hash = hash;
+	memcpy(f->route, route->label, sizeof(f->route));
 	SLIST_INIT(&f->waiters);
 	LIST_INSERT_HEAD(&p->fetches[hash & (FETCH_BUCKETS - 1)], f, link);
-	f->txn = upstream_resolve(p->up, q, on_upstream_done, f);
+	f->txn = upstream_resolve(p->up, q, route, on_upstream_done, f);
 	if (!f->txn) {
 		fetch_free(f);
 		return NULL;
@@ -367,7 +384,7 @@ static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
 					   p->edns_size, &len, age_s);
 	if (r == CACHE_HIT_PREFETCH) {
 		uint32_t hash = question_hash(q);
-		if (!find_fetch(p, q, hash) && start_fetch(p, q, hash))
+		if (!find_fetch(p, q, hash) && start_fetch(p, q, hash, pipeline_route(p, q)))
 			cache_note_prefetch(p->cache);
 	}
 	return r == CACHE_HIT || r == CACHE_HIT_PREFETCH ? len : 0;
@@ -378,17 +395,18 @@ static size_t answer_from_cache(struct pipeline *p, const struct wire_query *q,
  * upstream in the background (a fetch with no waiters) to probe them. */
 static size_t answer_stale_now(struct pipeline *p, const struct wire_query *q,
 			       const struct pipeline_client *client, uint8_t *out, size_t cap,
-			       uint32_t hash)
+			       uint32_t hash, const struct route *route)
 {
 	size_t len = 0;
-	if (!p->cache || !p->serve_stale || client->skip_cache || !upstream_all_down(p->up))
+	if (!p->cache || !p->serve_stale || client->skip_cache || !route ||
+	    !upstream_route_down(p->up, route))
 		return 0;
 	if (cache_lookup_stale(p->cache, q, now_ms(), out, cap, client->reply_limit, p->edns_size,
 			       &len, NULL) != CACHE_STALE)
 		return 0;
 	p->stats.stale++;
 	if (!find_fetch(p, q, hash))
-		start_fetch(p, q, hash);
+		start_fetch(p, q, hash, route);
 	return len;
 }
 
@@ -410,8 +428,10 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 	}
 
 	/* Stage 3: join the fetch already under way, or start one. */
+	/* Routing runs here, on the miss path only. */
 	uint32_t hash = question_hash(q);
-	len = answer_stale_now(p, q, client, out, cap, hash);
+	const struct route *route = pipeline_route(p, q);
+	len = answer_stale_now(p, q, client, out, cap, hash, route);
 	if (len > 0) {
 		set_origin(origin, PIPELINE_SOURCE_CACHE);
 		origin->stale = true;
@@ -421,7 +441,7 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 	if (f) {
 		p->stats.coalesced++;
 	} else {
-		f = start_fetch(p, q, hash);
+		f = start_fetch(p, q, hash, route);
 		if (!f)
 			return servfail(p, q, out, cap, origin);
 	}

@@ -170,6 +170,11 @@ const char *route_server_str(const struct route_server *s, char *buf, size_t siz
 	return buf;
 }
 
+unsigned route_server_scope(const struct route_server *s)
+{
+	return scope_of(&s->addr);
+}
+
 bool route_server_equal(const struct route_server *a, const struct route_server *b)
 {
 	return netaddr_equal(&a->addr, &b->addr) && scope_of(&a->addr) == scope_of(&b->addr) &&

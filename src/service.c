@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -159,4 +160,23 @@ int service_drop_privileges(const struct config *cfg, struct config_error *err)
 	}
 	log_info("running as user %s (uid %u)", cfg->user, (unsigned)pw.pw_uid);
 	return 0;
+}
+
+void service_prepare_dir(const struct config *cfg, const char *dir)
+{
+	if (dir[0] == '\0')
+		return;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+		return;
+	}
+	if (geteuid() != 0 || strcmp(cfg->user, "root") == 0)
+		return;
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	if (getpwnam_r(cfg->user, &pw, buf, sizeof(buf), &found) != 0 || !found)
+		return;
+	struct stat st;
+	if (stat(dir, &st) == 0 && st.st_uid == 0 && chown(dir, pw.pw_uid, pw.pw_gid) < 0)
+		log_warn("cannot give %s to user %s: %s", dir, cfg->user, strerror(errno));
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "stubd/log.h"
+#include "stubd/route.h"
 #include "stubd/scrub.h"
 
 /* A question sent upstream: the largest is header, 255-byte name, type,
@@ -89,9 +90,13 @@ struct upstream_txn {
 	upstream_done_fn done;
 	void *arg;
 
-	size_t server;          /* index of the server being tried */
+	/* The route's servers, as indices into set->servers, in the order
+	 * they are asked; pos is the one being tried. */
+	uint16_t order[ROUTE_MAX_SERVERS];
+	size_t n_order;
+	size_t pos;
 	unsigned tries;
-	uint32_t failed;        /* bit per server that answered with a failure */
+	uint32_t failed;        /* bit per position whose server answered with a failure */
 	uint16_t id;            /* of the current try */
 	bool via_tcp;
 	struct timeval sent_at;
@@ -236,15 +241,41 @@ static void txn_detach(struct upstream_txn *txn)
 
 /* ---- server sets ----------------------------------------------------- */
 
-/* A new set for cfg's servers; counters carry over for servers that were
- * already configured, so a reload does not reset what status shows. */
-static struct server_set *set_new(const struct config *cfg, const struct server_set *old)
+static bool same_server(const struct upstream_server *a, const struct route_server *b)
 {
-	struct server_set *set = calloc(1, sizeof(*set) + cfg->n_upstream * sizeof(set->servers[0]));
+	return netaddr_equal(&a->addr, &b->addr) && a->scope_id == route_server_scope(b) &&
+	       strcmp(a->tls_name, b->tls_name) == 0;
+}
+
+/* "192.0.2.1:53", or with its interface "[fe80::1%eth0]:53". */
+static void server_name(const struct route_server *rs, char *buf, size_t size)
+{
+	if (route_server_scope(rs) == 0) {
+		netaddr_str(&rs->addr, buf, size);
+		return;
+	}
+	struct route_server plain = *rs;
+	plain.tls_name[0] = '\0';
+	route_server_str(&plain, buf, size);
+	if (netaddr_port(&rs->addr) == 53 && strlen(buf) + 5 < size) {
+		/* Always with the port, like the other servers. */
+		char tmp[NETADDR_STRLEN];
+		snprintf(tmp, sizeof(tmp), "[%s]:53", buf);
+		snprintf(buf, size, "%s", tmp);
+	}
+}
+
+/* A new set for the table's servers (none when t is NULL); counters carry
+ * over for servers that were already there, so a change of routes does
+ * not reset what status shows. */
+static struct server_set *set_new(const struct route_table *t, const struct server_set *old)
+{
+	size_t n = t ? route_table_server_count(t) : 0;
+	struct server_set *set = calloc(1, sizeof(*set) + n * sizeof(set->servers[0]));
 	if (!set)
 		return NULL;
 	set->refs = 1;
-	set->n = cfg->n_upstream;
+	set->n = n;
 	LIST_INIT(&set->retired);
 	set->chans = calloc(set->n * UPSTREAM_CHANNELS + 1, sizeof(set->chans[0]));
 	if (!set->chans) {
@@ -252,12 +283,16 @@ static struct server_set *set_new(const struct config *cfg, const struct server_
 		return NULL;
 	}
 	for (size_t i = 0; i < set->n; i++) {
+		const struct route_server_info *info = route_table_server(t, i);
 		struct upstream_server *s = &set->servers[i];
-		s->addr = cfg->upstream[i];
 		for (size_t j = 0; old && j < old->n; j++)
-			if (netaddr_equal(&old->servers[j].addr, &s->addr))
+			if (same_server(&old->servers[j], &info->server))
 				*s = old->servers[j];
-		netaddr_str(&s->addr, s->name, sizeof(s->name));
+		s->addr = info->server.addr;
+		s->scope_id = route_server_scope(&info->server);
+		snprintf(s->tls_name, sizeof(s->tls_name), "%s", info->server.tls_name);
+		snprintf(s->used_by, sizeof(s->used_by), "%s", info->used_by);
+		server_name(&info->server, s->name, sizeof(s->name));
 	}
 	return set;
 }
@@ -290,7 +325,7 @@ struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
 		LIST_INIT(&up->by_id[i]);
 	prepare_recv_batch(up);
 	apply_settings(up, cfg);
-	up->set = set_new(cfg, NULL);
+	up->set = set_new(NULL, NULL);
 	if (!up->set) {
 		free(up);
 		return NULL;
@@ -298,14 +333,18 @@ struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
 	return up;
 }
 
-int upstream_reconfigure(struct upstream *up, const struct config *cfg)
+void upstream_configure(struct upstream *up, const struct config *cfg)
 {
-	struct server_set *set = set_new(cfg, up->set);
+	apply_settings(up, cfg);
+}
+
+int upstream_set_servers(struct upstream *up, const struct route_table *t)
+{
+	struct server_set *set = set_new(t, up->set);
 	if (!set)
 		return -ENOMEM;
 	set_unref(up->set);
 	up->set = set;
-	apply_settings(up, cfg);
 	return 0;
 }
 
@@ -359,7 +398,7 @@ static void finish(struct upstream_txn *txn, enum upstream_status status,
 
 static struct upstream_server *current(struct upstream_txn *txn)
 {
-	return &txn->set->servers[txn->server];
+	return &txn->set->servers[txn->order[txn->pos]];
 }
 
 /* RFC 6298-style smoothing, enough to tell a slow server from a fast one. */
@@ -398,14 +437,14 @@ static void note_trouble(struct upstream_txn *txn, struct upstream_server *s, co
 }
 
 /* Down servers are skipped until their probe is due, unless every
- * server is down: then they are all tried as usual. */
-static bool worth_asking(const struct upstream_txn *txn, size_t i, uint64_t now)
+ * server of the route is down: then they are all tried as usual. */
+static bool worth_asking(const struct upstream_txn *txn, size_t pos, uint64_t now)
 {
-	const struct upstream_server *s = &txn->set->servers[i];
+	const struct upstream_server *s = &txn->set->servers[txn->order[pos]];
 	if (upstream_server_up(s) || now >= s->retry_at_ms)
 		return true;
-	for (size_t j = 0; j < txn->set->n; j++)
-		if (upstream_server_up(&txn->set->servers[j]))
+	for (size_t j = 0; j < txn->n_order; j++)
+		if (upstream_server_up(&txn->set->servers[txn->order[j]]))
 			return false;
 	return true;
 }
@@ -415,7 +454,7 @@ static void server_failed(struct upstream_txn *txn, const char *why)
 	struct upstream_server *s = current(txn);
 	s->failures++;
 	note_trouble(txn, s, why);
-	txn->failed |= 1u << txn->server;
+	txn->failed |= 1u << txn->pos;
 	log_debug("upstream %s failed: %s", s->name, why);
 	close_try(txn);
 	try_next(txn);
@@ -584,7 +623,7 @@ static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
 static int chan_pick(struct upstream_txn *txn, struct channel **out)
 {
 	size_t pick = draw16(txn->up) & (UPSTREAM_CHANNELS - 1);
-	size_t slot = txn->server * UPSTREAM_CHANNELS + pick;
+	size_t slot = (size_t)txn->order[txn->pos] * UPSTREAM_CHANNELS + pick;
 	if (!txn->set->chans[slot]) {
 		int err = chan_open(txn->up, txn->set, slot);
 		if (err < 0)
@@ -702,7 +741,7 @@ static void start_tcp(struct upstream_txn *txn)
 
 static bool all_failed(const struct upstream_txn *txn)
 {
-	size_t n = txn->set->n;
+	size_t n = txn->n_order;
 	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
 	return (txn->failed & all) == all;
 }
@@ -712,23 +751,23 @@ static bool all_failed(const struct upstream_txn *txn)
  * tries or failed: the caller gives up. */
 static bool send_to_next(struct upstream_txn *txn)
 {
-	size_t n = txn->set->n;
+	size_t n = txn->n_order;
 	uint64_t now = loop_ms(txn->up);
 
 	for (;;) {
 		if (all_failed(txn) || txn->tries >= n * TRIES_PER_SERVER)
 			return false;
 		if (txn->tries > 0)
-			txn->server = (txn->server + 1) % n;
+			txn->pos = (txn->pos + 1) % n;
 		txn->tries++;
-		if (txn->failed & (1u << txn->server) || !worth_asking(txn, txn->server, now))
+		if (txn->failed & (1u << txn->pos) || !worth_asking(txn, txn->pos, now))
 			continue;
 		int err = start_udp(txn);
 		if (err == 0)
 			return true;
 		current(txn)->failures++;
 		note_trouble(txn, current(txn), strerror(-err));
-		txn->failed |= 1u << txn->server;
+		txn->failed |= 1u << txn->pos;
 		log_warn("upstream %s: cannot send: %s", current(txn)->name, strerror(-err));
 		close_try(txn);
 	}
@@ -758,13 +797,20 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
-				      upstream_done_fn done, void *arg)
+				      const struct route *route, upstream_done_fn done, void *arg)
 {
-	if (up->set->n == 0)
+	if (route->n_servers == 0)
 		return NULL;
 	struct upstream_txn *txn = calloc(1, sizeof(*txn));
 	if (!txn)
 		return NULL;
+	for (size_t i = 0; i < route->n_servers && i < ROUTE_MAX_SERVERS; i++)
+		if (route->servers[i] < up->set->n)
+			txn->order[txn->n_order++] = route->servers[i];
+	if (txn->n_order == 0) {
+		free(txn);
+		return NULL;
+	}
 	txn->up = up;
 	txn->q = *q;
 	txn->done = done;
@@ -807,10 +853,11 @@ void upstream_reset_stats(struct upstream *up)
 	}
 }
 
-bool upstream_all_down(const struct upstream *up)
+bool upstream_route_down(const struct upstream *up, const struct route *route)
 {
-	for (size_t i = 0; i < up->set->n; i++)
-		if (upstream_server_up(&up->set->servers[i]))
+	for (size_t i = 0; i < route->n_servers; i++)
+		if (route->servers[i] < up->set->n &&
+		    upstream_server_up(&up->set->servers[route->servers[i]]))
 			return false;
 	return true;
 }

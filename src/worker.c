@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -217,6 +218,7 @@ static void add_pipeline(struct pipeline_stats *sum, const struct pipeline_stats
 	sum->coalesced += s->coalesced;
 	sum->stale += s->stale;
 	sum->inflight_refused += s->inflight_refused;
+	sum->no_servers += s->no_servers;
 }
 
 /* Each worker judges a server on its own questions. Counts add up; the
@@ -248,7 +250,7 @@ static void add_server(struct upstream_server *sum, const struct upstream_server
 
 struct gather {
 	struct worker_stats *sum;
-	unsigned rtt_samples[CONFIG_MAX_ADDRS];
+	unsigned *rtt_samples;   /* per server */
 };
 
 static void gather_on_loop(struct worker *w, void *arg)
@@ -270,13 +272,18 @@ static void gather_on_loop(struct worker *w, void *arg)
 	sum->upstream.failed += us->failed;
 	sum->tcp_clients += listener_set_tcp_clients(w->listeners);
 	size_t n = upstream_server_count(w->upstream);
-	if (n > CONFIG_MAX_ADDRS)
-		n = CONFIG_MAX_ADDRS;
+	if (w->index == 0) {
+		/* Every worker has the same servers: the daemon hands each the
+		 * same table before it gathers again. */
+		sum->servers = calloc(n ? n : 1, sizeof(sum->servers[0]));
+		g->rtt_samples = calloc(n ? n : 1, sizeof(g->rtt_samples[0]));
+		sum->n_servers = sum->servers && g->rtt_samples ? n : 0;
+	}
+	if (n > sum->n_servers)
+		n = sum->n_servers;
 	for (size_t i = 0; i < n; i++)
 		add_server(&sum->servers[i], upstream_server_at(w->upstream, i), &g->rtt_samples[i],
 			   w->index == 0);
-	if (w->index == 0)
-		sum->n_servers = n;
 }
 
 void worker_gather_stats(struct worker *workers, unsigned n, struct worker_stats *out)
@@ -285,6 +292,14 @@ void worker_gather_stats(struct worker *workers, unsigned n, struct worker_stats
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < n; i++)
 		worker_call(&workers[i], gather_on_loop, &g);
+	free(g.rtt_samples);
+}
+
+void worker_stats_fini(struct worker_stats *st)
+{
+	free(st->servers);
+	st->servers = NULL;
+	st->n_servers = 0;
 }
 
 static void reset_on_loop(struct worker *w, void *arg)

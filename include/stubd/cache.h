@@ -62,6 +62,11 @@ enum cache_result {
 
 struct cache;
 
+/* The clock the daemon gives the cache: monotonic, so TTLs do not jump
+ * with the wall clock; the coarse clock is a vDSO read, cheap enough for
+ * every hit. Milliseconds. */
+uint64_t cache_clock_ms(void);
+
 /* The caller owns the result; free with cache_free(). NULL on no memory
  * or a shard count that is not 0, 1 or a power of two up to
  * CACHE_SHARDS_MAX. */
@@ -107,6 +112,13 @@ size_t cache_flush_all(struct cache *c);
 /* Drops the entries for one name (wire form, any case); with zone, also
  * every name below it. Returns how many. */
 size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone);
+
+/* Makes the entries for one name (wire form, any case; with zone, also
+ * every name below it, the root meaning all) expire at now_ms: no longer
+ * served fresh, still served stale (RFC 8767) within stale_max_age of
+ * now, as when the servers a name goes to change. Returns how many. */
+size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool zone,
+		    uint64_t now_ms);
 
 /* Walks the entries for dump-cache: shard by shard, each shard's entries
  * most recently used first (so the order is per shard, not global). fn

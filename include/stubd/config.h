@@ -16,6 +16,7 @@
 
 #include "stubd/log.h"
 #include "stubd/netaddr.h"
+#include "stubd/route.h"
 
 #define CONFIG_MAX_ADDRS 16
 /* workers: more loops than this buys nothing for a local stub. */
@@ -27,6 +28,11 @@
 #define CONFIG_DEFAULT_RESOLV_CONF "/etc/resolv.conf"
 #define CONFIG_DEFAULT_HOSTS "/etc/hosts"
 #define CONFIG_DEFAULT_CONTROL "/run/stubd/control.sock"
+#define CONFIG_DEFAULT_RUNTIME_DIR "/run/stubd"
+/* forward-zone lines, and the servers one of them may name. */
+#define CONFIG_MAX_FORWARD_ZONES 64
+#define CONFIG_FORWARD_ZONE_MAX 1024   /* one line's value, NUL included */
+#define CONFIG_ZONE_MAX_SERVERS 16
 
 /* What failed while loading; msg is complete and ready to print, e.g.
  * "/etc/stubd/stubd.conf:12: key 'cache-size': 'ten' is not a number". */
@@ -40,8 +46,12 @@ struct config {
 
 	struct netaddr listen[CONFIG_MAX_ADDRS];
 	size_t n_listen;
-	struct netaddr upstream[CONFIG_MAX_ADDRS];
+	struct route_server upstream[CONFIG_MAX_ADDRS];
 	size_t n_upstream;
+	/* "DOMAIN SERVER..." as written, checked when read; turned into
+	 * routes by config_forward_zone_parse() when the table is built. */
+	char forward_zones[CONFIG_MAX_FORWARD_ZONES][CONFIG_FORWARD_ZONE_MAX];
+	size_t n_forward_zones;
 	/* True when no upstream was configured and the list was read from
 	 * resolv_conf (minus our own listen addresses). */
 	bool upstream_from_resolv_conf;
@@ -73,6 +83,11 @@ struct config {
 	unsigned tcp_max_clients;     /* concurrent client connections */
 	unsigned tcp_max_queries;     /* in flight on one connection */
 	unsigned workers;             /* event loops; CONFIG_WORKERS_AUTO: one per CPU */
+	char runtime_dir[PATH_MAX];   /* link settings and the resolv.conf stubd writes */
+	char networkd_dir[PATH_MAX];  /* systemd-networkd's link state files; "" off */
+	unsigned max_links;           /* interfaces with DNS settings */
+	unsigned max_link_servers;    /* per interface */
+	unsigned max_link_domains;    /* per interface */
 
 	enum log_level log_level;
 	bool foreground;
@@ -112,6 +127,12 @@ int config_from_args(struct config *cfg, int argc, char **argv,
  * leaving out our own listen addresses. Logs each address left out.
  * Returns 0 (an empty list is not an error: see the caller). */
 int config_resolve_upstreams(struct config *cfg);
+
+/* Parses a forward-zone value, "DOMAIN SERVER...", into its zone and up
+ * to max servers (*n set). Returns 0, or -EINVAL with why set. */
+int config_forward_zone_parse(const char *text, struct route_domain *zone,
+			      struct route_server *servers, size_t max, size_t *n,
+			      char *why, size_t why_size);
 
 /* Prints the effective settings in config file syntax (--check-config). */
 void config_print(const struct config *cfg, FILE *out);

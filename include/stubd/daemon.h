@@ -42,6 +42,7 @@ struct daemon {
 	unsigned n_workers;
 	bool cpu_steered;          /* UDP queries go to the worker on their CPU */
 	struct control *control;   /* NULL when the socket could not be made */
+	struct routing *routing;   /* links, routes and the table the workers use */
 	struct event *tick;        /* once a second: the queries-per-second ring */
 	struct event *watchdog;    /* pings systemd's watchdog, when it has one */
 	uint64_t qps_ring[DAEMON_QPS_WINDOW];

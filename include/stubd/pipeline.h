@@ -22,6 +22,7 @@
 #include "stubd/config.h"
 #include "stubd/hosts.h"
 #include "stubd/netaddr.h"
+#include "stubd/route.h"
 #include "stubd/upstream.h"
 #include "stubd/wire.h"
 
@@ -41,6 +42,7 @@ struct pipeline_origin {
 	const char *server;      /* the upstream's ADDR:PORT; NULL for other sources */
 	uint32_t age_s;          /* cache: seconds since the answer was stored */
 	bool stale;              /* cache: served stale (RFC 8767) */
+	const char *route;       /* upstream: the route it took (route.h label); else NULL */
 };
 
 struct pipeline_client;
@@ -74,6 +76,7 @@ struct pipeline_stats {
 	uint64_t coalesced;      /* questions that joined a fetch under way */
 	uint64_t stale;          /* stale answers served (RFC 8767) */
 	uint64_t inflight_refused; /* SERVFAIL at once: max-inflight fetches open */
+	uint64_t no_servers;     /* SERVFAIL at once: the name's route has no server */
 	uint64_t latency[PIPELINE_LATENCY_BUCKETS]; /* answers by time to answer */
 };
 
@@ -90,6 +93,14 @@ void pipeline_set_hosts(struct pipeline *p, const struct hosts_table *table,
 
 /* The cache stage (NULL: no cache), borrowed like the hosts table. */
 void pipeline_set_cache(struct pipeline *p, struct cache *cache);
+
+/* The routing table (route.h), borrowed like the hosts table; NULL: no
+ * servers, every miss is SERVFAIL. Lookups run on the miss path only. */
+void pipeline_set_routes(struct pipeline *p, const struct route_table *routes);
+
+/* The route q's name takes now (NULL when there is no table), for
+ * stubctl query. */
+const struct route *pipeline_route(const struct pipeline *p, const struct wire_query *q);
 
 /* Takes the settings the pipeline uses from cfg (reload). */
 void pipeline_configure(struct pipeline *p, const struct config *cfg);

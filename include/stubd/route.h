@@ -60,6 +60,9 @@ const char *route_server_str(const struct route_server *s, char *buf, size_t siz
 
 bool route_server_equal(const struct route_server *a, const struct route_server *b);
 
+/* The interface an IPv6 link-local server is scoped to; 0 for others. */
+unsigned route_server_scope(const struct route_server *s);
+
 /* A routing domain: lowercased wire form, and whether it only routes (a
  * "~" domain) or is a search domain too. The root ("~." or ".") routes
  * every name and is never a search domain. */

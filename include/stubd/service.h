@@ -31,6 +31,12 @@ struct service_fds {
  * kind stubd cannot use (exit 1). */
 int service_take_fds(struct service_fds *fds, struct config_error *err);
 
+/* Makes dir (one level, mode 0755) when it is missing and, started as
+ * root to run as another user, gives it to that user, so stubd can still
+ * write there after dropping root. Failures are logged: what needs the
+ * directory says so again when it cannot write. */
+void service_prepare_dir(const struct config *cfg, const char *dir);
+
 /* sd_notify messages (no-ops without NOTIFY_SOCKET). */
 void service_ready(const char *status);
 void service_status(const char *status);

@@ -23,10 +23,14 @@
 
 #include "stubd/config.h"
 #include "stubd/netaddr.h"
+#include "stubd/route.h"
 #include "stubd/wire.h"
 
 struct upstream_server {
 	struct netaddr addr;
+	uint32_t scope_id;     /* IPv6 link-local: the interface */
+	char tls_name[ROUTE_NAME_TEXT_MAX]; /* "#NAME", for DNS over TLS; "" none */
+	char used_by[ROUTE_LABEL_MAX];      /* "global", "link wg0", ... (route.h) */
 	char name[NETADDR_STRLEN];
 	uint64_t queries;      /* tries sent, UDP and TCP */
 	uint64_t answers;      /* replies accepted */
@@ -83,24 +87,32 @@ typedef void (*upstream_done_fn)(void *arg, enum upstream_status status,
 struct upstream;
 struct upstream_txn;
 
-/* Creates the upstream stage for cfg's servers and timeouts. The caller
- * owns the result and frees it with upstream_free(). */
+/* Creates the upstream stage with cfg's timeouts and no servers yet
+ * (upstream_set_servers gives them). The caller owns the result and
+ * frees it with upstream_free(). */
 struct upstream *upstream_new(struct event_base *base, const struct config *cfg);
 
-/* Takes cfg's servers and timeouts for new questions (SIGHUP); questions
- * already sent finish with the servers they started on. Counters carry
- * over for servers in both lists. Returns 0 or -ENOMEM (nothing changed). */
-int upstream_reconfigure(struct upstream *up, const struct config *cfg);
+/* Takes cfg's timeouts and sizes for new questions (SIGHUP). */
+void upstream_configure(struct upstream *up, const struct config *cfg);
+
+/* Takes the routing table's servers (route.h numbers them; routes refer
+ * to them by index) for new questions; questions already sent finish with
+ * the servers they started on. Counters, RTTs and health carry over for
+ * servers in both. t is only read during the call. Returns 0 or -ENOMEM
+ * (nothing changed). */
+int upstream_set_servers(struct upstream *up, const struct route_table *t);
 
 /* Cancels every transaction still open (no callbacks) and frees. NULL ok. */
 void upstream_free(struct upstream *up);
 
-/* Starts resolving q. Returns the transaction, owned by the upstream
- * module until done is called or upstream_cancel(); NULL when there are no
- * servers, no server could be sent to, or memory ran out (the caller
- * answers SERVFAIL itself; done is never called then). */
+/* Starts resolving q with route's servers (indices from the table last
+ * given to upstream_set_servers; route is only read during the call).
+ * Returns the transaction, owned by the upstream module until done is
+ * called or upstream_cancel(); NULL when the route has no servers, no
+ * server could be sent to, or memory ran out (the caller answers SERVFAIL
+ * itself; done is never called then). */
 struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
-				      upstream_done_fn done, void *arg);
+				      const struct route *route, upstream_done_fn done, void *arg);
 
 /* Stops a transaction; done will not be called. */
 void upstream_cancel(struct upstream_txn *txn);
@@ -109,9 +121,9 @@ void upstream_cancel(struct upstream_txn *txn);
  * RTTs and up/down state stay, they are not counts. */
 void upstream_reset_stats(struct upstream *up);
 
-/* True when every server is down (or there is none): questions would
- * only wait for timeouts. */
-bool upstream_all_down(const struct upstream *up);
+/* True when every server of the route is down (or it has none):
+ * questions would only wait for timeouts. */
+bool upstream_route_down(const struct upstream *up, const struct route *route);
 
 size_t upstream_server_count(const struct upstream *up);
 const struct upstream_server *upstream_server_at(const struct upstream *up, size_t i);

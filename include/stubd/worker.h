@@ -61,7 +61,7 @@ struct worker_stats {
 	struct listener_stats listener;
 	struct pipeline_stats pipeline;
 	struct upstream_stats upstream;
-	struct upstream_server servers[CONFIG_MAX_ADDRS];
+	struct upstream_server *servers; /* every server of the table; worker_stats_fini() frees */
 	size_t n_servers;
 	unsigned tcp_clients;
 	uint64_t queries[CONFIG_MAX_WORKERS]; /* UDP and TCP, per worker: the spread */
@@ -113,6 +113,9 @@ void worker_fini(struct worker *w);
 /* The counters of workers[0..n-1] added up into out, each read on its
  * own loop (worker_call). workers[0] must be worker 0. */
 void worker_gather_stats(struct worker *workers, unsigned n, struct worker_stats *out);
+
+/* Frees what worker_gather_stats() allocated in st. */
+void worker_stats_fini(struct worker_stats *st);
 
 /* Zeroes w's counters (runs on w's loop through worker_call). */
 void worker_reset_stats(struct worker *w);

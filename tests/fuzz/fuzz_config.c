@@ -47,8 +47,8 @@ static void check_sane(const struct config *cfg)
 		FUZZ_CHECK(cfg->listen[i].ss.ss_family == AF_INET ||
 			   cfg->listen[i].ss.ss_family == AF_INET6);
 	for (size_t i = 0; i < cfg->n_upstream; i++)
-		FUZZ_CHECK(cfg->upstream[i].ss.ss_family == AF_INET ||
-			   cfg->upstream[i].ss.ss_family == AF_INET6);
+		FUZZ_CHECK(cfg->upstream[i].addr.ss.ss_family == AF_INET ||
+			   cfg->upstream[i].addr.ss.ss_family == AF_INET6);
 	FUZZ_CHECK(terminated(cfg->resolv_conf, sizeof(cfg->resolv_conf)) && cfg->resolv_conf[0]);
 	FUZZ_CHECK(terminated(cfg->hosts_file, sizeof(cfg->hosts_file)) && cfg->hosts_file[0]);
 	FUZZ_CHECK(cfg->control_socket[0] && strnlen(cfg->control_socket, sizeof(cfg->control_socket)) < 108);

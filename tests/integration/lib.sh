@@ -10,6 +10,17 @@ set -euo pipefail
 : "${FAKEUP:?run through ctest, which sets FAKEUP}"
 : "${DNSQ:?run through ctest, which sets DNSQ}"
 
+# A test that needs network interfaces sets NEEDS_NETNS=1 before sourcing
+# this file: it is run again in a private network namespace (unshare
+# --net) with loopback up, so the veth pairs it makes, and everything it
+# starts, vanish with it.
+if [ "${NEEDS_NETNS:-}" = 1 ] && [ -z "${STUBD_TEST_NETNS:-}" ]; then
+	exec unshare --net env STUBD_TEST_NETNS=1 bash "$0" "$@"
+fi
+if [ -n "${STUBD_TEST_NETNS:-}" ]; then
+	ip link set lo up
+fi
+
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/stubd-test-$TEST_NAME.XXXXXX")
 PIDS=()
@@ -217,3 +228,32 @@ fd_read_frame() {
 	[ -n "$len" ] || return 0
 	timeout 3 dd bs=1 count="$len" status=none <&"$1" | od -v -An -tx1 | tr -d ' \n'
 }
+
+# ---- links (tests run with NEEDS_NETNS=1) ----
+
+# veth_add NAME: an interface NAME, up with a carrier (its peer NAME-p up).
+veth_add() {
+	ip link add "$1" type veth peer name "$1-p"
+	ip link set "$1-p" up
+	ip link set "$1" up
+}
+
+# (/sys/class/net would show the first namespace's interfaces: ask ip.)
+ifindex() { ip -o link show dev "$1" | cut -d: -f1; }
+
+# ctl [stubctl args...]: stubctl against stubd_start's daemon.
+ctl() { "$STUBCTL" -s "$TMP/control.sock" "$@"; }
+
+# rc_setup: "resolvconf" on PATH is stubctl under that name, talking to
+# stubd_start's daemon.
+rc_setup() {
+	mkdir -p "$TMP/bin"
+	ln -sf "$STUBCTL" "$TMP/bin/resolvconf"
+	export PATH="$TMP/bin:$PATH" STUBCTL_SOCKET="$TMP/control.sock"
+}
+
+# a NAME: the A record stubd answers for NAME (dig +short), "" when none.
+a() { q +short "$1" A | head -n 1; }
+
+# rcode NAME: the status dig reports for NAME (NOERROR, SERVFAIL, ...).
+rcode() { q "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }

@@ -1033,6 +1033,45 @@ static void test_configure_shrinks(void **state)
 
 /* ---- flushes and walk -------------------------------------------------- */
 
+/* When the servers a name goes to change (split DNS), its answers stop
+ * being fresh but stay for serve-stale (RFC 8767): the zone's and only
+ * the zone's; the root means every one. */
+static void test_expire_zone(void **state)
+{
+	struct cache_config cfg = base_config();
+	cfg.stale_max_age = 3600;
+	struct cache *c = cache_new(&cfg);
+	static const char *const names[] = { "a.corp.test", "corp.test", "notcorp.test", "other.test" };
+	uint8_t wire[WIRE_NAME_MAX];
+	struct wire_query q;
+	size_t len;
+
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(store_a(c, names[i], 300, (uint32_t)i, 0), 0);
+	size_t wire_len = wire_name(wire, "Corp.Test");
+	assert_int_equal(cache_expire(c, wire, wire_len, true, 10000), 2);
+	for (size_t i = 0; i < 4; i++) {
+		make_query(&q, names[i], WIRE_TYPE_A);
+		if (i < 2) {
+			expect_miss(c, &q, 10000);
+			assert_int_equal(lookup_stale(c, &q, 10000, &len), CACHE_STALE);
+		} else {
+			assert_int_equal(hit_addr(c, &q, 10000), i);
+		}
+	}
+	assert_int_equal(stats(c).entries, 4);
+	/* Expired ones are not counted again. */
+	assert_int_equal(cache_expire(c, wire, wire_len, true, 20000), 0);
+	/* The root: all the rest. */
+	assert_int_equal(cache_expire(c, (const uint8_t *)"", 1, true, 20000), 2);
+	make_query(&q, "other.test", WIRE_TYPE_A);
+	expect_miss(c, &q, 20000);
+	assert_int_equal(lookup_stale(c, &q, 20000, &len), CACHE_STALE);
+	/* Stale until stale_max_age past the moment they were expired. */
+	assert_int_equal(lookup_stale(c, &q, 20000 + 3600000, &len), CACHE_MISS);
+	cache_free(c);
+}
+
 static void test_flush(void **state)
 {
 	struct cache_config cfg = base_config();
@@ -1786,6 +1825,7 @@ int main(void)
 		cmocka_unit_test(test_max_entries_zero),
 		cmocka_unit_test(test_configure_shrinks),
 		cmocka_unit_test(test_flush),
+		cmocka_unit_test(test_expire_zone),
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_serve_stale),
 		cmocka_unit_test(test_prefetch),

@@ -465,6 +465,59 @@ static void test_paths(void **state)
 	assert_set_error("hosts-file", path, "key 'hosts-file': path is longer than 4095 bytes");
 }
 
+/* upstream takes what resolvectl writes: a link-local address with its
+ * interface (refused before), and #NAME for DNS over TLS. */
+static void test_upstream_scope_and_name(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "upstream", "fe80::1%lo", &err), 0);
+	assert_int_equal(((struct sockaddr_in6 *)&cfg.upstream[0].addr.ss)->sin6_scope_id, 1);
+	assert_int_equal(config_set(&cfg, "upstream", "9.9.9.9:853#dns.quad9.net", &err), 0);
+	assert_string_equal(cfg.upstream[1].tls_name, "dns.quad9.net");
+	assert_int_equal(netaddr_port(&cfg.upstream[1].addr), 853);
+	assert_set_error("upstream", "fe80::1",
+			 "key 'upstream': fe80::1 is an IPv6 link-local address: give its "
+			 "interface, as in fe80::1%eth0");
+	assert_set_error("upstream", "fe80::1%nosuchif9",
+			 "key 'upstream': no interface named 'nosuchif9'");
+}
+
+static void test_forward_zones(void **state)
+{
+	struct route_domain zone;
+	struct route_server servers[CONFIG_ZONE_MAX_SERVERS];
+	size_t n;
+	char why[256];
+
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "forward-zone", "corp.example 10.0.0.53 [fd00::53]:5353",
+				    &err), 0);
+	assert_int_equal(config_set(&cfg, "forward-zone", "10.in-addr.arpa 10.0.0.53", &err), 0);
+	assert_int_equal(cfg.n_forward_zones, 2);
+	assert_int_equal(config_forward_zone_parse(cfg.forward_zones[0], &zone, servers,
+						   CONFIG_ZONE_MAX_SERVERS, &n, why, sizeof(why)), 0);
+	assert_int_equal(n, 2);
+	assert_true(zone.route_only);
+	assert_int_equal(netaddr_port(&servers[1].addr), 5353);
+
+	assert_set_error("forward-zone", "corp.example",
+			 "key 'forward-zone': 'corp.example' has no servers: expected DOMAIN "
+			 "SERVER..., e.g. corp.example 10.0.0.53");
+	assert_set_error("forward-zone", "~corp.example 10.0.0.1",
+			 "key 'forward-zone': write the zone without '~' (a forward-zone only routes)");
+	assert_set_error("forward-zone", "corp..example 10.0.0.1",
+			 "key 'forward-zone': domain 'corp..example': empty label in name");
+	assert_set_error("forward-zone", "corp.example 10.0.0",
+			 "key 'forward-zone': '10.0.0' is not an IP address with an optional port "
+			 "(ADDR[:PORT][%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT)");
+	/* The same zone twice is a mistake: which servers were meant? */
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "forward-zone", "corp.example 10.0.0.1", &err), 0);
+	assert_int_equal(config_set(&cfg, "forward-zone", "Corp.Example. 10.0.0.2", &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'forward-zone': a forward-zone for this domain is already "
+				     "set; give all its servers on one line");
+}
+
 static void test_addresses(void **state)
 {
 	config_defaults(&cfg);
@@ -474,16 +527,16 @@ static void test_addresses(void **state)
 	assert_int_equal(netaddr_port(&cfg.listen[1]), 5353);
 	assert_string_equal(str(&cfg.listen[1]), "[::1]:5353");
 	assert_int_equal(config_set(&cfg, "upstream", "192.0.2.1", &err), 0);
-	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.1:53");
 	assert_int_equal(config_set(&cfg, "upstream", "2001:db8::1", &err), 0);
-	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::1]:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "[2001:db8::1]:53");
 
 	assert_set_error("listen", "127.0.0.300",
 			 "key 'listen': '127.0.0.300' is not an address (expected ADDR[:PORT], "
 			 "IPv6 as [::1]:53)");
 	assert_set_error("upstream", "dns.example.org",
-			 "key 'upstream': 'dns.example.org' is not an address (expected "
-			 "ADDR[:PORT], IPv6 as [::1]:53)");
+			 "key 'upstream': 'dns.example.org' is not an IP address with an optional port "
+			 "(ADDR[:PORT][%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT)");
 	assert_set_error("listen", "127.0.0.1:0",
 			 "key 'listen': '127.0.0.1:0' is not an address (expected ADDR[:PORT], "
 			 "IPv6 as [::1]:53)");
@@ -575,8 +628,8 @@ static void test_file_sets_every_key(void **state)
 	assert_string_equal(str(&cfg.listen[0]), "127.0.0.1:5300");
 	assert_string_equal(str(&cfg.listen[1]), "[::1]:5353");
 	assert_int_equal(cfg.n_upstream, 2);
-	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
-	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::1]:5353");
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "[2001:db8::1]:5353");
 	assert_string_equal(cfg.resolv_conf, "/tmp/none/resolv.conf");
 	assert_string_equal(cfg.hosts_file, "none");
 	assert_string_equal(cfg.control_socket, "/tmp/stubd.sock");
@@ -606,7 +659,7 @@ static void test_file_comments_blanks_and_whitespace(void **state)
 				       "hosts-file = /srv/hosts#1 # '#' inside a value stays\n"
 				       "log-level=warning\r\n"
 				       "control-socket = /tmp/with space.sock\n"
-				       "upstream = 192.0.2.1#not-a-comment-but-a-bad-value\n"),
+				       "upstream = 192.0.2.1#not-a-comment..but-a-bad-name\n"),
 			 -EINVAL);
 	/* Everything up to the bad line took effect. */
 	assert_int_equal(cfg.cache_size, 42);
@@ -615,8 +668,8 @@ static void test_file_comments_blanks_and_whitespace(void **state)
 	assert_string_equal(cfg.control_socket, "/tmp/with space.sock");
 	char want[PATH_MAX + 200];
 	snprintf(want, sizeof(want),
-		 "%s:9: key 'upstream': '192.0.2.1#not-a-comment-but-a-bad-value' is not an "
-		 "address (expected ADDR[:PORT], IPv6 as [::1]:53)",
+		 "%s:9: key 'upstream': server name '#not-a-comment..but-a-bad-name': "
+		 "empty label in name",
 		 fx->conf);
 	assert_string_equal(err.msg, want);
 }
@@ -695,7 +748,7 @@ static void test_file_lists_repeat(void **state)
 	assert_string_equal(str(&cfg.listen[0]), "127.0.0.1:53");
 	assert_string_equal(str(&cfg.listen[1]), "127.0.0.2:5353");
 	assert_int_equal(cfg.n_upstream, 3);
-	assert_string_equal(str(&cfg.upstream[2]), "192.0.2.3:53");
+	assert_string_equal(str(&cfg.upstream[2].addr), "192.0.2.3:53");
 }
 
 static void test_file_too_many_addresses(void **state)
@@ -821,8 +874,8 @@ static void test_args_list_flag_replaces_file_list(void **state)
 	assert_int_equal(cfg.n_listen, 1);
 	assert_string_equal(str(&cfg.listen[0]), "[::1]:5353");
 	assert_int_equal(cfg.n_upstream, 2);
-	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
-	assert_string_equal(str(&cfg.upstream[1]), "198.51.100.2:5300");
+	assert_string_equal(str(&cfg.upstream[0].addr), "198.51.100.1:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "198.51.100.2:5300");
 
 	/* Without -l the file's list stays. */
 	char *argv2[] = { "stubd", "-c", fx->conf, "-u", "198.51.100.1", NULL };
@@ -1041,14 +1094,14 @@ static void test_upstreams_from_resolv_conf(void **state)
 	assert_int_equal(args_with_resolv(fx, ""), 0);
 	assert_true(cfg.upstream_from_resolv_conf);
 	assert_int_equal(cfg.n_upstream, 2);
-	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
-	assert_string_equal(str(&cfg.upstream[1]), "[2001:db8::53]:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "[2001:db8::53]:53");
 
 	/* Again (a reload): resolv.conf is read afresh, not appended. */
 	write_file(fx->resolv, "nameserver 198.51.100.9\n");
 	assert_int_equal(config_resolve_upstreams(&cfg), 0);
 	assert_int_equal(cfg.n_upstream, 1);
-	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.9:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "198.51.100.9:53");
 	assert_true(cfg.upstream_from_resolv_conf);
 }
 
@@ -1060,7 +1113,7 @@ static void test_upstreams_configured_skip_resolv_conf(void **state)
 	assert_int_equal(args_with_resolv(fx, "upstream = 198.51.100.1\n"), 0);
 	assert_false(cfg.upstream_from_resolv_conf);
 	assert_int_equal(cfg.n_upstream, 1);
-	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "198.51.100.1:53");
 }
 
 static void test_upstreams_leave_out_own_listen_address(void **state)
@@ -1075,8 +1128,8 @@ static void test_upstreams_leave_out_own_listen_address(void **state)
 	const char *log = log_end(fx);
 	assert_int_equal(r, 0);
 	assert_int_equal(cfg.n_upstream, 2);
-	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.1:53");
-	assert_string_equal(str(&cfg.upstream[1]), "[::1]:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "[::1]:53");
 
 	char want[PATH_MAX + 200];
 	snprintf(want, sizeof(want),
@@ -1095,7 +1148,7 @@ static void test_upstreams_other_port_is_not_a_loop(void **state)
 	write_file(fx->resolv, "nameserver 127.0.0.53\n");
 	assert_int_equal(args_with_resolv(fx, "listen = 127.0.0.53:5353\n"), 0);
 	assert_int_equal(cfg.n_upstream, 1);
-	assert_string_equal(str(&cfg.upstream[0]), "127.0.0.53:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "127.0.0.53:53");
 }
 
 static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
@@ -1113,7 +1166,7 @@ static void test_upstreams_wildcard_listen_leaves_out_loopback(void **state)
 		const char *log = log_end(fx);
 		assert_int_equal(r, 0);
 		assert_int_equal(cfg.n_upstream, 1);
-		assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+		assert_string_equal(str(&cfg.upstream[0].addr), "198.51.100.1:53");
 		assert_non_null(strstr(log, "leaving out nameserver 127.0.0.1:53: stubd listens on "));
 		assert_non_null(strstr(log, "leaving out nameserver [::1]:53: stubd listens on "));
 		assert_non_null(strstr(log, ", which would receive it (no forwarding loops)\n"));
@@ -1152,7 +1205,7 @@ static void test_upstreams_wildcard_listen_leaves_out_local_address(void **state
 	log_end(fx);
 	assert_int_equal(r, 0);
 	assert_int_equal(cfg.n_upstream, 1);
-	assert_string_equal(str(&cfg.upstream[0]), "198.51.100.1:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "198.51.100.1:53");
 
 	/* Listening on loopback only, that address does not reach us. */
 	assert_int_equal(args_with_resolv(fx, ""), 0);
@@ -1169,7 +1222,7 @@ static void test_upstream_set_replaces_resolv_conf_list(void **state)
 	assert_int_equal(config_set(&cfg, "upstream", "192.0.2.53", &err), 0);
 	assert_false(cfg.upstream_from_resolv_conf);
 	assert_int_equal(cfg.n_upstream, 1);
-	assert_string_equal(str(&cfg.upstream[0]), "192.0.2.53:53");
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.53:53");
 }
 
 static void test_upstreams_missing_resolv_conf(void **state)
@@ -1354,10 +1407,11 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 28); /* 27 keys, upstream shown twice */
+	assert_int_equal(n, 34); /* 33 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
+	assert_int_equal(cfg.n_forward_zones, 1);
 	assert_int_equal(cfg.cache_size, 10000);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
 	assert_false(cfg.foreground);
@@ -1402,6 +1456,8 @@ int main(void)
 		TEST(test_log_levels),
 		TEST(test_paths),
 		TEST(test_addresses),
+		TEST(test_upstream_scope_and_name),
+		TEST(test_forward_zones),
 		TEST(test_too_many_addresses),
 		TEST(test_empty_values),
 		TEST(test_unknown_keys),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,7 +31,35 @@ struct world {
 	struct pipeline *p;
 	struct cache *cache;
 	struct hosts_options hopt;
+	struct route_table *routes;
 };
+
+/* The bench's routing cell: 50 links with 4 routing domains each, so the
+ * hit path is measured with routing in place (it must not look). */
+static struct route_table *many_routes(const struct config *cfg)
+{
+	enum { LINKS = 50, DOMAINS = 4 };
+	static struct route_link_input links[LINKS];
+	static struct route_server servers[LINKS];
+	static struct route_domain domains[LINKS][DOMAINS];
+	static char names[LINKS][16];
+	for (int i = 0; i < LINKS; i++) {
+		char text[64];
+		snprintf(names[i], sizeof(names[i]), "vpn%d", i);
+		snprintf(text, sizeof(text), "127.0.%d.1:9", i + 1);
+		assert_int_equal(route_server_parse(text, 0, &servers[i], NULL, 0), 0);
+		for (int j = 0; j < DOMAINS; j++) {
+			snprintf(text, sizeof(text), "~d%d.corp%d.example", j, i);
+			assert_int_equal(route_domain_parse(text, &domains[i][j], NULL, 0), 0);
+		}
+		links[i] = (struct route_link_input){ .ifindex = (unsigned)i + 2, .name = names[i],
+						      .up = true, .servers = &servers[i], .n_servers = 1,
+						      .domains = domains[i], .n_domains = DOMAINS };
+	}
+	struct route_input in = { .global = cfg->upstream, .n_global = cfg->n_upstream,
+				  .links = links, .n_links = LINKS };
+	return route_table_new(&in);
+}
 
 static int setup(void **state)
 {
@@ -41,6 +70,10 @@ static int setup(void **state)
 	w->base = event_base_new();
 	w->up = upstream_new(w->base, &w->cfg);
 	w->p = pipeline_new(w->up, &w->cfg);
+	w->routes = many_routes(&w->cfg);
+	assert_non_null(w->routes);
+	assert_int_equal(upstream_set_servers(w->up, w->routes), 0);
+	pipeline_set_routes(w->p, w->routes);
 	struct cache_config cc = { .max_entries = 100, .max_bytes = 1 << 20, .max_ttl = 86400,
 				   .max_negative_ttl = 3600, .servfail_ttl = 5,
 				   .stale_max_age = 86400 };
@@ -57,6 +90,7 @@ static int teardown(void **state)
 	pipeline_free(w->p);
 	cache_free(w->cache);
 	upstream_free(w->up);
+	route_table_free(w->routes);
 	event_base_free(w->base);
 	free(w);
 	return 0;
