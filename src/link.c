@@ -2,6 +2,7 @@
 #include "stubd/link.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,22 +400,28 @@ static struct link_settings *source_slot(struct link *l, enum link_source source
 	return &rec->s;
 }
 
-/* Checks the merged result against the caps and installs it. On error
- * the caller puts back what it changed. */
-static int refresh(struct link_registry *r, struct link *l, char *why, size_t why_size)
+/* Merges l's settings and installs the result; with check_caps, first
+ * checks it against the caps (a front end adding settings). A cap refuses
+ * only growth past it: a link a reload left above a lowered cap may still
+ * change other settings or shrink. On error the caller puts back what it
+ * changed. */
+static int refresh(struct link_registry *r, struct link *l, bool check_caps, char *why,
+		   size_t why_size)
 {
 	struct link_settings merged;
 	int err = merge_link(l, &merged);
 	if (err < 0)
 		return say(why, why_size, err, "out of memory");
-	if (merged.n_servers > r->limits.max_servers) {
+	if (check_caps && merged.n_servers > r->limits.max_servers &&
+	    merged.n_servers > l->effective.n_servers) {
 		size_t n = merged.n_servers;
 		link_settings_clear(&merged);
 		return say(why, why_size, -E2BIG,
 			   "%s would have %zu DNS servers; at most %zu per interface "
 			   "(max-link-servers in stubd.conf)", l->name, n, r->limits.max_servers);
 	}
-	if (merged.n_domains > r->limits.max_domains) {
+	if (check_caps && merged.n_domains > r->limits.max_domains &&
+	    merged.n_domains > l->effective.n_domains) {
 		size_t n = merged.n_domains;
 		link_settings_clear(&merged);
 		return say(why, why_size, -E2BIG,
@@ -425,6 +432,15 @@ static int refresh(struct link_registry *r, struct link *l, char *why, size_t wh
 	l->effective = merged;
 	r->generation++;
 	return 0;
+}
+
+/* After a front end's settings went: fewer settings, so no cap applies,
+ * not even one a reload lowered below what the link already had. */
+static void refresh_dropped(struct link_registry *r, struct link *l)
+{
+	char why[64];
+	if (refresh(r, l, false, why, sizeof(why)) < 0)
+		log_err("links: %s: %s; its DNS settings stay as they were", l->name, why);
 }
 
 static int check_new_link(struct link_registry *r, const struct link *l, char *why,
@@ -444,15 +460,47 @@ static void drop_record_at(struct link *l, size_t i)
 	l->n_records--;
 }
 
+/* A NAME as resolvconf -a gives it ("eth0.dhclient"): the state file
+ * writes it between blanks, so it must have none. */
+static bool record_name_ok(const char *record)
+{
+	if (!record || !*record || strlen(record) >= RECORD_NAME_MAX)
+		return false;
+	for (const char *c = record; *c; c++)
+		if (*c <= ' ' || *c >= 0x7f)
+			return false;
+	return true;
+}
+
+/* A record NAME is one set of settings, as resolvconf keeps it: when it
+ * now goes to l (the interface it names was renamed, or another took its
+ * name), the copy another link holds goes. */
+static void drop_record_elsewhere(struct link_registry *r, const struct link *l,
+				  const char *record)
+{
+	for (size_t i = 0; i < r->n_links; i++) {
+		struct link *other = r->links[i];
+		for (size_t j = 0; other != l && j < other->n_records; j++) {
+			if (strcmp(other->records[j].name, record) == 0) {
+				drop_record_at(other, j);
+				refresh_dropped(r, other);
+				break;
+			}
+		}
+	}
+}
+
 int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	     const char *record, struct link_settings *s, char *why, size_t why_size)
 {
 	struct link *l = find_link(r, ifindex);
 	if (!l)
 		return say(why, why_size, -ENODEV, "no interface with index %u", ifindex);
-	if (source == LINK_SOURCE_RESOLVCONF && (!record || !*record || strlen(record) >= RECORD_NAME_MAX))
-		return say(why, why_size, -EINVAL, "a resolvconf record needs a name of 1-%d bytes",
-			   RECORD_NAME_MAX - 1);
+	if (source >= LINK_SOURCE_COUNT_)
+		return say(why, why_size, -EINVAL, "unknown source of settings");
+	if (source == LINK_SOURCE_RESOLVCONF && !record_name_ok(record))
+		return say(why, why_size, -EINVAL, "a resolvconf record needs a name of 1-%d "
+			   "printable ASCII characters, no blanks", RECORD_NAME_MAX - 1);
 	int err = check_new_link(r, l, why, why_size);
 	if (err < 0)
 		return err;
@@ -463,7 +511,7 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 			   "with resolvconf -d", l->name, LINK_MAX_RECORDS);
 	struct link_settings old = *slot;
 	*slot = *s;
-	err = refresh(r, l, why, why_size);
+	err = refresh(r, l, true, why, why_size);
 	if (err < 0) {
 		*slot = old;
 		if (was_new)
@@ -472,6 +520,8 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	}
 	link_settings_clear(&old);
 	link_settings_init(s);
+	if (source == LINK_SOURCE_RESOLVCONF)
+		drop_record_elsewhere(r, l, record);
 	return 0;
 }
 
@@ -503,16 +553,21 @@ int link_set_manual_fields(struct link_registry *r, unsigned ifindex, struct lin
 			next.modes[f] = s->modes[f];
 	struct link_settings old = l->manual;
 	l->manual = next;
-	err = refresh(r, l, why, why_size);
+	err = refresh(r, l, true, why, why_size);
 	if (err < 0) {
 		l->manual = old;
 		return err;
 	}
-	/* Free what s replaced; s gives up what it handed over. */
-	if (s->has_servers && old.servers != next.servers)
+	/* Free what s replaced, and what s held in fields it did not set;
+	 * s gives up what it handed over. */
+	if (s->has_servers)
 		free(old.servers);
-	if (s->has_domains && old.domains != next.domains)
+	else
+		free(s->servers);
+	if (s->has_domains)
 		free(old.domains);
+	else
+		free(s->domains);
 	link_settings_init(s);
 	return 0;
 }
@@ -525,7 +580,7 @@ int link_drop_record(struct link_registry *r, const char *record)
 			if (strcmp(l->records[j].name, record) != 0)
 				continue;
 			drop_record_at(l, j);
-			refresh(r, l, NULL, 0); /* fewer settings: never over a cap */
+			refresh_dropped(r, l);
 			return 0;
 		}
 	}
@@ -538,7 +593,7 @@ void link_drop_networkd(struct link_registry *r, unsigned ifindex)
 	if (!l || settings_empty(&l->networkd))
 		return;
 	link_settings_clear(&l->networkd);
-	refresh(r, l, NULL, 0);
+	refresh_dropped(r, l);
 }
 
 int link_revert(struct link_registry *r, unsigned ifindex)
@@ -549,7 +604,7 @@ int link_revert(struct link_registry *r, unsigned ifindex)
 	link_settings_clear(&l->manual);
 	while (l->n_records > 0)
 		drop_record_at(l, l->n_records - 1);
-	refresh(r, l, NULL, 0);
+	refresh_dropped(r, l);
 	return 0;
 }
 
@@ -616,8 +671,10 @@ void link_route_input(struct link_registry *r, struct route_input *in)
 	in->n_links = 0;
 	free(r->inputs);
 	r->inputs = calloc(r->n_links ? r->n_links : 1, sizeof(r->inputs[0]));
-	if (!r->inputs)
+	if (!r->inputs) {
+		log_err("links: out of memory; routing as if no interface had DNS settings");
 		return;
+	}
 	for (size_t i = 0; i < r->n_links; i++) {
 		const struct link *l = r->links[i];
 		r->inputs[i] = (struct route_link_input){
@@ -645,7 +702,7 @@ size_t link_search_domains(const struct link_registry *r, const struct route_dom
 			continue;
 		for (size_t j = 0; j < l->effective.n_domains && n < max; j++) {
 			const struct route_domain *d = &l->effective.domains[j];
-			bool seen = d->route_only;
+			bool seen = d->route_only || d->len <= 1; /* the root is never searched */
 			for (size_t k = 0; k < n && !seen; k++)
 				seen = wire_name_equal(out[k]->wire, out[k]->len, d->wire, d->len);
 			if (!seen)
@@ -768,7 +825,9 @@ static int load_field(struct link_settings *s, char *field, unsigned ifindex, ch
 		return load_list(s, true, eq + 1, ifindex, why, why_size);
 	if (strcmp(field, "domains") == 0 && !s->has_domains)
 		return load_list(s, false, eq + 1, ifindex, why, why_size);
-	if (strcmp(field, "default-route") == 0 && (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)) {
+	if (strcmp(field, "default-route") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return say(why, why_size, -EINVAL, "default-route=%.40s is not yes or no", value);
 		s->default_route = strcmp(value, "yes") == 0;
 		return 0;
 	}
@@ -790,12 +849,14 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	char *source = strtok_r(NULL, " \t\n", &save);
 	if (!idx_text || !name || !source)
 		return say(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE");
-	if (strspn(idx_text, "0123456789") != strlen(idx_text) || strlen(idx_text) > 9)
-		return say(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE, not '%.40s'", idx_text);
-	unsigned ifindex = (unsigned)strtoul(idx_text, NULL, 10);
-	const struct link *l = find_link(r, ifindex);
-	if (!l || strcmp(l->name, name) != 0)
-		return 0;
+	/* A line that is not ours says so, rather than passing for a link
+	 * that is gone: "abc" is no index 0. */
+	errno = 0;
+	char *end;
+	unsigned long v = strtoul(idx_text, &end, 10);
+	if (idx_text[0] < '0' || idx_text[0] > '9' || *end != '\0' || errno || v == 0 || v > UINT_MAX)
+		return say(why, why_size, -EINVAL, "'%.40s' is not an interface index", idx_text);
+	unsigned ifindex = (unsigned)v;
 	enum link_source src;
 	const char *record = NULL;
 	if (strcmp(source, link_source_names[LINK_SOURCE_MANUAL]) == 0) {
@@ -806,6 +867,11 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	} else {
 		return say(why, why_size, -EINVAL, "unknown source '%.40s'", source);
 	}
+	/* Settings of an interface that is gone, or whose index another one
+	 * has now: not restored, and no error. */
+	const struct link *l = find_link(r, ifindex);
+	if (!l || strcmp(l->name, name) != 0)
+		return 0;
 	struct link_settings s;
 	link_settings_init(&s);
 	int err = 0;
@@ -827,7 +893,8 @@ int link_registry_load(struct link_registry *r, FILE *in, const char *path)
 
 	while ((len = getline(&line, &cap, in)) > 0) {
 		lineno++;
-		if (line[0] == '#' || line[0] == '\n')
+		const char *text = line + strspn(line, " \t");
+		if (*text == '#' || *text == '\n' || *text == '\0')
 			continue;
 		int rc;
 		if (strlen(line) != (size_t)len)

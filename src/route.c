@@ -19,7 +19,7 @@ const char *const route_kind_names[ROUTE_KIND_COUNT_] = {
 	[ROUTE_LINK] = "link",
 };
 
-/* Longest "used by" text kept per server; longer lists end in "...". */
+/* What a "used by" list that no longer fits its buffer ends in. */
 #define USED_BY_ELLIPSIS "..."
 
 static int fail(char *why, size_t why_size, const char *fmt, ...)
@@ -72,32 +72,69 @@ static int parse_scope(const char *zone, unsigned *ifindex, char *why, size_t wh
 }
 
 /* Cuts "%ZONE" out of "[fe80::1%eth0]:53", "[fe80::1]:53%eth0" or
- * "fe80::1%eth0" into zone (IF_NAMESIZE-ish bytes), leaving the address
- * with its port in buf. Returns false when there is no zone. */
-static bool cut_zone(char *buf, char *zone, size_t zone_size)
+ * "fe80::1%eth0" into zone (zone_size bytes), leaving the address with its
+ * port in buf. Returns 0 when there is no zone, 1 when there is one, -1
+ * when it is too long to be an interface name or index. */
+static int cut_zone(char *buf, char *zone, size_t zone_size)
 {
 	char *pct = strchr(buf, '%');
 	if (!pct)
-		return false;
+		return 0;
 	char *end = strchr(pct, ']');
 	if (!end)
 		end = pct + strlen(pct);
 	size_t len = (size_t)(end - pct - 1);
-	snprintf(zone, zone_size, "%.*s", (int)len, pct + 1);
+	if (len >= zone_size)
+		return -1;
+	memcpy(zone, pct + 1, len);
+	zone[len] = '\0';
 	memmove(pct, end, strlen(end) + 1);
-	return true;
+	return 1;
+}
+
+/* Host names as certificates carry them and domains as users route by
+ * them: letters, digits, '-' and '_' (RFC 952/1123, plus the '_' of SRV
+ * and service names). Nothing that the text forms would have to escape,
+ * so what route_*_str() writes parses back, and the link state file can
+ * use ',' and blanks as separators. */
+static bool name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == '.';
+}
+
+/* Says what is wrong with the first character name_char() refuses. */
+static int bad_char(char *why, size_t why_size, const char *what, const char *name)
+{
+	const char *c = name;
+	while (name_char(*c))
+		c++;
+	unsigned char u = (unsigned char)*c;
+	if (u == ' ' || u == '\t')
+		return fail(why, why_size, "%s '%.64s' has a blank", what, name);
+	if (u < 0x20 || u == 0x7f)
+		return fail(why, why_size, "%s has a control character (byte 0x%02x)", what, u);
+	if (u >= 0x80)
+		return fail(why, why_size, "%s '%.64s' has a non-ASCII character "
+			    "(write IDNs in their xn-- form)", what, name);
+	if (u == '\\')
+		return fail(why, why_size, "%s '%.64s' has a '\\': escapes are not taken here", what, name);
+	return fail(why, why_size, "%s '%.64s' has '%c': only letters, digits, '-' and '_' "
+		    "may make up a label", what, name, u);
 }
 
 static int check_tls_name(const char *name, char *why, size_t why_size)
 {
 	uint8_t wire[WIRE_NAME_MAX];
 	const char *bad = NULL;
-	if (strlen(name) > ROUTE_NAME_TEXT_MAX - 1)
+	size_t len = strlen(name);
+	/* 253 characters, and the one trailing dot a name may carry. */
+	if (len > (size_t)ROUTE_NAME_TEXT_MAX - 1 + (len > 0 && name[len - 1] == '.'))
 		return fail(why, why_size, "server name '#%.40s...' is longer than 253 characters", name);
 	for (const char *c = name; *c; c++)
-		if (*c <= ' ' || *c >= 0x7f || *c == '\\')
-			return fail(why, why_size, "server name '#%s' has a character a host name cannot have", name);
-	if (wire_name_from_text(name, strlen(name), true, wire, &bad) == 0)
+		if (!name_char(*c))
+			return bad_char(why, why_size, "server name", name);
+	if (wire_name_from_text(name, len, true, wire, &bad) == 0)
 		return fail(why, why_size, "server name '#%s': %s", name, bad);
 	return 0;
 }
@@ -124,12 +161,14 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 		if (n > 0 && out->tls_name[n - 1] == '.')
 			out->tls_name[n - 1] = '\0';
 	}
-	bool has_zone = cut_zone(buf, zone, sizeof(zone));
+	int has_zone = cut_zone(buf, zone, sizeof(zone));
+	if (has_zone < 0)
+		return fail(why, why_size, "'%s': the part after '%%' is too long for an interface", text);
 	if (netaddr_parse(buf, 53, &out->addr) < 0)
 		return fail(why, why_size, "'%s' is not an IP address with an optional port "
 			    "(ADDR[:PORT][%%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT)", text);
 	unsigned scope = 0;
-	if (has_zone && parse_scope(zone, &scope, why, why_size) < 0)
+	if (has_zone > 0 && parse_scope(zone, &scope, why, why_size) < 0)
 		return -EINVAL;
 	if (!is_link_local6(&out->addr))
 		return 0; /* a zone means nothing to a routed address */
@@ -208,9 +247,8 @@ int route_domain_parse(const char *text, struct route_domain *out, char *why, si
 	if (len > 253 + (name[len - 1] == '.'))
 		return fail(why, why_size, "domain '%.40s...' is longer than 253 characters", name);
 	for (const char *c = name; *c; c++)
-		if (*c <= ' ' || *c >= 0x7f || *c == '\\')
-			return fail(why, why_size, "domain '%.64s' has a blank, control, '\\' or "
-				    "non-ASCII character (write IDNs in their xn-- form)", name);
+		if (!name_char(*c))
+			return bad_char(why, why_size, "domain", name);
 	size_t n = wire_name_from_text(name, len, true, out->wire, &bad);
 	if (n == 0)
 		return fail(why, why_size, "domain '%.64s': %s", name, bad);
@@ -268,14 +306,15 @@ static bool ends_with(const char *s, const char *tail)
 	return n >= m && strcmp(s + n - m, tail) == 0;
 }
 
-/* Appends sep and text to buf; when they do not fit, "..." once. */
+/* Appends sep and text to buf; when they do not fit, "..." once. Room
+ * for the "..." is always kept, so a list cut short always says so. */
 static void append_text(char *buf, size_t size, const char *sep, const char *text)
 {
 	size_t used = strlen(buf);
 	size_t need = (used ? strlen(sep) : 0) + strlen(text);
 	if (ends_with(buf, USED_BY_ELLIPSIS))
 		return;
-	if (used + need + 1 > size) {
+	if (used + need + strlen(USED_BY_ELLIPSIS) + 1 > size) {
 		if (used + strlen(USED_BY_ELLIPSIS) + 1 <= size)
 			strcat(buf, USED_BY_ELLIPSIS);
 		return;
@@ -285,15 +324,39 @@ static void append_text(char *buf, size_t size, const char *sep, const char *tex
 	strcat(buf, text);
 }
 
-/* The table's index of s, added when new; -1 when memory runs out. */
+/* Whether list ("global, link wg0, ...") names who already: a whole item,
+ * not a part of one ("link eth1" is not in "link eth10"). */
+static bool list_has(const char *list, const char *who)
+{
+	size_t n = strlen(who);
+	for (const char *p = list; (p = strstr(p, who)) != NULL; p++) {
+		bool starts = p == list || (p >= list + 2 && p[-2] == ',' && p[-1] == ' ');
+		bool ends = p[n] == '\0' || p[n] == ',';
+		if (starts && ends)
+			return true;
+	}
+	return false;
+}
+
+/* The table's index of s, -1 when it has none yet. */
+static int find_server(const struct route_table *t, const struct route_server *s)
+{
+	for (size_t i = 0; i < t->n_servers; i++)
+		if (route_server_equal(&t->servers[i].server, s))
+			return (int)i;
+	return -1;
+}
+
+/* The table's index of s, added when new, with used_by added to whom it
+ * serves; -1 when memory runs out. */
 static int add_server(struct route_table *t, const struct route_server *s, const char *used_by)
 {
-	for (size_t i = 0; i < t->n_servers; i++) {
-		if (!route_server_equal(&t->servers[i].server, s))
-			continue;
-		if (!strstr(t->servers[i].used_by, used_by))
-			append_text(t->servers[i].used_by, sizeof(t->servers[i].used_by), ", ", used_by);
-		return (int)i;
+	int found = find_server(t, s);
+	if (found >= 0) {
+		struct route_server_info *info = &t->servers[found];
+		if (!list_has(info->used_by, used_by))
+			append_text(info->used_by, sizeof(info->used_by), ", ", used_by);
+		return found;
 	}
 	if (t->n_servers >= UINT16_MAX)
 		return -1;
@@ -312,24 +375,27 @@ static int add_server(struct route_table *t, const struct route_server *s, const
 	return (int)t->n_servers++;
 }
 
-/* Adds servers to r once each, in order, up to ROUTE_MAX_SERVERS. */
+/* Adds servers to r once each, in order, up to ROUTE_MAX_SERVERS. A
+ * server left out is not made a server of the table for it: status must
+ * not show it as used by a route that never asks it. */
 static int route_add_servers(struct route_table *t, struct route *r, const struct route_server *servers,
 			     size_t n, const char *used_by)
 {
 	for (size_t i = 0; i < n; i++) {
-		int idx = add_server(t, &servers[i], used_by);
-		if (idx < 0)
-			return -ENOMEM;
+		int known = find_server(t, &servers[i]);
 		bool have = false;
-		for (size_t j = 0; j < r->n_servers && !have; j++)
-			have = r->servers[j] == idx;
-		if (have)
-			continue;
-		if (r->n_servers == ROUTE_MAX_SERVERS) {
+		for (size_t j = 0; known >= 0 && j < r->n_servers && !have; j++)
+			have = r->servers[j] == known;
+		if (!have && r->n_servers == ROUTE_MAX_SERVERS) {
 			t->truncated = true;
 			continue;
 		}
-		r->servers[r->n_servers++] = (uint16_t)idx;
+		/* Also when r has it already: another link of a shared domain. */
+		int idx = add_server(t, &servers[i], used_by);
+		if (idx < 0)
+			return -ENOMEM;
+		if (!have)
+			r->servers[r->n_servers++] = (uint16_t)idx;
 	}
 	return 0;
 }
@@ -374,8 +440,9 @@ static int add_zone(struct route_table *t, const struct route_zone_input *z)
 	char text[ROUTE_NAME_TEXT_MAX + 2], used_by[ROUTE_LABEL_MAX];
 	route_domain_str(&z->zone, text, sizeof(text));
 	const char *plain = text[0] == '~' ? text + 1 : text;
-	/* A forward-zone beats links with the same domain: set them aside. */
-	memset(&d->route, 0, sizeof(d->route));
+	/* Zones go in before links' domains, so d is new here; links that
+	 * have this domain later find from_zone and stay out (a tie goes to
+	 * the forward-zone). */
 	d->from_zone = true;
 	d->route.kind = ROUTE_FORWARD_ZONE;
 	snprintf(used_by, sizeof(used_by), "forward-zone %.75s", plain);

@@ -53,7 +53,7 @@ struct route_server {
 int route_server_parse(const char *text, unsigned ifindex, struct route_server *out,
 		       char *why, size_t why_size);
 
-/* The text form again: "192.0.2.1", "192.0.2.1:5353", "[fe80::1%wlan0]:53",
+/* The text form again: "192.0.2.1", "192.0.2.1:5353", "fe80::1%wlan0", "[fe80::1%wlan0]:5353",
  * "9.9.9.9#dns.quad9.net" (port shown when not 53; the scope as the
  * interface's name when it still exists, else its index). */
 const char *route_server_str(const struct route_server *s, char *buf, size_t size);
@@ -73,8 +73,9 @@ struct route_domain {
 };
 
 /* "corp.example", "~corp.example", "corp.example.", "~.", ".": one
- * trailing dot allowed, at most 253 characters, labels of 1-63 bytes of
- * printable ASCII (no blanks, no '\\'). Returns 0, or -EINVAL with why set. */
+ * trailing dot allowed, at most 253 characters, labels of 1-63 letters,
+ * digits, '-' or '_' (IDNs in their xn-- form; what route_domain_str()
+ * writes parses back). Returns 0, or -EINVAL with why set. */
 int route_domain_parse(const char *text, struct route_domain *out, char *why, size_t why_size);
 
 /* "corp.example" or "~corp.example"; the root as "~.". */
