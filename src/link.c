@@ -665,16 +665,14 @@ void link_each_source(const struct link *l, link_source_fn fn, void *arg)
 		fn(arg, LINK_SOURCE_RESOLVCONF, l->records[i].name, &l->records[i].s);
 }
 
-void link_route_input(struct link_registry *r, struct route_input *in)
+int link_route_input(struct link_registry *r, struct route_input *in)
 {
 	in->links = NULL;
 	in->n_links = 0;
 	free(r->inputs);
 	r->inputs = calloc(r->n_links ? r->n_links : 1, sizeof(r->inputs[0]));
-	if (!r->inputs) {
-		log_err("links: out of memory; routing as if no interface had DNS settings");
-		return;
-	}
+	if (!r->inputs)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->n_links; i++) {
 		const struct link *l = r->links[i];
 		r->inputs[i] = (struct route_link_input){
@@ -690,6 +688,7 @@ void link_route_input(struct link_registry *r, struct route_input *in)
 	}
 	in->links = r->inputs;
 	in->n_links = r->n_links;
+	return 0;
 }
 
 size_t link_search_domains(const struct link_registry *r, const struct route_domain **out,
@@ -754,7 +753,7 @@ static void save_settings(FILE *out, const struct link *l, enum link_source sour
 	if (s->has_servers) {
 		fputs(" servers=", out);
 		for (size_t i = 0; i < s->n_servers; i++)
-			fprintf(out, "%s%s", i ? "," : "", route_server_str(&s->servers[i], text, sizeof(text)));
+			fprintf(out, "%s%s", i ? "," : "", route_server_format(&s->servers[i], true, text, sizeof(text)));
 	}
 	if (s->has_domains) {
 		fputs(" domains=", out);

@@ -183,6 +183,12 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 
 const char *route_server_str(const struct route_server *s, char *buf, size_t size)
 {
+	return route_server_format(s, false, buf, size);
+}
+
+const char *route_server_format(const struct route_server *s, bool numeric_scope, char *buf,
+				size_t size)
+{
 	char host[INET6_ADDRSTRLEN], zone[IF_NAMESIZE + 16] = "";
 	const struct netaddr *a = &s->addr;
 	uint16_t port = netaddr_port(a);
@@ -194,7 +200,7 @@ const char *route_server_str(const struct route_server *s, char *buf, size_t siz
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, host, sizeof(host));
 	if (scope) {
 		char name[IF_NAMESIZE];
-		if (if_indextoname(scope, name))
+		if (!numeric_scope && if_indextoname(scope, name))
 			snprintf(zone, sizeof(zone), "%%%s", name);
 		else
 			snprintf(zone, sizeof(zone), "%%%u", scope);

@@ -93,8 +93,9 @@ static struct route_table *build_table(struct routing *rt)
 		.zones = z->in,
 		.n_zones = z->n,
 	};
-	link_route_input(rt->links, &in);
-	struct route_table *t = route_table_new(&in);
+	struct route_table *t = NULL;
+	if (link_route_input(rt->links, &in) == 0)
+		t = route_table_new(&in);
 	free(z);
 	return t;
 }

@@ -127,8 +127,10 @@ int link_revert(struct link_registry *r, unsigned ifindex);
 
 /* ---- the result ---- */
 
-/* A change count: bumped by every call that changed an effective setting,
- * so the daemon rebuilds the table and saves state only then. */
+/* A change count: bumped by every change the registry accepts (a front
+ * end's settings, or what the kernel says), even when the merged result
+ * stays the same: the daemon rebuilds the table and saves state only
+ * when it moved. */
 unsigned long link_registry_generation(const struct link_registry *r);
 
 /* Each link the kernel knows of, in index order. */
@@ -151,8 +153,9 @@ typedef void (*link_source_fn)(void *arg, enum link_source source, const char *r
 void link_each_source(const struct link *l, link_source_fn fn, void *arg);
 
 /* Fills in->links (n_links) for route_table_new(): an array the registry
- * owns, valid until the next change. */
-void link_route_input(struct link_registry *r, struct route_input *in);
+ * owns, valid until the next change. Returns 0, or -ENOMEM (in->links
+ * then empty). */
+int link_route_input(struct link_registry *r, struct route_input *in);
 
 /* The search domains of every link that is up, in link order, without
  * repeats: for resolv.conf's "search" line. Writes at most max; returns

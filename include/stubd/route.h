@@ -58,6 +58,12 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
  * interface's name when it still exists, else its index). */
 const char *route_server_str(const struct route_server *s, char *buf, size_t size);
 
+/* The same, with the scope as the interface's index when numeric_scope:
+ * for files read back later, which an interface name (it may hold a ','
+ * or change) must not garble. */
+const char *route_server_format(const struct route_server *s, bool numeric_scope, char *buf,
+				size_t size);
+
 bool route_server_equal(const struct route_server *a, const struct route_server *b);
 
 /* The interface an IPv6 link-local server is scoped to; 0 for others. */

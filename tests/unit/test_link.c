@@ -596,7 +596,7 @@ static void test_route_input_and_search_domains(void **state)
 	assert_int_equal(link_search_domains(r, out, 0), 0);
 
 	struct route_input in = { 0 };
-	link_route_input(r, &in);
+	assert_int_equal(link_route_input(r, &in), 0);
 	assert_int_equal(in.n_links, 4);
 	assert_int_equal(in.links[0].ifindex, 2);
 	assert_string_equal(in.links[0].name, "eth0");
