@@ -114,5 +114,15 @@ check_match "garbage line logged with file and line" "$TMP/run/links:1: " "$(cat
 check_match "bad server logged with its line" "$TMP/run/links:3: .*999\.1\.1\.1" "$(cat "$TMP/stubd.log")"
 check_eq "the good line restored" 192.0.2.20 "$(a e.corp.example)"
 
+# forward-zone lines come and go with a reload (SIGHUP).
+fakeup_start_at FZ 127.40.0.1:53 --answer 192.0.2.40
+check_eq "before the reload: no server for it" SERVFAIL "$(rcode a.fz.example)"
+stubd_conf "runtime-directory = $TMP/run" "networkd-links-dir = $TMP/netif" \
+	"max-link-domains = 50" "forward-zone = fz.example 127.40.0.1"
+kill -HUP "$STUBD_PID"
+wait_for 3 grep -q 'configuration reloaded' "$TMP/stubd.log" || fail "no reload"
+check_eq "after the reload: the forward-zone" 192.0.2.40 "$(a b.fz.example)"
+check_eq "links kept across the reload" 192.0.2.20 "$(a f.corp.example)"
+
 check "stubd still running" stubd_alive
 pass
