@@ -914,16 +914,26 @@ static bool name_in(const uint8_t *name, size_t len, const uint8_t *zone, size_t
 	return false;
 }
 
-/* cache_flush_name() within one shard, locked. */
-static size_t flush_name_locked(struct cache_shard *s, const uint8_t *name, size_t name_len,
-				bool zone)
+/* What a flush or an expiry does to each entry for a name (or zone). */
+enum name_action {
+	NAME_DROP,    /* flush-cache NAME */
+	NAME_EXPIRE,  /* the name's servers changed: stale from now on */
+};
+
+/* act_on_names() within one shard, locked. */
+static size_t act_on_names_locked(struct cache_shard *s, const uint8_t *name, size_t name_len,
+				  bool zone, enum name_action action, uint64_t now_ms)
 {
 	size_t n = 0;
 	struct cache_entry *e = s->lru_head;
 	while (e) {
 		struct cache_entry *next = e->next;
-		if (name_in(entry_name(e), e->qname_len, name, name_len, zone)) {
-			entry_drop(s, e);
+		if ((action == NAME_DROP || e->expires_at_ms > now_ms) &&
+		    name_in(entry_name(e), e->qname_len, name, name_len, zone)) {
+			if (action == NAME_DROP)
+				entry_drop(s, e);
+			else
+				e->expires_at_ms = now_ms;
 			n++;
 		}
 		e = next;
@@ -931,49 +941,33 @@ static size_t flush_name_locked(struct cache_shard *s, const uint8_t *name, size
 	return n;
 }
 
-size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone)
+/* O(entries) and every shard: an admin command or a change of routes,
+ * not worth an index per name; a zone's names are spread over all
+ * shards anyway. */
+static size_t act_on_names(struct cache *c, const uint8_t *name, size_t name_len, bool zone,
+			   enum name_action action, uint64_t now_ms)
 {
 	size_t n = 0;
 	if (name_len == 0 || name_len > WIRE_NAME_MAX)
 		return 0;
-	/* O(entries) and every shard: an admin command, not worth an index
-	 * per name; a zone's names are spread over all shards anyway. */
 	for (unsigned i = 0; i < c->n_shards; i++) {
 		struct cache_shard *s = &c->shard[i];
 		pthread_mutex_lock(&s->lock);
-		n += flush_name_locked(s, name, name_len, zone);
+		n += act_on_names_locked(s, name, name_len, zone, action, now_ms);
 		pthread_mutex_unlock(&s->lock);
 	}
 	return n;
 }
 
-/* cache_expire() within one shard, locked. */
-static size_t expire_locked(struct cache_shard *s, const uint8_t *name, size_t name_len,
-			    bool zone, uint64_t now_ms)
+size_t cache_flush_name(struct cache *c, const uint8_t *name, size_t name_len, bool zone)
 {
-	size_t n = 0;
-	for (struct cache_entry *e = s->lru_head; e; e = e->next) {
-		if (e->expires_at_ms <= now_ms || !name_in(entry_name(e), e->qname_len, name, name_len, zone))
-			continue;
-		e->expires_at_ms = now_ms;
-		n++;
-	}
-	return n;
+	return act_on_names(c, name, name_len, zone, NAME_DROP, 0);
 }
 
 size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool zone,
 		    uint64_t now_ms)
 {
-	size_t n = 0;
-	if (name_len == 0 || name_len > WIRE_NAME_MAX)
-		return 0;
-	for (unsigned i = 0; i < c->n_shards; i++) {
-		struct cache_shard *s = &c->shard[i];
-		pthread_mutex_lock(&s->lock);
-		n += expire_locked(s, name, name_len, zone, now_ms);
-		pthread_mutex_unlock(&s->lock);
-	}
-	return n;
+	return act_on_names(c, name, name_len, zone, NAME_EXPIRE, now_ms);
 }
 
 static void walk_locked(const struct cache_shard *s, uint64_t now_ms, cache_visit_fn fn,
