@@ -19,10 +19,12 @@ fakeup_start_at BROKEN 127.60.0.1:53 --mode servfail
 veth_add eth0
 veth_add tun0
 veth_add wg0
+veth_add tun1
 
 mkdir -p "$TMP/run"
 stubd_conf "runtime-directory = $TMP/run" "networkd-links-dir = $TMP/netif" \
-	"forward-zone = a.corp.example 127.40.0.1" "upstream-timeout = 300"
+	"forward-zone = a.corp.example 127.40.0.1" "upstream-timeout = 300" \
+	"workers = 2" # the table reaches every worker
 stubd_start -c "$TMP/stubd.conf"
 rc_setup
 
@@ -57,6 +59,15 @@ check_eq "the VPN was not asked for it" 0 "$(count_log VPN 'www3\.example')"
 check_match "stubctl query says which route" 'route: link tun0 \(~corp\.example\)' \
 	"$(ctl query wiki.corp.example)"
 check_match "status shows the link and who set it" 'Set by: +stubctl' "$(ctl status)"
+
+# openvpn's update-resolv-conf, its own command lines: its search domain
+# routes to its server; -d takes its record away and nothing else.
+printf 'search vpn.example\nnameserver 127.20.0.1\n' | resolvconf -a tun1.openvpn
+check_eq "openvpn's search domain routes to the VPN" 192.0.2.20 "$(a host.vpn.example)"
+resolvconf -d tun1.openvpn
+check_no_match "openvpn's record is gone" 'tun1' "$(ctl dns)"
+check_match "stubctl's settings on tun0 stay" 'tun0 +[0-9]+ +127\.20\.0\.1' "$(ctl dns tun0)"
+check_eq "openvpn's domain is gone" 192.0.2.10 "$(a host2.vpn.example)"
 
 # A forward-zone under the VPN's domain wins: longest match.
 check_eq "forward-zone beats the link's shorter domain" 192.0.2.40 "$(a x.a.corp.example)"
