@@ -413,7 +413,11 @@ static int cmd_resolvconf_add(struct routing *rt, int argc, char **argv, struct 
 	if (status != 0)
 		return status;
 	unsigned ifindex = link_record_ifindex(routing_links(rt), a.record);
-	if (ifindex == 0) {
+	if (ifindex == 0 && !strchr(a.record, '.')) {
+		/* NetworkManager's "NetworkManager": every connection's servers
+		 * at once, no interface; they apply system-wide. */
+		ifindex = LINK_SYSTEM_INDEX;
+	} else if (ifindex == 0) {
 		if (a.if_exists) {
 			report_note(r, REPORT_TONE_DIM, "no interface for %s; ignored (-f)", a.record);
 			return 0;
