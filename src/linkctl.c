@@ -113,15 +113,15 @@ void linkctl_report_status(const struct routing *rt, struct report *r)
 	struct link_registry *links = routing_links((struct routing *)rt);
 	const struct route_table *t = routing_table(rt);
 
-	size_t shown = 0;
+	size_t n_shown = 0;
 	report_begin(r, "links", "Links");
 	for (size_t i = 0; i < link_count(links); i++) {
 		if (!link_has_any(link_at(links, i)))
 			continue;
 		report_link(r, link_at(links, i));
-		shown++;
+		n_shown++;
 	}
-	if (shown == 0)
+	if (n_shown == 0)
 		report_note(r, REPORT_TONE_DIM, "  no interface has DNS settings (stubctl dns IFACE "
 			    "SERVER, resolvconf, networkd or NetworkManager set them)");
 	report_end(r);
