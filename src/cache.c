@@ -621,6 +621,24 @@ enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q
 			       lookup_stale_locked);
 }
 
+/* cache_has_stale() within q's shard, locked: a look, nothing written,
+ * nothing counted, the LRU untouched. */
+static enum cache_result has_stale_locked(struct cache_shard *s, const struct cache_key *k,
+					  const struct wire_query *q, uint64_t now_ms,
+					  struct reply_out *r)
+{
+	const struct cache_entry *e = table_find(s, k);
+	return e && now_ms >= e->expires_at_ms && now_ms < stale_deadline(s, e) ? CACHE_STALE
+										  : CACHE_MISS;
+}
+
+bool cache_has_stale(struct cache *c, const struct wire_query *q, uint64_t now_ms)
+{
+	size_t len;
+	return lookup_in_shard(c, q, now_ms, NULL, 0, 0, 0, &len, NULL, has_stale_locked) ==
+	       CACHE_STALE;
+}
+
 /* ---- public: store -------------------------------------------------- */
 
 /* What the first pass over a stored answer learned. */

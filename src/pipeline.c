@@ -1,6 +1,7 @@
 /* pipeline.c - the per-question stages. See pipeline.h. */
 #include "stubd/pipeline.h"
 
+#include <event2/event_struct.h> /* the stale timer, embedded in a fetch */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -39,15 +40,21 @@ struct pipeline_fetch {
 	struct wire_query q;      /* as the first asker sent it */
 	struct upstream_txn *txn;
 	char route[ROUTE_LABEL_MAX]; /* the way it went, for stubctl query */
+	/* RFC 8767 §5: armed when a stale answer is at hand; when it fires,
+	 * the waiting clients get that and the fetch goes on without them. */
+	struct event stale_timer;
+	bool stale_armed;
 	SLIST_HEAD(, pipeline_waiter) waiters;
 };
 
 struct pipeline {
+	struct event_base *base;
 	const struct hosts_table *hosts;
 	const struct hosts_options *hosts_opt;
 	struct cache *cache;      /* borrowed; NULL only in tests without one */
 	const struct route_table *routes; /* borrowed; NULL: no servers at all */
 	bool serve_stale;
+	struct timeval stale_answer_timeout;
 	unsigned max_inflight;
 	unsigned n_fetches;
 	struct upstream *up;
@@ -59,11 +66,13 @@ struct pipeline {
 	uint8_t scratch[WIRE_MSG_MAX];
 };
 
-struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg)
+struct pipeline *pipeline_new(struct event_base *base, struct upstream *up,
+			      const struct config *cfg)
 {
 	struct pipeline *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->base = base;
 	p->up = up;
 	pipeline_configure(p, cfg);
 	for (size_t i = 0; i < FETCH_BUCKETS; i++)
@@ -75,6 +84,8 @@ void pipeline_configure(struct pipeline *p, const struct config *cfg)
 {
 	p->edns_size = cfg->edns_buffer_size;
 	p->serve_stale = cfg->serve_stale && cfg->stale_max_age > 0;
+	p->stale_answer_timeout.tv_sec = cfg->stale_answer_timeout_ms / 1000;
+	p->stale_answer_timeout.tv_usec = (cfg->stale_answer_timeout_ms % 1000) * 1000;
 	p->max_inflight = cfg->max_inflight;
 }
 
@@ -108,6 +119,8 @@ static void fetch_free(struct pipeline_fetch *f)
 		free(w);
 		f->p->stats.pending--;
 	}
+	if (f->stale_armed)
+		evtimer_del(&f->stale_timer);
 	LIST_REMOVE(f, link);
 	f->p->n_fetches--;
 	free(f);
@@ -267,6 +280,57 @@ static void answer_waiter(struct pipeline *p, struct pipeline_waiter *w,
 		set_origin(&origin, PIPELINE_SOURCE_LOCAL);
 	}
 	deliver(p, w, p->scratch, len, &origin, now);
+}
+
+/* A stale answer (RFC 8767) for q fitted to client into out, with origin
+ * set; 0 when there is none. */
+static size_t stale_reply(struct pipeline *p, const struct wire_query *q,
+			  const struct pipeline_client *client, uint8_t *out, size_t cap,
+			  struct pipeline_origin *origin, uint64_t now)
+{
+	size_t len = 0;
+	if (!p->cache || !p->serve_stale || client->skip_cache)
+		return 0;
+	enum cache_result r = cache_lookup_stale(p->cache, q, now, out, cap, client->reply_limit,
+						 p->edns_size, &len, NULL);
+	if (r != CACHE_STALE && r != CACHE_HIT)
+		return 0;
+	set_origin(origin, PIPELINE_SOURCE_CACHE);
+	origin->stale = r == CACHE_STALE;
+	p->stats.stale += r == CACHE_STALE;
+	return len;
+}
+
+/* RFC 8767 §5's client-response timer: the clients of a fetch that has a
+ * stale answer at hand get it now, and the fetch goes on without them to
+ * refresh the cache. */
+static void on_stale_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipeline_fetch *f = arg;
+	struct pipeline *p = f->p;
+	uint64_t now = now_ms();
+	struct pipeline_waiter *w;
+
+	f->stale_armed = false;
+	while ((w = SLIST_FIRST(&f->waiters)) != NULL) {
+		struct pipeline_origin origin;
+		size_t len = stale_reply(p, &w->q, &w->client, p->scratch, sizeof(p->scratch), &origin, now);
+		if (len == 0)
+			return; /* gone meanwhile: they wait for the fetch after all */
+		SLIST_REMOVE_HEAD(&f->waiters, link);
+		p->stats.pending--;
+		deliver(p, w, p->scratch, len, &origin, now);
+		free(w);
+	}
+}
+
+static void arm_stale_timer(struct pipeline *p, struct pipeline_fetch *f)
+{
+	if (f->stale_armed || !p->cache || !p->serve_stale || !p->base ||
+	    !cache_has_stale(p->cache, &f->q, now_ms()))
+		return;
+	evtimer_assign(&f->stale_timer, p->base, on_stale_timer, f);
+	f->stale_armed = evtimer_add(&f->stale_timer, &p->stale_answer_timeout) == 0;
 }
 
 /* RFC 9520 §3.2: remember a failure briefly, so a dead upstream is not
@@ -442,11 +506,18 @@ size_t pipeline_submit(struct pipeline *p, const struct wire_query *q,
 		p->stats.coalesced++;
 	} else {
 		f = start_fetch(p, q, hash, route);
-		if (!f)
+		if (!f) {
+			/* Nothing can be asked (no server, max-inflight): an
+			 * answer at hand, even stale, beats SERVFAIL (RFC 8767). */
+			len = stale_reply(p, q, client, out, cap, origin, now_ms());
+			if (len > 0)
+				return counted(p, out, len, origin->source);
 			return servfail(p, q, out, cap, origin);
+		}
 	}
 	if (!add_waiter(p, f, q, client))
 		return servfail(p, q, out, cap, origin);
+	arm_stale_timer(p, f);
 	return 0;
 }
 

@@ -66,7 +66,7 @@ int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *ba
 	w->upstream = upstream_new(w->base, cfg);
 	if (!w->upstream)
 		return -1;
-	w->pipeline = pipeline_new(w->upstream, cfg);
+	w->pipeline = pipeline_new(w->base, w->upstream, cfg);
 	if (!w->pipeline)
 		return -1;
 	pipeline_set_cache(w->pipeline, cache);

@@ -96,6 +96,11 @@ enum cache_result cache_lookup_stale(struct cache *c, const struct wire_query *q
 				     uint64_t now_ms, uint8_t *out, size_t cap, size_t limit,
 				     size_t our_edns_size, size_t *out_len, uint32_t *age_s);
 
+/* True when q has an expired answer still within stale_max_age: what
+ * cache_lookup_stale() would serve as CACHE_STALE, looked at only (no
+ * copy, no counter, no LRU move). For arming RFC 8767's timer. */
+bool cache_has_stale(struct cache *c, const struct wire_query *q, uint64_t now_ms);
+
 /* Stores a stored answer (scrub.h's form) for q's question. Its lifetime:
  * positive answers the smallest TTL of the answer section's records;
  * NXDOMAIN and NODATA min(SOA TTL, SOA MINIMUM) from the authority section

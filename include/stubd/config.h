@@ -75,6 +75,7 @@ struct config {
 	unsigned cache_max_negative_ttl;
 	bool serve_stale;            /* RFC 8767 */
 	unsigned stale_max_age;      /* seconds past expiry */
+	unsigned stale_answer_timeout_ms; /* RFC 8767 client-response timer */
 
 	unsigned upstream_timeout_ms; /* one try at one server */
 	unsigned query_timeout_ms;    /* the whole question, all tries: then SERVFAIL */

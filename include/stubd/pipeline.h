@@ -83,8 +83,11 @@ struct pipeline_stats {
 struct pipeline;
 
 /* The caller owns the pipeline and frees it with pipeline_free(); up is
- * borrowed and must outlive it. */
-struct pipeline *pipeline_new(struct upstream *up, const struct config *cfg);
+ * borrowed and must outlive it. base runs the serve-stale timers (RFC
+ * 8767 stale-answer-timeout); NULL: none, stale answers only when every
+ * try has failed. */
+struct pipeline *pipeline_new(struct event_base *base, struct upstream *up,
+			      const struct config *cfg);
 
 /* The hosts stage's table (NULL when the hosts file is off) and options,
  * both borrowed: the daemon swaps them on reload and keeps them alive. */

@@ -42,4 +42,39 @@ dt=$(($(now_ms) - t0))
 check_match "stale answer while every upstream is down" 'ttl2\.example\.test\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A' "$out"
 check "at once, not after the timeouts (${dt} ms)" test "$dt" -lt 250
 check "a refresh still went upstream" wait_for 2 grep -q '^udp ttl2\.example\.test\.' "$TMP/SILENT.log"
+
+# RFC 8767 §5: a server that has not been seen down yet but is silent
+# now: a client with a stale answer at hand gets it at
+# stale-answer-timeout, not after every try (query-timeout 4 s here).
+kill -TERM "$STUBD_PID"; wait "$STUBD_PID" 2>/dev/null || true
+fakeup_start UP4
+printf 'upstream-timeout = 1500\nquery-timeout = 4000\nstale-answer-timeout = 800\n' >"$TMP/timer.conf"
+stubd_start -u "$UP4" -c "$TMP/timer.conf"
+check_eq "fresh answer" "192.0.2.1" "$(q +short ttl2.example.test)"
+kill -TERM "${PIDS[-2]}"; wait "${PIDS[-2]}" 2>/dev/null || true
+fakeup_start_at SILENT2 "$UP4" --mode dead
+sleep 2.3
+t0=$(now_ms)
+out=$(q +tries=1 +time=5 +noall +answer ttl2.example.test A)
+dt=$(($(now_ms) - t0))
+check_match "stale answer at the client-response timer" 'ttl2\.example\.test\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A' "$out"
+check_between "after stale-answer-timeout, long before query-timeout (ms)" 700 1400 "$dt"
+check "the refresh went on upstream" wait_for 2 grep -q '^udp ttl2\.example\.test\.' "$TMP/SILENT2.log"
+check_match "counted as stale" '"stale": *[1-9]' "$("$STUBCTL" -s "$TMP/control.sock" --json statistics)"
+
+# Nothing can be asked (max-inflight 1, taken by a silent question): a
+# stale answer at hand beats SERVFAIL.
+kill -TERM "$STUBD_PID"; wait "$STUBD_PID" 2>/dev/null || true
+kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+fakeup_start UP5
+printf 'max-inflight = 1\nupstream-timeout = 2000\nquery-timeout = 4000\n' >"$TMP/full.conf"
+stubd_start -u "$UP5" -c "$TMP/full.conf"
+check_eq "fresh answer" "192.0.2.1" "$(q +short ttl2.example.test)"
+sleep 2.3
+q +tries=1 +time=1 drop.example.test A >/dev/null 2>&1 &
+blocker=$!
+sleep 0.2
+out=$(q +tries=1 +time=2 +noall +answer ttl2.example.test A)
+check_match "max-inflight reached: the stale answer, not SERVFAIL" 'ttl2\.example\.test\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A' "$out"
+wait "$blocker" || true
 pass

@@ -1407,7 +1407,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 34); /* 33 keys, upstream shown twice */
+	assert_int_equal(n, 35); /* 34 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);

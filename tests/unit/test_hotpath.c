@@ -69,7 +69,7 @@ static int setup(void **state)
 	assert_int_equal(config_set(&w->cfg, "upstream", "127.0.0.1:9", &err), 0);
 	w->base = event_base_new();
 	w->up = upstream_new(w->base, &w->cfg);
-	w->p = pipeline_new(w->up, &w->cfg);
+	w->p = pipeline_new(w->base, w->up, &w->cfg);
 	w->routes = many_routes(&w->cfg);
 	assert_non_null(w->routes);
 	assert_int_equal(upstream_set_servers(w->up, w->routes), 0);
