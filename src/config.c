@@ -38,6 +38,7 @@ enum key_kind {
 	KEY_UINT,
 	KEY_DURATION, /* milliseconds; "2s" and "1500ms" also accepted */
 	KEY_LOG_LEVEL,
+	KEY_STRATEGY, /* fastest or order (upstream_policy.h) */
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
@@ -136,6 +137,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, max_inflight),
 	  .min = 1, .max = 100000, .default_text = "1024",
 	  .help = "questions waiting for an upstream at once; past it, new ones get SERVFAIL" },
+	{ .name = "upstream-strategy", .kind = KEY_STRATEGY,
+	  .offset = offsetof(struct config, upstream_strategy),
+	  .default_text = "fastest",
+	  .help = "fastest: the server with the lowest measured RTT first; order: the first healthy one as listed" },
 	{ .name = "upstream-timeout", .kind = KEY_DURATION,
 	  .offset = offsetof(struct config, upstream_timeout_ms),
 	  .min = 50, .max = 30000, .default_text = "1000",
@@ -337,6 +342,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 		return;
 	case KEY_LOG_LEVEL:
 		snprintf(buf, size, "error, warning, info or debug");
+		return;
+	case KEY_STRATEGY:
+		snprintf(buf, size, "fastest or order");
 		return;
 	case KEY_BOOL:
 		snprintf(buf, size, "yes or no");
@@ -619,6 +627,11 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		if (log_level_parse(text, field(cfg, k)) < 0)
 			return fail(why,
 				    "'%s' is not a log level (expected error, warning, info or debug)",
+				    quote(text, &q));
+		return 0;
+	case KEY_STRATEGY:
+		if (policy_strategy_parse(text, field(cfg, k)) < 0)
+			return fail(why, "'%s' is not a strategy (expected fastest or order)",
 				    quote(text, &q));
 		return 0;
 	case KEY_BOOL:
@@ -1277,6 +1290,10 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_LOG_LEVEL:
 		fprintf(out, "%s = %s\n", k->name,
 			log_level_names[*(const enum log_level *)cfield(cfg, k)]);
+		return;
+	case KEY_STRATEGY:
+		fprintf(out, "%s = %s\n", k->name,
+			policy_strategy_names[*(const enum policy_strategy *)cfield(cfg, k)]);
 		return;
 	case KEY_BOOL:
 		fprintf(out, "%s = %s\n", k->name, *(const bool *)cfield(cfg, k) ? "yes" : "no");
