@@ -323,34 +323,55 @@ static void init_link(struct link *l)
 	link_settings_init(&l->effective);
 }
 
+/* A new link for ifindex, in its place in the sorted array; NULL when
+ * memory runs out. */
+static struct link *add_link(struct link_registry *r, unsigned ifindex, const char *name, bool up)
+{
+	if (r->n_links == r->cap_links) {
+		size_t cap = r->cap_links ? 2 * r->cap_links : 16;
+		struct link **grown = realloc(r->links, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		r->links = grown;
+		r->cap_links = cap;
+	}
+	struct link *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	init_link(l);
+	l->ifindex = ifindex;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->up = up;
+	size_t at = slot_of(r, ifindex);
+	memmove(&r->links[at + 1], &r->links[at], (r->n_links - at) * sizeof(r->links[0]));
+	r->links[at] = l;
+	r->n_links++;
+	r->generation++;
+	return l;
+}
+
+/* The system-wide pseudo-link, made on first use: always up. */
+static struct link *system_link(struct link_registry *r)
+{
+	struct link *l = find_link(r, LINK_SYSTEM_INDEX);
+	return l ? l : add_link(r, LINK_SYSTEM_INDEX, LINK_SYSTEM_NAME, true);
+}
+
+/* The system link goes once nothing is set on it. */
+static void drop_system_link_if_empty(struct link_registry *r, struct link *l);
+
 void link_kernel_update(struct link_registry *r, unsigned ifindex, const char *name, bool up)
 {
+	if (ifindex == LINK_SYSTEM_INDEX)
+		return; /* not the kernel's */
 	struct link *l = find_link(r, ifindex);
 	if (!l) {
-		if (r->n_links == r->cap_links) {
-			size_t cap = r->cap_links ? 2 * r->cap_links : 16;
-			struct link **grown = realloc(r->links, cap * sizeof(*grown));
-			if (!grown) {
-				log_err("links: out of memory; interface %s is not tracked", name);
-				return;
-			}
-			r->links = grown;
-			r->cap_links = cap;
-		}
-		l = calloc(1, sizeof(*l));
-		if (!l) {
+		if (!add_link(r, ifindex, name, up))
 			log_err("links: out of memory; interface %s is not tracked", name);
-			return;
-		}
-		init_link(l);
-		l->ifindex = ifindex;
-		size_t at = slot_of(r, ifindex);
-		memmove(&r->links[at + 1], &r->links[at], (r->n_links - at) * sizeof(r->links[0]));
-		r->links[at] = l;
-		r->n_links++;
-	} else if (l->up == up && strcmp(l->name, name) == 0) {
 		return;
 	}
+	if (l->up == up && strcmp(l->name, name) == 0)
+		return;
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	l->up = up;
 	r->generation++;
@@ -358,6 +379,8 @@ void link_kernel_update(struct link_registry *r, unsigned ifindex, const char *n
 
 void link_kernel_remove(struct link_registry *r, unsigned ifindex)
 {
+	if (ifindex == LINK_SYSTEM_INDEX)
+		return;
 	size_t at = slot_of(r, ifindex);
 	if (at >= r->n_links || r->links[at]->ifindex != ifindex)
 		return;
@@ -493,7 +516,9 @@ static void drop_record_elsewhere(struct link_registry *r, const struct link *l,
 int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	     const char *record, struct link_settings *s, char *why, size_t why_size)
 {
-	struct link *l = find_link(r, ifindex);
+	struct link *l = ifindex == LINK_SYSTEM_INDEX && source == LINK_SOURCE_RESOLVCONF
+				 ? system_link(r)
+				 : find_link(r, ifindex);
 	if (!l)
 		return say(why, why_size, -ENODEV, "no interface with index %u", ifindex);
 	if (source >= LINK_SOURCE_COUNT_)
@@ -581,10 +606,22 @@ int link_drop_record(struct link_registry *r, const char *record)
 				continue;
 			drop_record_at(l, j);
 			refresh_dropped(r, l);
+			drop_system_link_if_empty(r, l);
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+static void drop_system_link_if_empty(struct link_registry *r, struct link *l)
+{
+	if (l->ifindex != LINK_SYSTEM_INDEX || link_has_settings(l))
+		return;
+	size_t at = slot_of(r, l->ifindex);
+	link_free(l);
+	memmove(&r->links[at], &r->links[at + 1], (r->n_links - at - 1) * sizeof(r->links[0]));
+	r->n_links--;
+	r->generation++;
 }
 
 void link_drop_networkd(struct link_registry *r, unsigned ifindex)
@@ -853,7 +890,9 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	errno = 0;
 	char *end;
 	unsigned long v = strtoul(idx_text, &end, 10);
-	if (idx_text[0] < '0' || idx_text[0] > '9' || *end != '\0' || errno || v == 0 || v > UINT_MAX)
+	bool system = v == LINK_SYSTEM_INDEX && strcmp(name, LINK_SYSTEM_NAME) == 0;
+	if (idx_text[0] < '0' || idx_text[0] > '9' || *end != '\0' || errno || (v == 0 && !system) ||
+	    v > UINT_MAX)
 		return say(why, why_size, -EINVAL, "'%.40s' is not an interface index", idx_text);
 	unsigned ifindex = (unsigned)v;
 	enum link_source src;
@@ -869,8 +908,10 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	/* Settings of an interface that is gone, or whose index another one
 	 * has now: not restored, and no error. */
 	const struct link *l = find_link(r, ifindex);
-	if (!l || strcmp(l->name, name) != 0)
+	if (!system && (!l || strcmp(l->name, name) != 0))
 		return 0;
+	if (system && src != LINK_SOURCE_RESOLVCONF)
+		return say(why, why_size, -EINVAL, "only resolvconf records apply system-wide");
 	struct link_settings s;
 	link_settings_init(&s);
 	int err = 0;

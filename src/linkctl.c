@@ -113,10 +113,17 @@ void linkctl_report_status(const struct routing *rt, struct report *r)
 	struct link_registry *links = routing_links((struct routing *)rt);
 	const struct route_table *t = routing_table(rt);
 
+	size_t n_shown = 0;
 	report_begin(r, "links", "Links");
-	for (size_t i = 0; i < link_count(links); i++)
-		if (link_has_any(link_at(links, i)))
-			report_link(r, link_at(links, i));
+	for (size_t i = 0; i < link_count(links); i++) {
+		if (!link_has_any(link_at(links, i)))
+			continue;
+		report_link(r, link_at(links, i));
+		n_shown++;
+	}
+	if (n_shown == 0)
+		report_note(r, REPORT_TONE_DIM, "  no interface has DNS settings (stubctl dns IFACE "
+			    "SERVER, resolvconf, networkd or NetworkManager set them)");
 	report_end(r);
 	if (!routing_knows_links(rt))
 		report_note(r, REPORT_TONE_BAD,
@@ -413,7 +420,11 @@ static int cmd_resolvconf_add(struct routing *rt, int argc, char **argv, struct 
 	if (status != 0)
 		return status;
 	unsigned ifindex = link_record_ifindex(routing_links(rt), a.record);
-	if (ifindex == 0) {
+	if (ifindex == 0 && !strchr(a.record, '.')) {
+		/* NetworkManager's "NetworkManager": every connection's servers
+		 * at once, no interface; they apply system-wide. */
+		ifindex = LINK_SYSTEM_INDEX;
+	} else if (ifindex == 0) {
 		if (a.if_exists) {
 			report_note(r, REPORT_TONE_DIM, "no interface for %s; ignored (-f)", a.record);
 			return 0;

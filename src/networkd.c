@@ -1,337 +1,653 @@
-/* networkd.c - networkd's link state files, parsed and watched. See networkd.h. */
+/* networkd.c - systemd-networkd's link state files: the parser and the
+ * inotify watch. See networkd.h. */
+#define _GNU_SOURCE
 #include "stubd/networkd.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "stubd/log.h"
 
-/* A state file is a few hundred bytes; anything much larger is not one. */
-#define STATE_FILE_MAX (256 * 1024)
+/* ---- the parser -------------------------------------------------------- */
 
-struct networkd_watch {
-	struct event_base *base;
-	char dir[PATH_MAX];
-	networkd_fn fn;
-	void *arg;
-	int fd;                   /* inotify */
-	int wd;                   /* the directory's watch, -1 until it exists */
-	struct event *read_ev;
-	struct event *retry_ev;
-};
-
-struct parse_ctx {
+struct parse {
 	const char *path;
-	unsigned line;
-	void (*warn)(void *arg, const char *msg);
+	unsigned ifindex;
+	unsigned lineno;
+	networkd_warn_fn warn;
 	void *warn_arg;
+	unsigned n_warnings;
+	/* DOMAINS= and ROUTE_DOMAINS= each replace their own part when
+	 * repeated, so they are kept apart until the end. */
+	struct route_domain *search, *route;
+	size_t n_search, n_route;
+	bool has_search, has_route;
+	bool unmanaged;           /* ADMIN_STATE= says networkd keeps off it */
 };
 
-static void warn_item(struct parse_ctx *ctx, const char *key, const char *why)
+static void default_warn(void *arg, const char *msg)
 {
-	char msg[PATH_MAX + 512];
-	snprintf(msg, sizeof(msg), "%s:%u: %s: %s; that item is skipped", ctx->path, ctx->line, key,
-		 why);
-	if (ctx->warn)
-		ctx->warn(ctx->warn_arg, msg);
-	else
-		log_warn("networkd: %s", msg);
+	log_warn("%s", msg);
 }
 
-static size_t count_words(const char *value)
+/* Reports a problem at the current line (none when lineno is 0). */
+static void say(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct parse *p, const char *fmt, ...)
 {
-	size_t n = 0;
-	bool in_word = false;
-	for (const char *c = value; *c; c++) {
-		bool blank = isspace((unsigned char)*c);
-		n += !blank && !in_word;
-		in_word = !blank;
-	}
-	return n;
-}
+	char why[512], msg[PATH_MAX + 600];
 
-static int add_servers(struct link_settings *s, char *value, unsigned ifindex,
-		       struct parse_ctx *ctx)
-{
-	char why[256], *save = NULL;
-	size_t n = count_words(value);
-	struct route_server *grown = realloc(s->servers, (s->n_servers + n + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	s->servers = grown;
-	s->has_servers = true;
-	for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		if (route_server_parse(w, ifindex, &s->servers[s->n_servers], why, sizeof(why)) < 0)
-			warn_item(ctx, "DNS", why);
+	if (p->n_warnings > NETWORKD_MAX_WARNINGS)
+		return;
+	if (p->n_warnings++ == NETWORKD_MAX_WARNINGS) {
+		snprintf(msg, sizeof(msg), "%s: more problems, not reported", p->path);
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		if (p->lineno)
+			snprintf(msg, sizeof(msg), "%s:%u: %s", p->path, p->lineno, why);
 		else
-			s->n_servers++;
+			snprintf(msg, sizeof(msg), "%s: %s", p->path, why);
 	}
+	p->warn(p->warn_arg, msg);
+}
+
+/* Appends one element of size bytes to *list, n of them. The array is
+ * resized when n is 0 or a power of two (to twice n), which keeps room for
+ * one more as n goes up and down by one. */
+static int append(void **list, size_t *n, size_t size, const void *item)
+{
+	if ((*n & (*n - 1)) == 0) {
+		size_t cap = *n ? 2 * *n : 1;
+		void *grown = realloc(*list, cap * size);
+		if (!grown)
+			return -ENOMEM;
+		*list = grown;
+	}
+	memcpy((char *)*list + *n * size, item, size);
+	(*n)++;
 	return 0;
 }
 
-static int add_domains(struct link_settings *s, char *value, bool route_only,
-		       struct parse_ctx *ctx)
+/* The next blank-separated word of *at, NUL-terminated in place; NULL at
+ * the end. */
+static char *next_word(char **at)
 {
-	char why[256], *save = NULL;
-	size_t n = count_words(value);
-	struct route_domain *grown = realloc(s->domains, (s->n_domains + n + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	s->domains = grown;
-	s->has_domains = true;
-	for (char *w = strtok_r(value, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		struct route_domain *d = &s->domains[s->n_domains];
-		/* networkd writes route-only domains without the '~'. */
-		if (route_domain_parse(w, d, why, sizeof(why)) < 0) {
-			warn_item(ctx, route_only ? "ROUTE_DOMAINS" : "DOMAINS", why);
+	char *w = *at + strspn(*at, " \t");
+	if (*w == '\0')
+		return NULL;
+	char *end = w + strcspn(w, " \t");
+	*at = *end ? end + 1 : end;
+	*end = '\0';
+	return w;
+}
+
+static int parse_servers(struct parse *p, char *value, struct link_settings *s)
+{
+	char why[256];
+
+	free(s->servers);
+	s->servers = NULL;
+	s->n_servers = 0;
+	s->has_servers = true;
+	for (char *w; (w = next_word(&value));) {
+		struct route_server srv;
+		if (route_server_parse(w, p->ifindex, &srv, why, sizeof(why)) < 0) {
+			say(p, "DNS= server '%.80s' skipped: %s", w, why);
 			continue;
 		}
-		d->route_only = d->route_only || route_only;
-		s->n_domains++;
+		bool dup = false;
+		for (size_t i = 0; i < s->n_servers && !dup; i++)
+			dup = route_server_equal(&s->servers[i], &srv);
+		if (!dup && append((void **)&s->servers, &s->n_servers, sizeof(srv), &srv) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
 
-static void set_mode(struct link_settings *s, enum link_feature f, const char *key,
-		     const char *value, struct parse_ctx *ctx)
+static bool has_domain_name(const struct route_domain *list, size_t n, const struct route_domain *d)
 {
-	if (link_mode_parse(f, value, &s->modes[f]) < 0)
-		warn_item(ctx, key, "not a value this setting takes");
+	for (size_t i = 0; i < n; i++)
+		if (wire_name_equal(list[i].wire, list[i].len, d->wire, d->len))
+			return true;
+	return false;
 }
 
-static int parse_line(struct link_settings *s, char *line, unsigned ifindex,
-		      struct parse_ctx *ctx)
+/* DOMAINS= (route_only false) or ROUTE_DOMAINS= (true): networkd writes
+ * route-only domains without resolvectl's '~', so it is added here. */
+static int parse_domains(struct parse *p, const char *key, char *value, bool route_only)
 {
+	struct route_domain **list = route_only ? &p->route : &p->search;
+	size_t *n = route_only ? &p->n_route : &p->n_search;
+	char why[256], text[ROUTE_NAME_TEXT_MAX + 2];
+
+	free(*list);
+	*list = NULL;
+	*n = 0;
+	*(route_only ? &p->has_route : &p->has_search) = true;
+	for (char *w; (w = next_word(&value));) {
+		struct route_domain d;
+		if (strlen(w) + 2 > sizeof(text)) {
+			say(p, "%s domain '%.40s...' skipped: longer than 253 characters", key, w);
+			continue;
+		}
+		snprintf(text, sizeof(text), "%s%s", route_only && *w != '~' ? "~" : "", w);
+		if (route_domain_parse(text, &d, why, sizeof(why)) < 0) {
+			say(p, "%s domain '%.80s' skipped: %s", key, w, why);
+			continue;
+		}
+		if (!has_domain_name(*list, *n, &d) && append((void **)list, n, sizeof(d), &d) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_yes_no(const char *text, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static const struct {
+	const char *key;
+	enum link_feature feature;
+} mode_keys[] = {
+	{ "DNS_OVER_TLS", LINK_FEATURE_DNS_OVER_TLS },
+	{ "DNSSEC", LINK_FEATURE_DNSSEC },
+	{ "LLMNR", LINK_FEATURE_LLMNR },
+	{ "MDNS", LINK_FEATURE_MDNS },
+};
+
+static char *trim(char *s)
+{
+	s += strspn(s, " \t\r");
+	size_t len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* One line, NUL-terminated, without its '\n'. */
+static int parse_line(struct parse *p, char *line, struct link_settings *s)
+{
+	line = trim(line);
+	if (*line == '\0' || *line == '#' || *line == ';')
+		return 0;
 	char *eq = strchr(line, '=');
-	if (line[0] == '#' || !eq)
-		return 0;
-	*eq = '\0';
-	char *value = eq + 1;
-	value[strcspn(value, "\r\n")] = '\0';
-	if (strcmp(line, "DNS") == 0)
-		return add_servers(s, value, ifindex, ctx);
-	if (strcmp(line, "DOMAINS") == 0)
-		return add_domains(s, value, false, ctx);
-	if (strcmp(line, "ROUTE_DOMAINS") == 0)
-		return add_domains(s, value, true, ctx);
-	if (strcmp(line, "DNS_DEFAULT_ROUTE") == 0) {
-		enum link_mode m;
-		if (link_mode_parse(LINK_FEATURE_DNSSEC, value, &m) == 0 &&
-		    (m == LINK_MODE_YES || m == LINK_MODE_NO))
-			s->default_route = m == LINK_MODE_YES;
-		else
-			warn_item(ctx, line, "not yes or no");
+	if (!eq) {
+		say(p, "not KEY=VALUE, line skipped");
 		return 0;
 	}
-	if (strcmp(line, "DNS_OVER_TLS") == 0)
-		set_mode(s, LINK_FEATURE_DNS_OVER_TLS, line, value, ctx);
-	else if (strcmp(line, "DNSSEC") == 0)
-		set_mode(s, LINK_FEATURE_DNSSEC, line, value, ctx);
-	else if (strcmp(line, "LLMNR") == 0)
-		set_mode(s, LINK_FEATURE_LLMNR, line, value, ctx);
-	else if (strcmp(line, "MDNS") == 0)
-		set_mode(s, LINK_FEATURE_MDNS, line, value, ctx);
+	*eq = '\0';
+	char *key = trim(line), *value = trim(eq + 1);
+	/* resolved reads the file as an environment file: allow quotes. */
+	size_t len = strlen(value);
+	if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0]) {
+		value[len - 1] = '\0';
+		value++;
+	}
+
+	if (strcmp(key, "DNS") == 0)
+		return parse_servers(p, value, s);
+	if (strcmp(key, "DOMAINS") == 0)
+		return parse_domains(p, key, value, false);
+	if (strcmp(key, "ROUTE_DOMAINS") == 0)
+		return parse_domains(p, key, value, true);
+	if (strcmp(key, "ADMIN_STATE") == 0) {
+		/* resolved's link_is_managed(): networkd has not taken the link
+		 * on (yet), whatever else the file says. */
+		p->unmanaged = strcmp(value, "pending") == 0 || strcmp(value, "initialized") == 0 ||
+			       strcmp(value, "unmanaged") == 0;
+		return 0;
+	}
+	if (strcmp(key, "DNS_DEFAULT_ROUTE") == 0) {
+		if (parse_yes_no(value, &s->default_route) < 0)
+			say(p, "DNS_DEFAULT_ROUTE='%.80s' skipped: not yes or no", value);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(mode_keys) / sizeof(mode_keys[0]); i++) {
+		if (strcmp(key, mode_keys[i].key) != 0)
+			continue;
+		if (link_mode_parse(mode_keys[i].feature, value, &s->modes[mode_keys[i].feature]) < 0)
+			say(p, "%s='%.80s' skipped: not a %s mode", key, value,
+			    link_feature_names[mode_keys[i].feature]);
+		return 0;
+	}
+	return 0; /* OPER_STATE=, NTP=, NETWORK_FILE=, ...: not ours */
+}
+
+/* Joins the search domains and the route-only ones into s->domains; a
+ * name that is a search domain needs no route-only twin. */
+static int finish_domains(struct parse *p, struct link_settings *s)
+{
+	if (!p->has_search && !p->has_route)
+		return 0;
+	s->has_domains = true;
+	s->domains = p->search;
+	s->n_domains = p->n_search;
+	p->search = NULL;
+	p->n_search = 0;
+	for (size_t i = 0; i < p->n_route; i++) {
+		if (has_domain_name(s->domains, s->n_domains, &p->route[i]))
+			continue;
+		if (append((void **)&s->domains, &s->n_domains, sizeof(s->domains[0]), &p->route[i]) < 0)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
-int networkd_parse_file(const char *path, unsigned ifindex, struct link_settings *s,
-			void (*warn)(void *arg, const char *msg), void *warn_arg)
+/* Opens path as a regular file, without following a symlink and without
+ * blocking on a FIFO. Returns the descriptor or -errno. */
+static int open_regular(struct parse *p)
 {
-	struct parse_ctx ctx = { .path = path, .warn = warn, .warn_arg = warn_arg };
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
+	int fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int err = -errno;
+		if (err == -ELOOP)
+			say(p, "is a symbolic link; networkd writes regular files, so it is not read");
+		else if (err != -ENOENT)
+			say(p, "cannot open: %s", strerror(-err));
+		return err;
+	}
 	struct stat st;
-	int err = fstat(fd, &st) < 0 ? -errno
-		  : !S_ISREG(st.st_mode)     ? -EINVAL
-		  : st.st_size > STATE_FILE_MAX ? -EFBIG
-						: 0;
-	if (err < 0) {
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		say(p, "cannot stat: %s", strerror(-err));
 		close(fd);
 		return err;
 	}
-	FILE *in = fdopen(fd, "re");
-	if (!in) {
+	if (!S_ISREG(st.st_mode)) {
+		bool dir = S_ISDIR(st.st_mode);
+		say(p, "is %s, not a state file", dir ? "a directory" : "not a regular file");
 		close(fd);
-		return -ENOMEM;
+		return dir ? -EISDIR : -EINVAL;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	while (err == 0 && getline(&line, &cap, in) > 0) {
-		ctx.line++;
-		if (memchr(line, '\0', strlen(line) + 1) != line + strlen(line))
+	return fd;
+}
+
+/* Reads at most NETWORKD_FILE_MAX bytes into buf (one byte more in size
+ * for the NUL); *len gets how many, *cut whether there was more. */
+static int read_capped(struct parse *p, int fd, char *buf, size_t *len, bool *cut)
+{
+	*len = 0;
+	*cut = false;
+	for (;;) {
+		ssize_t n = read(fd, buf + *len, NETWORKD_FILE_MAX + 1 - *len);
+		if (n < 0 && errno == EINTR)
 			continue;
-		err = parse_line(s, line, ifindex, &ctx);
+		if (n < 0) {
+			int err = -errno;
+			say(p, "cannot read: %s", strerror(-err));
+			return err;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+		if (*len > NETWORKD_FILE_MAX) {
+			*len = NETWORKD_FILE_MAX;
+			*cut = true;
+			break;
+		}
 	}
-	free(line);
-	fclose(in);
+	buf[*len] = '\0';
+	return 0;
+}
+
+static int parse_text(struct parse *p, char *buf, size_t len, bool cut,
+		      struct link_settings *s)
+{
+	char *end = buf + len;
+	int err = 0;
+
+	for (char *line = buf; line < end && err == 0;) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		if (!nl && cut)
+			break; /* a line cut short: not read at all */
+		p->lineno++;
+		char *stop = nl ? nl : end;
+		size_t n = (size_t)(stop - line);
+		*stop = '\0';
+		if (n > NETWORKD_LINE_MAX)
+			say(p, "line longer than %d bytes, skipped", NETWORKD_LINE_MAX);
+		else if (strlen(line) != n)
+			say(p, "line has a NUL byte, skipped");
+		else
+			err = parse_line(p, line, s);
+		line = stop + 1;
+	}
+	if (err == 0 && cut) {
+		unsigned last = p->lineno;
+		p->lineno = 0;
+		say(p, "longer than %d bytes; what follows line %u is ignored", NETWORKD_FILE_MAX,
+		    last);
+	}
 	return err;
 }
 
-/* ---- watching ------------------------------------------------------------ */
-
-/* A state file's name is its interface index; networkd's temporary files
- * (".#IFINDEXxxxx") and anything else are not ours. */
-static unsigned index_of(const char *name)
+int networkd_parse_file(const char *path, unsigned ifindex, struct link_settings *s,
+			networkd_warn_fn warn, void *warn_arg)
 {
-	if (!*name || strspn(name, "0123456789") != strlen(name) || strlen(name) > 9)
-		return 0;
-	return (unsigned)strtoul(name, NULL, 10);
+	struct parse p = {
+		.path = path,
+		.ifindex = ifindex,
+		.warn = warn ? warn : default_warn,
+		.warn_arg = warn_arg,
+	};
+	char *buf = NULL;
+	size_t len;
+	bool cut;
+
+	link_settings_init(s);
+	int fd = open_regular(&p);
+	if (fd < 0)
+		return fd;
+	int err = -ENOMEM;
+	buf = malloc(NETWORKD_FILE_MAX + 1);
+	if (buf)
+		err = read_capped(&p, fd, buf, &len, &cut);
+	close(fd);
+	if (err == 0)
+		err = parse_text(&p, buf, len, cut, s);
+	if (err == 0)
+		err = finish_domains(&p, s);
+	if (err < 0 || p.unmanaged)
+		link_settings_clear(s);
+	free(p.search);
+	free(p.route);
+	free(buf);
+	return err;
 }
 
-static void report_file(struct networkd_watch *w, unsigned ifindex)
+/* ---- the watch ----------------------------------------------------------- */
+
+/* A folder that is missing is looked for again on a timer rather than by
+ * watching its parent: the parent may be missing too (/run/systemd/netif
+ * exists only where networkd is installed), and a chain of watches up to
+ * the first folder that exists, moved along as folders come and go, is a
+ * lot of code for a stat() every few seconds. The timer also covers an
+ * inotify_add_watch() that fails for other reasons (the watch limit, a
+ * permission), which a parent watch would not. */
+
+#define DIR_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
+		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+struct known {
+	unsigned ifindex;
+	bool seen;               /* during a scan */
+};
+
+struct networkd_watch {
+	char dir[PATH_MAX];
+	networkd_fn fn;
+	void *arg;
+	int fd;                  /* inotify */
+	int wd;                  /* dir's watch, -1 while dir is missing */
+	int last_add_error;      /* reported once while polling */
+	struct event *ev_inotify;
+	struct event *ev_recheck;
+	struct known *known;     /* interfaces whose settings fn got */
+	size_t n_known;
+};
+
+/* The ifindex a file name stands for, 0 when it is not a plain decimal
+ * number networkd would write (no sign, no leading zero, fits an int). */
+static unsigned name_ifindex(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > 10 || name[0] == '0' || strspn(name, "0123456789") != len)
+		return 0;
+	unsigned long v = strtoul(name, NULL, 10);
+	return v <= INT_MAX ? (unsigned)v : 0;
+}
+
+static struct known *find_known(struct networkd_watch *w, unsigned ifindex)
+{
+	for (size_t i = 0; i < w->n_known; i++)
+		if (w->known[i].ifindex == ifindex)
+			return &w->known[i];
+	return NULL;
+}
+
+static void forget(struct networkd_watch *w, unsigned ifindex)
+{
+	struct known *k = find_known(w, ifindex);
+	if (!k)
+		return;
+	*k = w->known[--w->n_known];
+	w->fn(w->arg, ifindex, NULL);
+}
+
+/* The file of ifindex is new or changed: read it and tell fn. */
+static void update(struct networkd_watch *w, unsigned ifindex)
 {
 	char path[PATH_MAX + 16];
 	struct link_settings s;
+
 	snprintf(path, sizeof(path), "%s/%u", w->dir, ifindex);
-	link_settings_init(&s);
 	int err = networkd_parse_file(path, ifindex, &s, NULL, NULL);
-	if (err == -ENOENT) {
-		w->fn(w->arg, ifindex, NULL);
-	} else if (err < 0) {
-		log_warn("networkd: cannot read %s: %s; its settings are left as they were", path,
-			 strerror(-err));
-	} else {
-		w->fn(w->arg, ifindex, &s);
+	if (err == -ENOMEM)
+		log_err("networkd: out of memory reading %s; its settings are not used", path);
+	if (err < 0) {
+		/* Gone again, or not a file networkd wrote: it says nothing. */
+		forget(w, ifindex);
+		return;
 	}
+	struct known *k = find_known(w, ifindex);
+	if (!k) {
+		struct known add = { .ifindex = ifindex };
+		if (append((void **)&w->known, &w->n_known, sizeof(add), &add) < 0) {
+			log_err("networkd: out of memory; the settings in %s are not used", path);
+			link_settings_clear(&s);
+			return;
+		}
+		k = &w->known[w->n_known - 1];
+	}
+	k->seen = true;
+	w->fn(w->arg, ifindex, &s);
 	link_settings_clear(&s);
 }
 
-static void scan_dir(struct networkd_watch *w)
+/* Reports every file in dir, and the end of those that went meanwhile
+ * (after an inotify queue overflow, or a dir that came back). */
+static void scan(struct networkd_watch *w)
 {
 	DIR *d = opendir(w->dir);
-	if (!d)
+	if (!d) {
+		/* It went right after the watch was added: the watch says so. */
+		if (errno != ENOENT)
+			log_warn("networkd: cannot list %s: %s", w->dir, strerror(errno));
 		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		unsigned ifindex = index_of(e->d_name);
+	}
+	for (size_t i = 0; i < w->n_known; i++)
+		w->known[i].seen = false;
+	for (struct dirent *e; (e = readdir(d));) {
+		unsigned ifindex = name_ifindex(e->d_name);
 		if (ifindex)
-			report_file(w, ifindex);
+			update(w, ifindex);
 	}
 	closedir(d);
+	for (size_t i = 0; i < w->n_known;) {
+		if (w->known[i].seen)
+			i++;
+		else
+			forget(w, w->known[i].ifindex); /* moves the last one to i */
+	}
 }
 
-/* Returns true when the directory is now watched. */
-static bool add_dir_watch(struct networkd_watch *w)
+/* Starts watching dir; 0, or -errno when it cannot (yet). */
+static int arm(struct networkd_watch *w)
 {
-	w->wd = inotify_add_watch(w->fd, w->dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-							 IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF |
-							 IN_ONLYDIR);
-	if (w->wd < 0)
-		return false;
-	scan_dir(w);
-	return true;
+	int wd = inotify_add_watch(w->fd, w->dir, DIR_EVENTS);
+	if (wd < 0) {
+		int err = -errno;
+		if (err != -ENOENT && err != w->last_add_error)
+			log_warn("networkd: cannot watch %s: %s; trying again every %d s", w->dir,
+				 strerror(-err), NETWORKD_RECHECK_SECONDS);
+		w->last_add_error = err;
+		return err;
+	}
+	if (w->last_add_error)
+		log_info("networkd: watching %s", w->dir);
+	w->wd = wd;
+	w->last_add_error = 0;
+	return 0;
 }
 
-static void start_retry(struct networkd_watch *w)
+static void start_recheck(struct networkd_watch *w)
 {
-	struct timeval tv = { .tv_sec = NETWORKD_RETRY_MS / 1000,
-			      .tv_usec = (NETWORKD_RETRY_MS % 1000) * 1000 };
-	evtimer_add(w->retry_ev, &tv);
+	struct timeval every = { .tv_sec = NETWORKD_RECHECK_SECONDS };
+	event_add(w->ev_recheck, &every);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
 {
 	struct networkd_watch *w = arg;
-	if (!add_dir_watch(w))
-		start_retry(w);
-	else
-		log_info("networkd: following %s", w->dir);
+	if (arm(w) < 0)
+		return;
+	event_del(w->ev_recheck);
+	scan(w);
 }
 
-/* The directory itself went away (networkd stopped, /run remounted): every
- * file in it is gone, and it is looked for again. */
-static void dir_gone(struct networkd_watch *w)
+/* dir went (removed, moved away, unmounted): networkd says nothing any
+ * more about the interfaces it had files for. */
+static void lose_dir(struct networkd_watch *w)
 {
+	if (w->wd >= 0)
+		inotify_rm_watch(w->fd, w->wd); /* EINVAL once the kernel dropped it: fine */
 	w->wd = -1;
-	start_retry(w);
-}
-
-static void handle_event(struct networkd_watch *w, const struct inotify_event *ev)
-{
-	if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-		if (ev->wd == w->wd)
-			dir_gone(w);
-		return;
-	}
-	if (ev->mask & IN_Q_OVERFLOW) {
-		scan_dir(w); /* events were lost: read everything again */
-		return;
-	}
-	unsigned ifindex = ev->len ? index_of(ev->name) : 0;
-	if (ifindex == 0)
-		return;
-	if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
-		w->fn(w->arg, ifindex, NULL);
+	while (w->n_known > 0)
+		forget(w, w->known[w->n_known - 1].ifindex);
+	log_info("networkd: %s went away; looking for it every %d s", w->dir,
+		 NETWORKD_RECHECK_SECONDS);
+	w->last_add_error = -ENOENT;
+	/* A new one may have been moved in at once. */
+	if (arm(w) == 0)
+		scan(w);
 	else
-		report_file(w, ifindex);
+		start_recheck(w);
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct networkd_watch *w = arg;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool lost = false, rescan = false;
+
 	for (;;) {
 		ssize_t n = read(w->fd, buf, sizeof(buf));
-		if (n <= 0)
-			return;
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			handle_event(w, ev);
-			p += sizeof(*ev) + ev->len;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				log_warn("networkd: reading inotify events: %s", strerror(errno));
+			break;
+		}
+		for (char *at = buf; at < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)at;
+			at += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				rescan = true;
+				continue;
+			}
+			if (ev->wd != w->wd || w->wd < 0 || lost)
+				continue;
+			if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
+				lost = true;
+				continue;
+			}
+			unsigned ifindex = ev->len ? name_ifindex(ev->name) : 0;
+			if (!ifindex)
+				continue;
+			if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+				forget(w, ifindex);
+			else if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+				update(w, ifindex);
 		}
 	}
+	if (lost)
+		lose_dir(w);
+	else if (rescan && w->wd >= 0)
+		scan(w);
 }
 
 struct networkd_watch *networkd_watch_new(struct event_base *base, const char *dir,
-					  networkd_fn fn, void *arg, char *err, size_t err_size)
+					  networkd_fn fn, void *arg, char *err,
+					  size_t err_size)
 {
 	struct networkd_watch *w = calloc(1, sizeof(*w));
 	if (!w) {
 		snprintf(err, err_size, "networkd: out of memory");
 		return NULL;
 	}
-	w->base = base;
+	w->fd = -1;
+	w->wd = -1;
 	w->fn = fn;
 	w->arg = arg;
-	w->wd = -1;
+	if (strlen(dir) >= sizeof(w->dir)) {
+		snprintf(err, err_size, "networkd: folder name longer than %d bytes", PATH_MAX - 1);
+		goto fail;
+	}
 	snprintf(w->dir, sizeof(w->dir), "%s", dir);
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->fd < 0) {
-		snprintf(err, err_size, "networkd: inotify: %s", strerror(errno));
-		free(w);
-		return NULL;
+		snprintf(err, err_size, "networkd: cannot watch %s: inotify: %s", dir, strerror(errno));
+		goto fail;
 	}
-	w->read_ev = event_new(base, w->fd, EV_READ | EV_PERSIST, on_readable, w);
-	w->retry_ev = evtimer_new(base, on_retry, w);
-	if (!w->read_ev || !w->retry_ev || event_add(w->read_ev, NULL) < 0) {
-		snprintf(err, err_size, "networkd: out of memory");
-		networkd_watch_free(w);
-		return NULL;
+	w->ev_inotify = event_new(base, w->fd, EV_READ | EV_PERSIST, on_inotify, w);
+	w->ev_recheck = event_new(base, -1, EV_PERSIST, on_recheck, w);
+	if (!w->ev_inotify || !w->ev_recheck || event_add(w->ev_inotify, NULL) < 0) {
+		snprintf(err, err_size, "networkd: cannot watch %s: out of memory", dir);
+		goto fail;
 	}
-	if (!add_dir_watch(w))
-		start_retry(w);
+	if (arm(w) == 0) {
+		scan(w);
+	} else {
+		log_debug("networkd: %s does not exist yet; looking for it every %d s", dir,
+			  NETWORKD_RECHECK_SECONDS);
+		start_recheck(w);
+	}
 	return w;
+fail:
+	networkd_watch_free(w);
+	return NULL;
 }
 
 void networkd_watch_free(struct networkd_watch *w)
 {
 	if (!w)
 		return;
-	if (w->read_ev)
-		event_free(w->read_ev);
-	if (w->retry_ev)
-		event_free(w->retry_ev);
-	close(w->fd);
+	if (w->ev_inotify)
+		event_free(w->ev_inotify);
+	if (w->ev_recheck)
+		event_free(w->ev_recheck);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->known);
 	free(w);
 }

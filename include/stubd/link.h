@@ -88,6 +88,14 @@ struct link_registry *link_registry_new(const struct link_limits *limits);
 void link_registry_free(struct link_registry *r); /* NULL ok */
 void link_registry_set_limits(struct link_registry *r, const struct link_limits *limits);
 
+/* A resolvconf record that names no interface (NetworkManager's
+ * "resolvconf -a NetworkManager" carries every connection's servers
+ * together) applies system-wide: it is kept on this pseudo-link, always
+ * up, which routes like any other (a default route unless all its
+ * domains are "~" ones). It exists while it holds a record. */
+#define LINK_SYSTEM_INDEX 0
+#define LINK_SYSTEM_NAME "system"
+
 /* ---- what the kernel says (netlink) ---- */
 
 /* The interface exists with this name, up (IFF_UP and a carrier) or not. */

@@ -71,7 +71,7 @@ check_no_match "no PrivateUsers= (it maps other users' groups away)" '^PrivateUs
 # The directives the daemon is written against.
 SERVICE=$(cat "$UNITS/stubd.service")
 for line in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'Restart=on-failure' \
-	'ExecReload=/bin/kill -HUP $MAINPID' 'User=stubd' 'Group=stubd' 'RuntimeDirectory=stubd' \
+	"ExecReload=/bin/sh -c 'kill -HUP \$MAINPID'" 'User=stubd' 'Group=stubd' 'RuntimeDirectory=stubd' \
 	'RuntimeDirectoryPreserve=yes' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
 	'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' 'Before=nss-lookup.target' \
 	'Wants=nss-lookup.target' 'WantedBy=multi-user.target' 'Also=stubd.socket'; do

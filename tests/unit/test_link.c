@@ -906,6 +906,48 @@ static struct link_registry *world_before(void)
 	return r;
 }
 
+/* NetworkManager's "resolvconf -a NetworkManager" names no interface: its
+ * record applies system-wide on a pseudo-link that is always up, routes
+ * like a link, is saved and restored, and goes with its last record. */
+static void test_system_record(void **state)
+{
+	struct link_registry *r = registry(NULL);
+	link_kernel_update(r, 2, "eth0", true);
+	link_kernel_update(r, LINK_SYSTEM_INDEX, "bogus", true); /* never the kernel's */
+	assert_null(link_by_index(r, LINK_SYSTEM_INDEX));
+	char why[256];
+	struct link_settings manual = settings(0, "192.0.2.1", NULL);
+	assert_int_equal(link_set(r, LINK_SYSTEM_INDEX, LINK_SOURCE_MANUAL, NULL, &manual, why,
+				  sizeof(why)), -ENODEV);
+	link_settings_clear(&manual);
+
+	set_ok(r, LINK_SYSTEM_INDEX, LINK_SOURCE_RESOLVCONF, "NetworkManager",
+	       settings(0, "192.0.2.53", "nm.example"));
+	const struct link *sys = get(r, LINK_SYSTEM_INDEX);
+	assert_string_equal(link_name(sys), LINK_SYSTEM_NAME);
+	assert_true(link_up(sys));
+	assert_true(link_default_route(sys));
+	struct route_input in = { 0 };
+	assert_int_equal(link_route_input(r, &in), 0);
+	assert_int_equal(in.n_links, 2);
+	assert_int_equal(in.links[0].ifindex, LINK_SYSTEM_INDEX);
+	assert_int_equal(in.links[0].n_servers, 1);
+	const struct route_domain *search[4];
+	assert_int_equal(link_search_domains(r, search, 4), 1);
+
+	char *text = save_to_text(r);
+	assert_non_null(strstr(text, "0 system resolvconf:NetworkManager servers=192.0.2.53"));
+	struct link_registry *b = registry(NULL);
+	assert_int_equal(load_text(b, text, NULL), 1);
+	assert_string_equal(servers_text(effective(b, LINK_SYSTEM_INDEX)), "192.0.2.53");
+	link_registry_free(b);
+	free(text);
+
+	assert_int_equal(link_drop_record(r, "NetworkManager"), 0);
+	assert_null(link_by_index(r, LINK_SYSTEM_INDEX));
+	link_registry_free(r);
+}
+
 static void test_save_load_round_trip(void **state)
 {
 	struct link_registry *a = world_before();
@@ -1045,6 +1087,7 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_record_cap),
 		cmocka_unit_test(test_flood_stays_within_caps),
+		cmocka_unit_test(test_system_record),
 		cmocka_unit_test(test_save_load_round_trip),
 		cmocka_unit_test(test_load_skips_what_does_not_parse),
 	};
