@@ -138,6 +138,12 @@ struct upstream_txn {
 	size_t step;             /* client tries sent so far, over ROUNDS rounds of the plan */
 	struct try *current;     /* the client try waited on alone, NULL when none */
 	uint32_t done_pos;       /* bit per position whose server is done for this question */
+	/* The client has its outcome (done was called), but tries whose
+	 * wait has not passed stay open until it does: a probe, an
+	 * exploration, the try waited on. Their outcome still goes to the
+	 * policy, or a dead server that always loses the race to a live one
+	 * would never be found out. Freed when the last one is over. */
+	bool finished;
 
 	struct try tries[TRY_SLOTS];
 	struct bufferevent *tcp; /* one TCP connection at a time, for tcp_try */
@@ -479,15 +485,29 @@ void upstream_cancel(struct upstream_txn *txn)
 		txn_free(txn);
 }
 
+static void arm(struct upstream_txn *txn, uint64_t now);
+
 static void finish(struct upstream_txn *txn, enum upstream_status status,
 		   const uint8_t *answer, size_t len, const struct upstream_server *server)
 {
 	if (status == UPSTREAM_FAILED)
 		txn->up->stats.failed++;
-	/* Late replies to its other tries are strays from now on. */
-	close_tries(txn);
+	/* Late replies to tries already reported are strays from now on. */
+	bool open = false;
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (t->reported || t->via_tcp)
+			try_close(t);
+		open |= t->in_use;
+	}
+	txn->finished = true;
+	txn->current = NULL;
+	evtimer_del(&txn->deadline);
 	txn->done(txn->arg, status, answer, len, server);
-	txn_free(txn);
+	if (open)
+		arm(txn, now_ms());
+	else
+		txn_free(txn);
 }
 
 /* A slot for a new try: a free one, else the oldest silent try that is
@@ -779,15 +799,39 @@ static struct try *send_try(struct upstream_txn *txn, size_t pos, enum try_kind 
 	return t;
 }
 
+/* The probe or exploration sent to pos with this question, still
+ * waited for; NULL when none. */
+static struct try *open_extra(struct upstream_txn *txn, size_t pos)
+{
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (t->in_use && !t->reported && t->kind == TRY_EXTRA && t->pos == pos)
+			return t;
+	}
+	return NULL;
+}
+
 /* Sends the plan's next client try (skipping servers done for this
  * question, and those that cannot be sent to), and waits on it alone. */
 static void advance(struct upstream_txn *txn, uint64_t now)
 {
 	txn->current = NULL;
+	if (txn->finished)
+		return;
 	while (steps_left(txn)) {
 		const struct policy_try *pt = &txn->plan.tries[txn->step++ % txn->plan.n_tries];
 		if (txn->done_pos & (1u << pt->pos))
 			continue;
+		struct try *extra = open_extra(txn, pt->pos);
+		if (extra) {
+			/* Already asked with this question: wait on that copy
+			 * rather than send the server a second one. */
+			extra->kind = TRY_CLIENT;
+			if (extra->due_ms < now + pt->wait_ms)
+				extra->due_ms = now + pt->wait_ms;
+			txn->current = extra;
+			return;
+		}
 		struct try *t = send_try(txn, pt->pos, TRY_CLIENT, pt->wait_ms, false, now);
 		if (t) {
 			txn->current = t;
@@ -821,6 +865,13 @@ static void arm(struct upstream_txn *txn, uint64_t now)
  * open and none is left to send, else sets the timer. */
 static void settle(struct upstream_txn *txn, uint64_t now)
 {
+	if (txn->finished) {
+		if (any_open(txn))
+			arm(txn, now);
+		else
+			txn_free(txn);
+		return;
+	}
 	if (!txn->current && !steps_left(txn) && !any_open(txn)) {
 		log_debug("upstream: no server answered the question");
 		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
@@ -861,7 +912,7 @@ static void fall_back_to_tcp(struct try *t, uint64_t now)
 	size_t pos = t->pos;
 	enum try_kind kind = t->kind;
 	try_close(t);
-	if (txn->tcp) {
+	if (txn->tcp || txn->finished) {
 		/* Another try's TCP connection is on its way. */
 		if (was_current)
 			advance(txn, now);
@@ -907,6 +958,14 @@ static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut
 		try_over(t, now);
 		return;
 	}
+	if (txn->finished) {
+		/* The question has its answer: this one only tells about
+		 * the server (a measurement, or a probe that came back). */
+		log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now), "");
+		try_close(t);
+		settle(txn, now);
+		return;
+	}
 
 	uint8_t *answer;
 	size_t answer_len;
@@ -917,6 +976,8 @@ static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut
 		 * so the try stays open for the real reply. */
 		txn->up->stats.malformed++;
 		report_failure(t, "malformed reply", now);
+		if (txn->finished)
+			try_close(t);
 		if (t->kind == TRY_CLIENT)
 			txn->done_pos |= 1u << t->pos;
 		if (txn->current == t)
@@ -924,6 +985,7 @@ static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut
 		settle(txn, now);
 		return;
 	}
+	t->reported = true; /* answered: over, whatever comes next */
 	if (err < 0) {
 		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
 		return;
@@ -946,6 +1008,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (!t->reported && t->due_ms <= now + CLOCK_SLACK_MS) {
 			report_timeout(t, now);
 			move_on |= t == txn->current;
+			if (txn->finished)
+				try_close(t);
 		}
 		/* No reply by listen_ms after its send: forgotten. */
 		if (t->sent_ms + txn->plan.listen_ms <= now + CLOCK_SLACK_MS)

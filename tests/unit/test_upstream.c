@@ -427,16 +427,20 @@ static void test_late_replies_counted(void **state)
 	assert_int_equal(w->res[0].calls, 1);
 	assert_int_equal(upstream_get_stats(w->up)->mismatched, 1);
 
-	/* Two tries of 50 ms, then the 100 ms deadline: both replies late. */
+	/* Its tries (one, or a second round within the deadline), then the
+	 * 100 ms deadline: every reply late. */
 	resolve(w, 1);
 	pump_until(w, all_done, 2);
 	assert_int_equal(w->res[1].status, UPSTREAM_FAILED);
-	assert_int_equal(w->srv.n, 3);
-	reply(&w->srv, &w->srv.got[1]);
-	reply(&w->srv, &w->srv.got[2]);
+	size_t tries = w->srv.n - 1;
+	assert_true(tries >= 1 && tries <= 2);
+	for (size_t k = 1; k <= tries; k++)
+		reply(&w->srv, &w->srv.got[k]);
 	pump_for(w, 20);
 	assert_int_equal(w->res[1].calls, 1);
-	assert_int_equal(upstream_get_stats(w->up)->mismatched, 3);
+	/* A reply to the try still waited on at the deadline measures the
+	 * server instead (policy_answered): not a stray. */
+	assert_true(upstream_get_stats(w->up)->mismatched >= tries);
 }
 
 /* A datagram larger than the receive buffers (the server ignored our
@@ -725,11 +729,13 @@ static void test_late_answer_to_first_try_wins(void **state)
 	assert_int_equal(status_of(w, 0).state, POLICY_UP);
 	assert_int_equal(status_of(w, 0).counters.answers, 2);
 
-	/* The second server's answer comes after: a stray. */
+	/* The second server's answer comes after, within its try's wait: no
+	 * second callback, but it measures that server. */
 	reply(&w->srv, &w->srv.got[0]);
 	pump_for(w, 20);
 	assert_int_equal(w->res[1].calls, 1);
-	assert_int_equal(upstream_get_stats(w->up)->mismatched, 1);
+	assert_int_equal(upstream_get_stats(w->up)->mismatched, 0);
+	assert_int_equal(status_of(w, 1).counters.answers, 1);
 	close(slow.fd);
 }
 
