@@ -38,6 +38,7 @@ enum key_kind {
 	KEY_UINT,
 	KEY_DURATION, /* milliseconds; "2s" and "1500ms" also accepted */
 	KEY_LOG_LEVEL,
+	KEY_STRATEGY, /* fastest or order (upstream_policy.h) */
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
@@ -140,6 +141,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, max_inflight),
 	  .min = 1, .max = 100000, .default_text = "1024",
 	  .help = "questions waiting for an upstream at once; past it, new ones get SERVFAIL" },
+	{ .name = "upstream-strategy", .kind = KEY_STRATEGY,
+	  .offset = offsetof(struct config, upstream_strategy),
+	  .default_text = "fastest",
+	  .help = "fastest: the server with the lowest measured RTT first; order: the first healthy one as listed" },
 	{ .name = "upstream-timeout", .kind = KEY_DURATION,
 	  .offset = offsetof(struct config, upstream_timeout_ms),
 	  .min = 50, .max = 30000, .default_text = "1000",
@@ -341,6 +346,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 		return;
 	case KEY_LOG_LEVEL:
 		snprintf(buf, size, "error, warning, info or debug");
+		return;
+	case KEY_STRATEGY:
+		snprintf(buf, size, "fastest or order");
 		return;
 	case KEY_BOOL:
 		snprintf(buf, size, "yes or no");
@@ -625,6 +633,11 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 				    "'%s' is not a log level (expected error, warning, info or debug)",
 				    quote(text, &q));
 		return 0;
+	case KEY_STRATEGY:
+		if (policy_strategy_parse(text, field(cfg, k)) < 0)
+			return fail(why, "'%s' is not a strategy (expected fastest or order)",
+				    quote(text, &q));
+		return 0;
 	case KEY_BOOL:
 		if (parse_bool(text, field(cfg, k)) < 0)
 			return fail(why, "'%s' is not yes or no (also true/false, on/off, 1/0)",
@@ -719,6 +732,19 @@ static bool env_set(const char *name)
 	return v && *v;
 }
 
+/* systemd passes RuntimeDirectory= as $RUNTIME_DIRECTORY (several are
+ * ':'-separated; ours is the first): the default then follows the unit,
+ * and a test or a user run elsewhere keeps off the machine's /run/stubd. */
+static void runtime_dir_from_env(struct config *cfg)
+{
+	const char *env = getenv("RUNTIME_DIRECTORY");
+	if (!env || env[0] != '/')
+		return;
+	size_t len = strcspn(env, ":");
+	if (len < sizeof(cfg->runtime_dir))
+		snprintf(cfg->runtime_dir, sizeof(cfg->runtime_dir), "%.*s", (int)len, env);
+}
+
 void config_defaults(struct config *cfg)
 {
 	struct config_error why;
@@ -735,6 +761,7 @@ void config_defaults(struct config *cfg)
 	/* SPEC: a daemon by default only as root outside systemd; systemd sets
 	 * INVOCATION_ID for every unit and NOTIFY_SOCKET for Type=notify. */
 	cfg->foreground = geteuid() != 0 || env_set("INVOCATION_ID") || env_set("NOTIFY_SOCKET");
+	runtime_dir_from_env(cfg);
 }
 
 int config_set(struct config *cfg, const char *key, const char *value,
@@ -1281,6 +1308,10 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_LOG_LEVEL:
 		fprintf(out, "%s = %s\n", k->name,
 			log_level_names[*(const enum log_level *)cfield(cfg, k)]);
+		return;
+	case KEY_STRATEGY:
+		fprintf(out, "%s = %s\n", k->name,
+			policy_strategy_names[*(const enum policy_strategy *)cfield(cfg, k)]);
 		return;
 	case KEY_BOOL:
 		fprintf(out, "%s = %s\n", k->name, *(const bool *)cfield(cfg, k) ? "yes" : "no");

@@ -24,6 +24,8 @@
 #include "stubd/linkctl.h"
 #include "stubd/log.h"
 #include "stubd/report.h"
+#include "stubd/routing.h"
+#include "stubd/upstream_policy.h"
 #include "stubd/version.h"
 
 /* Connections at once; more are closed at once. stubctl holds one for a
@@ -200,30 +202,63 @@ static double ratio(uint64_t part, uint64_t whole)
 
 /* ---- status -------------------------------------------------------------- */
 
-static void report_upstreams(struct report *r, const struct worker_stats *st)
+/* "timeout, 3 s ago"; "-" when nothing failed yet. */
+static void last_failure_str(const struct policy_status *ps, uint64_t now, char *buf, size_t size)
 {
-	static const char *const keys[] = { "address", "state", "rtt_ms", "queries", "answers",
-					    "failures", "timeouts", "last_error", "used_by" };
-	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "QUERIES", "ANSWERS",
-					      "FAILURES", "TIMEOUTS", "LAST ERROR", "USED BY" };
-	report_table_begin(r, "upstreams", "Upstream servers", 9, keys, titles, "ssnnnnnss");
-	for (size_t i = 0; i < st->n_servers; i++) {
-		const struct upstream_server *s = &st->servers[i];
-		char rtt[24], qs[24], an[24], fl[24], to[24];
-		u64_str(s->srtt_ms, rtt, sizeof(rtt));
-		u64_str(s->queries, qs, sizeof(qs));
-		u64_str(s->answers, an, sizeof(an));
-		u64_str(s->failures, fl, sizeof(fl));
-		u64_str(s->timeouts, to, sizeof(to));
-		bool up_now = upstream_server_up(s);
-		const char *cells[] = { s->name, up_now ? "up" : "down", rtt, qs, an, fl, to,
-					s->last_error[0] ? s->last_error : "-", s->used_by };
-		enum report_tone tones[9] = { 0 };
-		tones[1] = up_now ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
+	if (!ps->last_failure[0]) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	char age[64];
+	uint64_t ago = now > ps->last_failure_at_ms ? now - ps->last_failure_at_ms : 0;
+	format_duration(ago / 1000, age, sizeof(age));
+	snprintf(buf, size, "%s, %s ago", ps->last_failure, age);
+}
+
+/* The servers of the table in force, as the shared policy knows them:
+ * one view for every worker. */
+static void report_upstreams(struct report *r, struct daemon *d)
+{
+	static const char *const keys[] = { "address", "state", "rtt_ms", "rto_ms", "questions",
+					    "answers", "timeouts", "failures", "last_error",
+					    "used_by" };
+	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "RTO MS", "QUESTIONS",
+					      "ANSWERS", "TIMEOUTS", "FAILURES", "LAST ERROR",
+					      "USED BY" };
+	size_t n = 0;
+	struct policy_server *const *handles = d->routing ? routing_servers(d->routing, &n) : NULL;
+	struct policy_status *st = calloc(n ? n : 1, sizeof(*st));
+	if (!st)
+		n = 0;
+	uint64_t now = mono_ms();
+	if (n)
+		policy_status(d->policy, handles, n, now, st);
+	report_table_begin(r, "upstreams", "Upstream servers", 10, keys, titles, "ssnnnnnnss");
+	for (size_t i = 0; i < n; i++) {
+		const struct route_server_info *info = route_table_server(routing_table(d->routing), i);
+		const struct policy_status *ps = &st[i];
+		char name[NETADDR_STRLEN], rtt[24], rto[24], qs[24], an[24], to[24], fl[24];
+		char failure[POLICY_FAILURE_MAX + 64];
+		upstream_server_name(&info->server, name, sizeof(name));
+		if (ps->measured)
+			snprintf(rtt, sizeof(rtt), "%.1f", ps->srtt_us / 1000.0);
+		else
+			snprintf(rtt, sizeof(rtt), "-");
+		u64_str(ps->rto_ms, rto, sizeof(rto));
+		u64_str(ps->counters.questions, qs, sizeof(qs));
+		u64_str(ps->counters.answers, an, sizeof(an));
+		u64_str(ps->counters.timeouts, to, sizeof(to));
+		u64_str(ps->counters.failures, fl, sizeof(fl));
+		last_failure_str(ps, now, failure, sizeof(failure));
+		const char *cells[] = { name, policy_state_names[ps->state], rtt, rto, qs, an, to,
+					fl, failure, info->used_by };
+		enum report_tone tones[10] = { 0 };
+		tones[1] = ps->state == POLICY_UP ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
 		report_table_row(r, cells, tones);
 	}
 	report_table_end(r);
-	if (st->n_servers == 0)
+	free(st);
+	if (n == 0)
 		report_note(r, REPORT_TONE_BAD, "  no upstream servers: give one with -u ADDR, "
 			    "or set an interface's with stubctl dns IFACE SERVER");
 }
@@ -285,8 +320,7 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 		report_str(r, "worker_cpus", "Worker CPUs", buf, REPORT_TONE_NONE);
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
 	report_end(r);
-	report_upstreams(r, &st);
-	worker_stats_fini(&st);
+	report_upstreams(r, d);
 	if (d->routing)
 		linkctl_report_status(d->routing, r);
 	report_cache_summary(r, d);
@@ -366,9 +400,9 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "mismatched", "Replies dropped (late, wrong ID or question)", us->mismatched);
 	report_u64(r, "malformed", "Replies dropped (malformed)", us->malformed);
 	report_u64(r, "failed", "Questions no server answered", us->failed);
+	report_u64(r, "tcp_fallbacks", "Asked again over TCP (truncated)", us->tcp_fallbacks);
 	report_end(r);
-	report_upstreams(r, &st);
-	worker_stats_fini(&st);
+	report_upstreams(r, d);
 
 	report_begin(r, "cache", "Cache");
 	report_u64(r, "entries", "Entries", cs->entries);

@@ -300,6 +300,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
 	next.workers = d->cfg.workers;
 	d->cfg = next;
+	policy_set_timeout(d->policy, d->cfg.upstream_timeout_ms);
 	if (configure_workers(d) < 0) {
 		/* Out of memory: the workers that could not take the new
 		 * servers keep the old ones; the rest is applied. */
@@ -336,7 +337,6 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	struct worker_stats st;
 	daemon_gather_stats(d, &st);
 	d->qps_ring[d->qps_pos] = st.listener.udp_queries + st.listener.tcp_queries;
-	worker_stats_fini(&st);
 	d->qps_pos = (d->qps_pos + 1) % DAEMON_QPS_WINDOW;
 	if (d->qps_filled < DAEMON_QPS_WINDOW)
 		d->qps_filled++;
@@ -366,6 +366,7 @@ void daemon_reset_stats(struct daemon *d)
 {
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_reset_stats(&d->workers[i]);
+	policy_reset_stats(d->policy);
 	cache_reset_stats(d->cache);
 }
 
@@ -405,7 +406,7 @@ static int init_workers(struct daemon *d, const struct worker_plan *plan,
 		return -1;
 	worker_config(&d->cfg, d->n_workers, wcfg);
 	int rc = worker_init(&d->workers[0], 0, worker_cpu(plan, 0), d->base, wcfg, fds, share,
-			     d->cache, err);
+			     d->cache, d->policy, err);
 	if (rc == 0 && d->n_workers > 1)
 		wcfg->n_listen = listener_set_addrs(d->workers[0].listeners, wcfg->listen,
 						    CONFIG_MAX_ADDRS);
@@ -416,7 +417,7 @@ static int init_workers(struct daemon *d, const struct worker_plan *plan,
 		for (size_t k = 0; k < fds->n_tcp; k++)
 			dup_fds.tcp[k] = dup(fds->tcp[k]);
 		rc = worker_init(&d->workers[i], i, worker_cpu(plan, i), NULL, wcfg, &dup_fds,
-				 LISTENER_GROUP_JOIN, d->cache, err);
+				 LISTENER_GROUP_JOIN, d->cache, d->policy, err);
 	}
 	free(wcfg);
 	if (rc == 0 && plan->pinned)
@@ -432,8 +433,8 @@ static int start_routing(struct daemon *d, struct config_error *err)
 	if (n == 0)
 		netaddr_parse(CONFIG_DEFAULT_LISTEN, 53, &served[0]);
 	service_prepare_dir(&d->cfg, d->cfg.runtime_dir);
-	d->routing = routing_new(d->base, &d->cfg, d->workers, d->n_workers, d->cache, &served[0],
-				 err);
+	d->routing = routing_new(d->base, &d->cfg, d->workers, d->n_workers, d->cache, d->policy,
+				 &served[0], err);
 	return d->routing ? 0 : -1;
 }
 
@@ -460,6 +461,10 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	if (!d->base)
 		return -1;
 	if (setup_cache(d) < 0)
+		return -1;
+	/* One view of the upstream servers for every worker. */
+	d->policy = policy_new(d->cfg.upstream_timeout_ms);
+	if (!d->policy)
 		return -1;
 	d->workers = calloc(d->n_workers, sizeof(d->workers[0]));
 	if (!d->workers)
@@ -555,6 +560,7 @@ void daemon_fini(struct daemon *d)
 		if (d->workers)
 			worker_fini(&d->workers[i]);
 	free(d->workers);
+	policy_free(d->policy); /* after the workers and routing gave their handles back */
 	cache_free(d->cache);
 	hosts_free(d->hosts);
 	free(d->hosts_opt);

@@ -28,6 +28,11 @@ struct routing {
 
 	struct link_registry *links;
 	struct route_table *table;
+	/* The policy's handles for table's servers, in its order: status
+	 * reads the servers in force from the shared policy. */
+	struct policy *pol;
+	struct policy_server **handles;
+	size_t n_handles;
 	unsigned long built_generation;
 	bool dirty;                 /* rebuild even if the generation is the same */
 	bool restoring;             /* loading the state file: do not write it back yet */
@@ -139,10 +144,38 @@ static void on_route_change(void *arg, const uint8_t *domain, size_t len, bool a
 
 static void save_files(struct routing *rt);
 
+static void put_handles(struct policy *pol, struct policy_server **handles, size_t n)
+{
+	uint64_t now = cache_clock_ms();
+	for (size_t i = 0; i < n; i++)
+		policy_server_put(pol, handles[i], now);
+	free(handles);
+}
+
+/* The policy's handles for t's servers, or NULL when memory runs out. */
+static struct policy_server **get_handles(struct policy *pol, const struct route_table *t)
+{
+	size_t n = route_table_server_count(t);
+	struct policy_server **handles = calloc(n ? n : 1, sizeof(handles[0]));
+	if (!handles)
+		return NULL;
+	uint64_t now = cache_clock_ms();
+	for (size_t i = 0; i < n; i++) {
+		handles[i] = policy_server_get(pol, &route_table_server(t, i)->server, now);
+		if (!handles[i]) {
+			put_handles(pol, handles, i);
+			return NULL;
+		}
+	}
+	return handles;
+}
+
 static void install(struct routing *rt)
 {
 	struct route_table *t = build_table(rt);
-	if (!t) {
+	struct policy_server **handles = t ? get_handles(rt->pol, t) : NULL;
+	if (!handles) {
+		route_table_free(t);
 		log_err("routing: out of memory; the previous routes stay");
 		rt->dirty = true;
 		return;
@@ -162,6 +195,9 @@ static void install(struct routing *rt)
 	}
 	route_table_free(rt->table);
 	rt->table = t;
+	put_handles(rt->pol, rt->handles, rt->n_handles);
+	rt->handles = handles;
+	rt->n_handles = route_table_server_count(t);
 	rt->dirty = in.err < 0;
 	rt->built_generation = link_registry_generation(rt->links);
 	log_debug("routing: %zu servers, %zu domains; default route: %s",
@@ -362,7 +398,8 @@ static void start_watchers(struct routing *rt)
 
 struct routing *routing_new(struct event_base *base, const struct config *cfg,
 			    struct worker *workers, unsigned n_workers, struct cache *cache,
-			    const struct netaddr *listen, struct config_error *err)
+			    struct policy *pol, const struct netaddr *listen,
+			    struct config_error *err)
 {
 	struct link_limits limits;
 	struct routing *rt = calloc(1, sizeof(*rt));
@@ -377,6 +414,7 @@ struct routing *routing_new(struct event_base *base, const struct config *cfg,
 	rt->workers = workers;
 	rt->n_workers = n_workers;
 	rt->cache = cache;
+	rt->pol = pol;
 	rt->listen = *listen;
 	rt->restoring = true;
 	start_watchers(rt);
@@ -402,6 +440,7 @@ void routing_free(struct routing *rt)
 	for (unsigned i = 0; rt->table && i < rt->n_workers; i++)
 		worker_call(&rt->workers[i], install_on_loop, &none);
 	route_table_free(rt->table);
+	put_handles(rt->pol, rt->handles, rt->n_handles);
 	link_registry_free(rt->links);
 	free(rt->saved_state);
 	free(rt->saved_resolv);
@@ -416,6 +455,12 @@ struct link_registry *routing_links(struct routing *rt)
 const struct route_table *routing_table(const struct routing *rt)
 {
 	return rt->table;
+}
+
+struct policy_server *const *routing_servers(const struct routing *rt, size_t *n)
+{
+	*n = rt->n_handles;
+	return rt->handles;
 }
 
 bool routing_knows_links(const struct routing *rt)

@@ -2,11 +2,15 @@
  *
  * UDP goes over shared channels: per server a few connected sockets, each
  * on its own kernel-chosen random port with one persistent read event.
- * Many questions are in flight on a channel at once; a reply finds its
- * transaction through an ID table keyed by (channel, ID). So a miss costs
- * one send() and a share of one recvmmsg(), and allocates only the
- * transaction: no socket(), connect(), close() or epoll_ctl() per question.
- * TCP (after TC=1) keeps one connection per try.
+ * Many questions are in flight on a channel at once; a reply finds its try
+ * through an ID table keyed by (channel, ID). So a miss costs one send()
+ * and a share of one recvmmsg(), and allocates only the transaction: no
+ * socket(), connect(), close() or epoll_ctl() per question, and the tries
+ * live inside the transaction. TCP (after TC=1) keeps one connection per
+ * transaction at a time.
+ *
+ * Which server, when, and whether it is up: upstream_policy.h. This file
+ * follows the plan it gets and reports what each try did.
  */
 #include "stubd/upstream.h"
 
@@ -20,6 +24,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stubd/log.h"
@@ -35,9 +40,17 @@
 #define UDP_REPLY_MAX 4096
 /* A TCP message is at most 65535 bytes (RFC 1035 §4.2.2 length field). */
 #define TCP_REPLY_MAX 65535
-/* Tries per server and question before giving up (a timeout may be a lost
- * packet, so every server gets a second chance within the deadline). */
-#define TRIES_PER_SERVER 2
+/* The plan's tries are sent at most this many times round: a try that had
+ * no reply may have lost a datagram, so once every server of the plan has
+ * had its wait, each is asked once more (fresh IDs), within query-timeout. */
+#define ROUNDS 2
+/* Tries a transaction keeps open at once, inside it (a miss allocates
+ * only the transaction). Enough for two rounds over a few servers, a
+ * probe and TCP; with more servers the oldest silent try makes room. */
+#define TRY_SLOTS 12
+/* A timer may fire up to a millisecond before what the ms clock says is
+ * due; that is due too (no spinning on a 0 ms re-arm). */
+#define CLOCK_SLACK_MS 1
 
 /* Datagrams read per readiness event, one recvmmsg(); fewer than this
  * means the queue is empty, so no extra call to learn EAGAIN. */
@@ -52,33 +65,60 @@
 #define ID_BUCKETS 1024
 
 struct server_set;
+struct try;
 
 /* A connected UDP socket to one server, shared by the questions in flight
  * to it. Owned by its server set; a retired one is closed by the last
- * question to leave it. */
+ * try to leave it. */
 struct channel {
 	struct upstream *up;
 	struct server_set *set;
 	size_t slot;              /* in set->chans: server * UPSTREAM_CHANNELS + i */
 	int fd;
 	unsigned sent;            /* questions sent on it so far */
-	int error;                /* a send error its other questions must hear of */
+	int error;                /* a send error its other tries must hear of */
 	bool retired;             /* takes no new questions */
 	bool reading;             /* its read callback runs: not freed before it returns */
 	struct event read_ev;     /* EV_PERSIST, added once when opened */
-	LIST_HEAD(, upstream_txn) txns;  /* questions waiting for a reply on it */
-	LIST_ENTRY(channel) link;        /* in set->retired once retired */
+	LIST_HEAD(, try) tries;   /* tries waiting for a reply on it */
+	LIST_ENTRY(channel) link; /* in set->retired once retired */
 };
 
 /* The servers in force. A reload swaps in a new set while transactions
  * that started on the old one keep it alive through their reference. The
- * set owns its channels: they close with it. */
+ * set owns its channels (they close with it) and a policy handle per
+ * server. */
 struct server_set {
 	unsigned refs;
 	size_t n;
+	struct policy *pol;
 	struct channel **chans;          /* UPSTREAM_CHANNELS per server, opened on first use */
 	LIST_HEAD(, channel) retired;    /* renewed, still waiting for replies */
 	struct upstream_server servers[];
+};
+
+enum try_kind {
+	TRY_CLIENT,   /* one of the plan's tries */
+	TRY_EXTRA,    /* the plan's probe or exploration: no one waits on it */
+};
+
+/* One copy of the question sent to one server, with its own ID. Open
+ * (in_use) until it is answered, fails, or has had no reply for the
+ * plan's listen_ms. */
+struct try {
+	struct upstream_txn *txn;
+	bool in_use;
+	bool via_tcp;
+	bool reported;           /* its timeout or failure went to the policy */
+	uint8_t kind;            /* enum try_kind */
+	uint8_t pos;             /* in txn->order (the plan's positions) */
+	uint16_t server;         /* in txn->set->servers */
+	uint16_t id;
+	uint64_t sent_ms;
+	uint64_t due_ms;         /* its wait ends: reported as a timeout then */
+	struct channel *chan;    /* UDP: set while in the ID table and on chan->tries */
+	LIST_ENTRY(try) by_id;
+	LIST_ENTRY(try) on_chan;
 };
 
 struct upstream_txn {
@@ -90,39 +130,38 @@ struct upstream_txn {
 	upstream_done_fn done;
 	void *arg;
 
-	/* The route's servers, as indices into set->servers, in the order
-	 * they are asked; pos is the one being tried. */
+	/* The route's servers, as indices into set->servers, in configured
+	 * order: the positions the plan speaks of. */
 	uint16_t order[ROUTE_MAX_SERVERS];
 	size_t n_order;
-	size_t pos;
-	unsigned tries;
-	uint32_t failed;        /* bit per position whose server answered with a failure */
-	uint16_t id;            /* of the current try */
-	bool via_tcp;
-	struct timeval sent_at;
+	struct policy_plan plan;
+	size_t step;             /* client tries sent so far, over ROUNDS rounds of the plan */
+	struct try *current;     /* the client try waited on alone, NULL when none */
+	uint32_t done_pos;       /* bit per position whose server is done for this question */
+	/* The client has its outcome (done was called), but tries whose
+	 * wait has not passed stay open until it does: a probe, an
+	 * exploration, the try waited on. Their outcome still goes to the
+	 * policy, or a dead server that always loses the race to a live one
+	 * would never be found out. Freed when the last one is over. */
+	bool finished;
 
-	/* The open UDP try: the channel it went out on, NULL when none. While
-	 * set, the transaction is in the ID table and on the channel's list. */
-	struct channel *chan;
-	LIST_ENTRY(upstream_txn) by_id;
-	LIST_ENTRY(upstream_txn) on_chan;
-	struct bufferevent *tcp;
-	struct event try_timer;  /* embedded: a miss allocates only the transaction */
-	struct event deadline;
-
-	uint8_t query[QUERY_MAX];
-	size_t query_len;
+	struct try tries[TRY_SLOTS];
+	struct bufferevent *tcp; /* one TCP connection at a time, for tcp_try */
+	struct try *tcp_try;
+	struct event timer;      /* embedded: the next try's wait, probes' waits, forgetting */
+	struct event deadline;   /* query-timeout */
 };
 
 struct upstream {
 	struct event_base *base;
+	struct policy *pol;
 	struct server_set *set;
-	struct timeval try_timeout;
+	enum policy_strategy strategy;
 	struct timeval query_timeout;
 	size_t edns_size;
 	struct upstream_stats stats;
 	LIST_HEAD(, upstream_txn) txns;
-	LIST_HEAD(, upstream_txn) by_id[ID_BUCKETS];  /* open UDP tries */
+	LIST_HEAD(, try) by_id[ID_BUCKETS];  /* open UDP tries */
 	/* Query IDs and channel picks drawn from the kernel's CSPRNG a batch
 	 * at a time: glibc's arc4random costs a getrandom() call per use, here
 	 * one per 256 draws. */
@@ -136,10 +175,20 @@ struct upstream {
 	uint8_t tcp_buf[TCP_REPLY_MAX];
 };
 
-static struct timeval ms_to_tv(unsigned ms)
+static struct timeval ms_to_tv(uint64_t ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	return tv;
+}
+
+/* The policy's clock: monotonic, so a wall-clock jump neither ages nor
+ * revives a server. The fine clock, not the cache's coarse one: a LAN
+ * server's RTT is well under the coarse clock's 4 ms tick. A vDSO read. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static uint16_t draw16(struct upstream *up)
@@ -164,14 +213,14 @@ static void chan_close(struct channel *ch)
  * not on the stack. */
 static void chan_maybe_close(struct channel *ch)
 {
-	if (!ch->retired || !LIST_EMPTY(&ch->txns) || ch->reading)
+	if (!ch->retired || !LIST_EMPTY(&ch->tries) || ch->reading)
 		return;
 	LIST_REMOVE(ch, link);
 	chan_close(ch);
 }
 
 /* No new questions on ch; the next pick of its slot opens a fresh one.
- * It stays open for the questions still waiting on it (the caller closes
+ * It stays open for the tries still waiting on it (the caller closes
  * it with chan_maybe_close() when there may be none). */
 static void chan_retire(struct channel *ch)
 {
@@ -189,66 +238,62 @@ static void set_unref(struct server_set *set)
 	for (size_t i = 0; i < set->n * UPSTREAM_CHANNELS; i++)
 		if (set->chans[i])
 			chan_close(set->chans[i]);
-	/* Empty: a retired channel with questions keeps their set alive. */
+	/* Empty: a retired channel with tries keeps their set alive. */
 	while (!LIST_EMPTY(&set->retired)) {
 		struct channel *ch = LIST_FIRST(&set->retired);
 		LIST_REMOVE(ch, link);
 		chan_close(ch);
 	}
+	uint64_t now = now_ms();
+	for (size_t i = 0; i < set->n; i++)
+		policy_server_put(set->pol, set->servers[i].policy, now);
 	free(set->chans);
 	free(set);
 }
 
-/* ---- transactions in the ID table ------------------------------------ */
+/* ---- tries in the ID table ------------------------------------------- */
 
-static struct upstream_txn *txn_lookup(struct upstream *up, const struct channel *ch, uint16_t id)
+static struct try *try_lookup(struct upstream *up, const struct channel *ch, uint16_t id)
 {
-	struct upstream_txn *txn;
-	LIST_FOREACH(txn, &up->by_id[id & (ID_BUCKETS - 1)], by_id)
-		if (txn->chan == ch && txn->id == id)
-			return txn;
+	struct try *t;
+	LIST_FOREACH(t, &up->by_id[id & (ID_BUCKETS - 1)], by_id)
+		if (t->chan == ch && t->id == id)
+			return t;
 	return NULL;
 }
 
 /* A fresh random ID for a try on ch (RFC 5452 §9.2), not already waiting
  * for a reply there. At most UPSTREAM_CHANNEL_USES questions ever share a
- * channel, so a draw is taken with probability 1/256 at worst. */
+ * channel (a few tries each), so a draw is taken with small probability. */
 static uint16_t free_id(struct upstream *up, const struct channel *ch)
 {
 	for (;;) {
 		uint16_t id = draw16(up);
-		if (!txn_lookup(up, ch, id))
+		if (!try_lookup(up, ch, id))
 			return id;
 	}
 }
 
-static void txn_attach(struct upstream_txn *txn, struct channel *ch)
+static void try_attach(struct try *t, struct channel *ch)
 {
-	txn->chan = ch;
-	LIST_INSERT_HEAD(&txn->up->by_id[txn->id & (ID_BUCKETS - 1)], txn, by_id);
-	LIST_INSERT_HEAD(&ch->txns, txn, on_chan);
+	t->chan = ch;
+	LIST_INSERT_HEAD(&t->txn->up->by_id[t->id & (ID_BUCKETS - 1)], t, by_id);
+	LIST_INSERT_HEAD(&ch->tries, t, on_chan);
 }
 
 /* From now on a reply to this try is a stray: dropped and counted. */
-static void txn_detach(struct upstream_txn *txn)
+static void try_detach(struct try *t)
 {
-	struct channel *ch = txn->chan;
-	LIST_REMOVE(txn, by_id);
-	LIST_REMOVE(txn, on_chan);
-	txn->chan = NULL;
+	struct channel *ch = t->chan;
+	LIST_REMOVE(t, by_id);
+	LIST_REMOVE(t, on_chan);
+	t->chan = NULL;
 	chan_maybe_close(ch);
 }
 
 /* ---- server sets ----------------------------------------------------- */
 
-static bool same_server(const struct upstream_server *a, const struct route_server *b)
-{
-	return netaddr_equal(&a->addr, &b->addr) && a->scope_id == route_server_scope(b) &&
-	       strcmp(a->tls_name, b->tls_name) == 0;
-}
-
-/* "192.0.2.1:53", or with its interface "[fe80::1%eth0]:53". */
-static void server_name(const struct route_server *rs, char *buf, size_t size)
+void upstream_server_name(const struct route_server *rs, char *buf, size_t size)
 {
 	if (route_server_scope(rs) == 0) {
 		netaddr_str(&rs->addr, buf, size);
@@ -265,43 +310,47 @@ static void server_name(const struct route_server *rs, char *buf, size_t size)
 	}
 }
 
-/* A new set for the table's servers (none when t is NULL); counters carry
- * over for servers that were already there, so a change of routes does
- * not reset what status shows. */
-static struct server_set *set_new(const struct route_table *t, const struct server_set *old)
+/* A new set for the table's servers (none when t is NULL), each with its
+ * policy handle: what was learnt about a server carries over to every
+ * table that names it. */
+static struct server_set *set_new(struct policy *pol, const struct route_table *t)
 {
 	size_t n = t ? route_table_server_count(t) : 0;
 	struct server_set *set = calloc(1, sizeof(*set) + n * sizeof(set->servers[0]));
 	if (!set)
 		return NULL;
 	set->refs = 1;
-	set->n = n;
+	set->pol = pol;
 	LIST_INIT(&set->retired);
-	set->chans = calloc(set->n * UPSTREAM_CHANNELS + 1, sizeof(set->chans[0]));
+	set->chans = calloc(n * UPSTREAM_CHANNELS + 1, sizeof(set->chans[0]));
 	if (!set->chans) {
 		free(set);
 		return NULL;
 	}
-	for (size_t i = 0; i < set->n; i++) {
+	uint64_t now = now_ms();
+	for (size_t i = 0; i < n; i++) {
 		const struct route_server_info *info = route_table_server(t, i);
 		struct upstream_server *s = &set->servers[i];
-		for (size_t j = 0; old && j < old->n; j++)
-			if (same_server(&old->servers[j], &info->server))
-				*s = old->servers[j];
+		s->policy = policy_server_get(pol, &info->server, now);
+		if (!s->policy) {
+			set_unref(set); /* puts the handles got so far (set->n of them) */
+			return NULL;
+		}
+		set->n = i + 1;
 		s->addr = info->server.addr;
 		s->scope_id = route_server_scope(&info->server);
 		snprintf(s->tls_name, sizeof(s->tls_name), "%s", info->server.tls_name);
 		snprintf(s->used_by, sizeof(s->used_by), "%s", info->used_by);
-		server_name(&info->server, s->name, sizeof(s->name));
+		upstream_server_name(&info->server, s->name, sizeof(s->name));
 	}
 	return set;
 }
 
 static void apply_settings(struct upstream *up, const struct config *cfg)
 {
-	up->try_timeout = ms_to_tv(cfg->upstream_timeout_ms);
 	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
 	up->edns_size = cfg->edns_buffer_size;
+	up->strategy = cfg->upstream_strategy;
 }
 
 /* The receive side of the batch never changes shape; recvmmsg() writes
@@ -314,18 +363,20 @@ static void prepare_recv_batch(struct upstream *up)
 	}
 }
 
-struct upstream *upstream_new(struct event_base *base, const struct config *cfg)
+struct upstream *upstream_new(struct event_base *base, const struct config *cfg,
+			      struct policy *pol)
 {
 	struct upstream *up = calloc(1, sizeof(*up));
 	if (!up)
 		return NULL;
 	up->base = base;
+	up->pol = pol;
 	LIST_INIT(&up->txns);
 	for (size_t i = 0; i < ID_BUCKETS; i++)
 		LIST_INIT(&up->by_id[i]);
 	prepare_recv_batch(up);
 	apply_settings(up, cfg);
-	up->set = set_new(NULL, NULL);
+	up->set = set_new(pol, NULL);
 	if (!up->set) {
 		free(up);
 		return NULL;
@@ -340,7 +391,7 @@ void upstream_configure(struct upstream *up, const struct config *cfg)
 
 int upstream_set_servers(struct upstream *up, const struct route_table *t)
 {
-	struct server_set *set = set_new(t, up->set);
+	struct server_set *set = set_new(up->pol, t);
 	if (!set)
 		return -ENOMEM;
 	set_unref(up->set);
@@ -348,22 +399,70 @@ int upstream_set_servers(struct upstream *up, const struct route_table *t)
 	return 0;
 }
 
+/* ---- reporting to the policy ------------------------------------------- */
+
+static struct upstream_server *server_of(const struct try *t)
+{
+	return &t->txn->set->servers[t->server];
+}
+
+/* The policy says what changed; the log line is written here, outside its
+ * lock. */
+static void log_change(const struct upstream_server *s, enum policy_change change, const char *why)
+{
+	if (change == POLICY_WENT_DOWN)
+		log_warn("upstream %s is down (%s); asking the others first, and probing it",
+			 s->name, why);
+	else if (change == POLICY_CAME_UP)
+		log_info("upstream %s is up again", s->name);
+}
+
+static void report_timeout(struct try *t, uint64_t now)
+{
+	struct upstream_server *s = server_of(t);
+	t->reported = true;
+	log_debug("upstream %s: no reply within %llu ms", s->name,
+		  (unsigned long long)(now - t->sent_ms));
+	log_change(s, policy_timed_out(t->txn->up->pol, s->policy, t->sent_ms, now), "timeout");
+}
+
+static void report_failure(struct try *t, const char *why, uint64_t now)
+{
+	struct upstream_server *s = server_of(t);
+	t->reported = true;
+	log_debug("upstream %s failed: %s", s->name, why);
+	log_change(s, policy_failed(t->txn->up->pol, s->policy, why, t->sent_ms, now), why);
+}
+
 /* ---- transactions ---------------------------------------------------- */
 
-static void close_try(struct upstream_txn *txn)
+static void try_close(struct try *t)
 {
-	if (txn->chan)
-		txn_detach(txn);
-	if (txn->tcp) {
+	struct upstream_txn *txn = t->txn;
+	if (!t->in_use)
+		return;
+	if (t->chan)
+		try_detach(t);
+	if (txn->tcp_try == t) {
 		bufferevent_free(txn->tcp);
 		txn->tcp = NULL;
+		txn->tcp_try = NULL;
 	}
-	evtimer_del(&txn->try_timer);
+	if (txn->current == t)
+		txn->current = NULL;
+	t->in_use = false;
+}
+
+static void close_tries(struct upstream_txn *txn)
+{
+	for (size_t i = 0; i < TRY_SLOTS; i++)
+		try_close(&txn->tries[i]);
 }
 
 static void txn_free(struct upstream_txn *txn)
 {
-	close_try(txn);
+	close_tries(txn);
+	evtimer_del(&txn->timer);
 	evtimer_del(&txn->deadline);
 	LIST_REMOVE(txn, link);
 	set_unref(txn->set);
@@ -386,164 +485,98 @@ void upstream_cancel(struct upstream_txn *txn)
 		txn_free(txn);
 }
 
+static void arm(struct upstream_txn *txn, uint64_t now);
+
 static void finish(struct upstream_txn *txn, enum upstream_status status,
 		   const uint8_t *answer, size_t len, const struct upstream_server *server)
 {
 	if (status == UPSTREAM_FAILED)
 		txn->up->stats.failed++;
-	close_try(txn);
+	/* Late replies to tries already reported are strays from now on. */
+	bool open = false;
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (t->reported || t->via_tcp)
+			try_close(t);
+		open |= t->in_use;
+	}
+	txn->finished = true;
+	txn->current = NULL;
+	evtimer_del(&txn->deadline);
 	txn->done(txn->arg, status, answer, len, server);
-	txn_free(txn);
+	if (open)
+		arm(txn, now_ms());
+	else
+		txn_free(txn);
 }
 
-static struct upstream_server *current(struct upstream_txn *txn)
+/* A slot for a new try: a free one, else the oldest silent try that is
+ * neither waited on nor on TCP (its wait has passed: only a late answer
+ * is given up). NULL when every slot is busy otherwise. */
+static struct try *try_alloc(struct upstream_txn *txn)
 {
-	return &txn->set->servers[txn->order[txn->pos]];
-}
-
-/* RFC 6298-style smoothing, enough to tell a slow server from a fast one. */
-static void note_rtt(struct upstream_txn *txn)
-{
-	struct timeval now, diff;
-	event_base_gettimeofday_cached(txn->up->base, &now);
-	timersub(&now, &txn->sent_at, &diff);
-	unsigned ms = (unsigned)(diff.tv_sec * 1000 + diff.tv_usec / 1000);
-	struct upstream_server *s = current(txn);
-	s->srtt_ms = s->srtt_ms == 0 ? ms : (s->srtt_ms * 7 + ms) / 8;
-}
-
-static void try_next(struct upstream_txn *txn);
-static void start_tcp(struct upstream_txn *txn);
-
-static uint64_t loop_ms(const struct upstream *up)
-{
-	struct timeval now;
-	event_base_gettimeofday_cached(up->base, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_usec / 1000;
-}
-
-/* A server that keeps failing is left alone, and asked again (a probe
- * with a real question) once UPSTREAM_REPROBE_MS has passed. */
-static void note_trouble(struct upstream_txn *txn, struct upstream_server *s, const char *why)
-{
-	s->trouble++;
-	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
-	if (!upstream_server_up(s)) {
-		if (s->trouble == UPSTREAM_DOWN_AFTER)
-			log_warn("upstream %s is down (%s); asking the others, and it again in %d s",
-				 s->name, why, UPSTREAM_REPROBE_MS / 1000);
-		s->retry_at_ms = loop_ms(txn->up) + UPSTREAM_REPROBE_MS;
+	struct try *oldest = NULL;
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (!t->in_use)
+			return t;
+		if (t->reported && t != txn->current && t != txn->tcp_try &&
+		    (!oldest || t->sent_ms < oldest->sent_ms))
+			oldest = t;
 	}
+	if (oldest)
+		try_close(oldest);
+	return oldest;
 }
 
-/* Down servers are skipped until their probe is due, unless every
- * server of the route is down: then they are all tried as usual. */
-static bool worth_asking(const struct upstream_txn *txn, size_t pos, uint64_t now)
+static bool any_open(const struct upstream_txn *txn)
 {
-	const struct upstream_server *s = &txn->set->servers[txn->order[pos]];
-	if (upstream_server_up(s) || now >= s->retry_at_ms)
-		return true;
-	for (size_t j = 0; j < txn->n_order; j++)
-		if (upstream_server_up(&txn->set->servers[txn->order[j]]))
-			return false;
-	return true;
+	for (size_t i = 0; i < TRY_SLOTS; i++)
+		if (txn->tries[i].in_use)
+			return true;
+	return false;
 }
 
-static void server_failed(struct upstream_txn *txn, const char *why)
+static bool steps_left(const struct upstream_txn *txn)
 {
-	struct upstream_server *s = current(txn);
-	s->failures++;
-	note_trouble(txn, s, why);
-	txn->failed |= 1u << txn->pos;
-	log_debug("upstream %s failed: %s", s->name, why);
-	close_try(txn);
-	try_next(txn);
-}
-
-/* RFC 7766 §5: a truncated UDP reply means asking again over TCP, same
- * server. */
-static void fall_back_to_tcp(struct upstream_txn *txn)
-{
-	current(txn)->tcp_fallbacks++;
-	close_try(txn);
-	start_tcp(txn);
-}
-
-/* A reply that passed wire_reply_matches(): decide what it means. */
-static void handle_reply(struct upstream_txn *txn, const uint8_t *pkt, size_t len)
-{
-	uint16_t flags = wire_get16(pkt + 2);
-	unsigned rcode = WIRE_RCODE(flags);
-
-	note_rtt(txn);
-	if ((flags & WIRE_FLAG_TC) && !txn->via_tcp) {
-		fall_back_to_tcp(txn);
-		return;
-	}
-	if (rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
-	    rcode == WIRE_RCODE_NOTIMP || rcode == WIRE_RCODE_FORMERR) {
-		server_failed(txn, wire_rcode_name(rcode));
-		return;
-	}
-
-	uint8_t *answer;
-	size_t answer_len;
-	int err = scrub_reply(pkt, len, &txn->q, &answer, &answer_len);
-	if (err == -EBADMSG) {
-		/* Could be a spoofed packet with a guessed ID: keep waiting for
-		 * the real reply rather than give up on the server. */
-		txn->up->stats.malformed++;
-		return;
-	}
-	if (err < 0) {
-		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
-		return;
-	}
-	struct upstream_server *s = current(txn);
-	s->answers++;
-	s->trouble = 0;
-	finish(txn, UPSTREAM_ANSWER, answer, answer_len, s);
-	free(answer);
+	return txn->step < ROUNDS * txn->plan.n_tries;
 }
 
 /* ---- UDP over channels ----------------------------------------------- */
 
+static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut_short);
+static void try_failed(struct try *t, const char *why, uint64_t now);
+
 /* One datagram from ch's server (the connected socket drops any other
- * source). It must belong to a question waiting on this channel, with its
- * ID and question; anything else is late or spoofed: dropped, counted, and
- * the questions wait on. */
+ * source). It must belong to a try waiting on this channel, with its ID
+ * and question; anything else is late or spoofed: dropped, counted, and
+ * the tries wait on. */
 static void handle_datagram(struct channel *ch, const uint8_t *pkt, size_t len, bool cut_short)
 {
 	struct upstream *up = ch->up;
-	struct upstream_txn *txn = len >= WIRE_HEADER_LEN ? txn_lookup(up, ch, wire_get16(pkt)) : NULL;
-	if (!txn || !wire_reply_matches(pkt, len, txn->id, &txn->q)) {
+	struct try *t = len >= WIRE_HEADER_LEN ? try_lookup(up, ch, wire_get16(pkt)) : NULL;
+	if (!t || !wire_reply_matches(pkt, len, t->id, &t->txn->q)) {
 		up->stats.mismatched++;
 		log_debug("upstream %s: dropped a reply that does not match a question "
 			  "(ID or question)", ch->set->servers[ch->slot / UPSTREAM_CHANNELS].name);
 		return;
 	}
-	if (cut_short) {
-		/* Larger than any buffer we offer: the server ignored our EDNS
-		 * size. TCP gets the whole reply. */
-		note_rtt(txn);
-		fall_back_to_tcp(txn);
-		return;
-	}
-	handle_reply(txn, pkt, len);
+	handle_reply(t, pkt, len, cut_short);
 }
 
 /* An error on a shared socket (an ICMP port unreachable comes back as
- * ECONNREFUSED) cannot be tied to one question: every question waiting on
- * the channel moves on to the next server, and the channel is renewed. */
+ * ECONNREFUSED) cannot be tied to one try: every try waiting on the
+ * channel has failed, and the channel is renewed. */
 static void chan_fail_all(struct channel *ch, int err)
 {
 	const char *why = err == ECONNREFUSED ? "connection refused" : strerror(err);
+	uint64_t now = now_ms();
 	chan_retire(ch);
-	struct upstream_txn *txn;
-	/* server_failed() takes txn off the list; callbacks it runs may take
+	struct try *t;
+	/* try_failed() takes t off the list; callbacks it runs may take
 	 * others off too, so always start again from the head. */
-	while ((txn = LIST_FIRST(&ch->txns)) != NULL)
-		server_failed(txn, why);
+	while ((t = LIST_FIRST(&ch->tries)) != NULL)
+		try_failed(t, why, now);
 }
 
 /* One recvmmsg() per readiness event: fewer than RECV_BATCH datagrams
@@ -607,7 +640,7 @@ static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
 	ch->up = up;
 	ch->set = set;
 	ch->slot = slot;
-	LIST_INIT(&ch->txns);
+	LIST_INIT(&ch->tries);
 	event_assign(&ch->read_ev, up->base, ch->fd, EV_READ | EV_PERSIST, on_chan_readable, ch);
 	if (event_add(&ch->read_ev, NULL) < 0) {
 		close(ch->fd);
@@ -618,12 +651,12 @@ static int chan_open(struct upstream *up, struct server_set *set, size_t slot)
 	return 0;
 }
 
-/* A channel to the transaction's server, picked at random among its
- * slots so the source port of a try is not predictable from the last. */
-static int chan_pick(struct upstream_txn *txn, struct channel **out)
+/* A channel to the server, picked at random among its slots so the
+ * source port of a try is not predictable from the last. */
+static int chan_pick(struct upstream_txn *txn, size_t server, struct channel **out)
 {
 	size_t pick = draw16(txn->up) & (UPSTREAM_CHANNELS - 1);
-	size_t slot = (size_t)txn->order[txn->pos] * UPSTREAM_CHANNELS + pick;
+	size_t slot = server * UPSTREAM_CHANNELS + pick;
 	if (!txn->set->chans[slot]) {
 		int err = chan_open(txn->up, txn->set, slot);
 		if (err < 0)
@@ -635,13 +668,13 @@ static int chan_pick(struct upstream_txn *txn, struct channel **out)
 
 /* A send that failed may carry an error meant for the whole channel (an
  * ICMP error for an earlier question surfaces on the next send). Its
- * questions hear of it from the read callback, not from inside this call,
+ * tries hear of it from the read callback, not from inside this call,
  * which may be upstream_resolve()'s. A full buffer is only this send's. */
 static void chan_send_failed(struct channel *ch, int err)
 {
 	if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS || err == EINTR)
 		return;
-	if (!LIST_EMPTY(&ch->txns)) {
+	if (!LIST_EMPTY(&ch->tries)) {
 		ch->error = err;
 		event_active(&ch->read_ev, EV_READ, 1);
 	}
@@ -649,31 +682,24 @@ static void chan_send_failed(struct channel *ch, int err)
 	chan_maybe_close(ch);
 }
 
-/* A fresh ID for every try (RFC 5452 §9.2). */
-static void new_query(struct upstream_txn *txn, uint16_t id)
+/* Sends t's question over UDP with a fresh ID (RFC 5452 §9.2). */
+static int send_udp(struct try *t)
 {
-	txn->id = id;
-	txn->query_len = wire_build_upstream_query(txn->query, sizeof(txn->query), txn->id,
-						   &txn->q, txn->up->edns_size);
-	event_base_gettimeofday_cached(txn->up->base, &txn->sent_at);
-	current(txn)->queries++;
-	evtimer_add(&txn->try_timer, &txn->up->try_timeout);
-}
-
-static int start_udp(struct upstream_txn *txn)
-{
+	struct upstream_txn *txn = t->txn;
+	uint8_t query[QUERY_MAX];
 	struct channel *ch;
-	int err = chan_pick(txn, &ch);
+	int err = chan_pick(txn, t->server, &ch);
 	if (err < 0)
 		return err;
-	txn->via_tcp = false;
-	new_query(txn, free_id(txn->up, ch));
-	if (send(ch->fd, txn->query, txn->query_len, 0) < 0) {
+	t->id = free_id(txn->up, ch);
+	size_t len = wire_build_upstream_query(query, sizeof(query), t->id, &txn->q,
+					       txn->up->edns_size);
+	if (send(ch->fd, query, len, 0) < 0) {
 		err = errno;
 		chan_send_failed(ch, err);
 		return -err;
 	}
-	txn_attach(txn, ch);
+	try_attach(t, ch);
 	if (++ch->sent >= UPSTREAM_CHANNEL_USES)
 		chan_retire(ch);
 	return 0;
@@ -684,6 +710,7 @@ static int start_udp(struct upstream_txn *txn)
 static void on_tcp_read(struct bufferevent *bev, void *arg)
 {
 	struct upstream_txn *txn = arg;
+	struct try *t = txn->tcp_try;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
 	while (evbuffer_get_length(in) >= 2) {
@@ -694,11 +721,11 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 			return;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, txn->up->tcp_buf, msg_len);
-		if (!wire_reply_matches(txn->up->tcp_buf, msg_len, txn->id, &txn->q)) {
+		if (!wire_reply_matches(txn->up->tcp_buf, msg_len, t->id, &txn->q)) {
 			txn->up->stats.mismatched++;
 			continue;
 		}
-		handle_reply(txn, txn->up->tcp_buf, msg_len);
+		handle_reply(t, txn->up->tcp_buf, msg_len, false);
 		return; /* txn may be gone */
 	}
 }
@@ -709,84 +736,288 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	if (what & BEV_EVENT_EOF)
-		server_failed(txn, "TCP connection closed before the reply");
+		try_failed(txn->tcp_try, "TCP connection closed before the reply", now_ms());
 	else if (what & BEV_EVENT_ERROR)
-		server_failed(txn, strerror(EVUTIL_SOCKET_ERROR()));
+		try_failed(txn->tcp_try, strerror(EVUTIL_SOCKET_ERROR()), now_ms());
 }
 
-/* RFC 7766 §5: a truncated UDP reply means asking again over TCP, same
- * server, with the usual 2-byte length framing. */
-static void start_tcp(struct upstream_txn *txn)
+/* RFC 7766 §5: the same server over TCP, with the usual 2-byte length
+ * framing and a fresh ID. Returns 0 or a negative errno. */
+static int send_tcp(struct try *t)
 {
-	const struct netaddr *addr = &current(txn)->addr;
-	txn->via_tcp = true;
+	struct upstream_txn *txn = t->txn;
+	const struct netaddr *addr = &server_of(t)->addr;
+	uint8_t query[2 + QUERY_MAX];
 	txn->tcp = bufferevent_socket_new(txn->up->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!txn->tcp) {
-		server_failed(txn, "out of memory");
-		return;
-	}
+	if (!txn->tcp)
+		return -ENOMEM;
+	txn->tcp_try = t;
+	t->via_tcp = true;
 	bufferevent_setcb(txn->tcp, on_tcp_read, NULL, on_tcp_event, txn);
 	bufferevent_enable(txn->tcp, EV_READ | EV_WRITE);
-	new_query(txn, draw16(txn->up));
-	uint8_t lenbuf[2];
-	wire_put16(lenbuf, (uint16_t)txn->query_len);
-	bufferevent_write(txn->tcp, lenbuf, 2);
-	bufferevent_write(txn->tcp, txn->query, txn->query_len);
+	t->id = draw16(txn->up);
+	size_t len = wire_build_upstream_query(query + 2, sizeof(query) - 2, t->id, &txn->q,
+					       txn->up->edns_size);
+	wire_put16(query, (uint16_t)len);
+	bufferevent_write(txn->tcp, query, 2 + len);
 	if (bufferevent_socket_connect(txn->tcp, (const struct sockaddr *)&addr->ss,
-				       (int)addr->len) < 0)
-		server_failed(txn, "cannot connect over TCP");
+				       (int)addr->len) < 0) {
+		bufferevent_free(txn->tcp);
+		txn->tcp = NULL;
+		txn->tcp_try = NULL;
+		return -ECONNREFUSED;
+	}
+	return 0;
 }
 
-/* ---- choosing servers -------------------------------------------------- */
+/* ---- following the plan ------------------------------------------------ */
 
-static bool all_failed(const struct upstream_txn *txn)
+/* Sends a new try to the server at plan position pos. Returns it, or NULL
+ * when it could not be sent (reported to the policy as a failure; a
+ * client try's server is then done for this question). */
+static struct try *send_try(struct upstream_txn *txn, size_t pos, enum try_kind kind,
+			    unsigned wait_ms, bool tcp, uint64_t now)
 {
-	size_t n = txn->n_order;
-	uint32_t all = n >= 32 ? UINT32_MAX : (1u << n) - 1;
-	return (txn->failed & all) == all;
+	struct try *t = try_alloc(txn);
+	if (!t)
+		return NULL;
+	*t = (struct try){ .txn = txn, .in_use = true, .kind = (uint8_t)kind, .pos = (uint8_t)pos,
+			   .server = txn->order[pos], .sent_ms = now, .due_ms = now + wait_ms };
+	int err = tcp ? send_tcp(t) : send_udp(t);
+	struct upstream_server *s = server_of(t);
+	if (err < 0) {
+		log_warn("upstream %s: cannot send%s: %s", s->name, tcp ? " over TCP" : "",
+			 strerror(-err));
+		if (kind == TRY_CLIENT)
+			txn->done_pos |= 1u << pos;
+		log_change(s, policy_failed(txn->up->pol, s->policy, strerror(-err), now, now),
+			   strerror(-err));
+		t->in_use = false;
+		return NULL;
+	}
+	policy_sent(txn->up->pol, s->policy, now);
+	return t;
 }
 
-/* Moves to the next server that has not failed outright, in configured
- * order, and sends to it. Returns false when every server has had its
- * tries or failed: the caller gives up. */
-static bool send_to_next(struct upstream_txn *txn)
+/* The probe or exploration sent to pos with this question, still
+ * waited for; NULL when none. */
+static struct try *open_extra(struct upstream_txn *txn, size_t pos)
 {
-	size_t n = txn->n_order;
-	uint64_t now = loop_ms(txn->up);
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (t->in_use && !t->reported && t->kind == TRY_EXTRA && t->pos == pos)
+			return t;
+	}
+	return NULL;
+}
 
-	for (;;) {
-		if (all_failed(txn) || txn->tries >= n * TRIES_PER_SERVER)
-			return false;
-		if (txn->tries > 0)
-			txn->pos = (txn->pos + 1) % n;
-		txn->tries++;
-		if (txn->failed & (1u << txn->pos) || !worth_asking(txn, txn->pos, now))
+/* Sends the plan's next client try (skipping servers done for this
+ * question, and those that cannot be sent to), and waits on it alone. */
+static void advance(struct upstream_txn *txn, uint64_t now)
+{
+	txn->current = NULL;
+	if (txn->finished)
+		return;
+	while (steps_left(txn)) {
+		const struct policy_try *pt = &txn->plan.tries[txn->step++ % txn->plan.n_tries];
+		if (txn->done_pos & (1u << pt->pos))
 			continue;
-		int err = start_udp(txn);
-		if (err == 0)
-			return true;
-		current(txn)->failures++;
-		note_trouble(txn, current(txn), strerror(-err));
-		txn->failed |= 1u << txn->pos;
-		log_warn("upstream %s: cannot send: %s", current(txn)->name, strerror(-err));
-		close_try(txn);
+		struct try *extra = open_extra(txn, pt->pos);
+		if (extra) {
+			/* Already asked with this question: wait on that copy
+			 * rather than send the server a second one. */
+			extra->kind = TRY_CLIENT;
+			if (extra->due_ms < now + pt->wait_ms)
+				extra->due_ms = now + pt->wait_ms;
+			txn->current = extra;
+			return;
+		}
+		struct try *t = send_try(txn, pt->pos, TRY_CLIENT, pt->wait_ms, false, now);
+		if (t) {
+			txn->current = t;
+			return;
+		}
 	}
 }
 
-static void try_next(struct upstream_txn *txn)
+/* The next moment something is due: the current try's wait, an extra
+ * try's wait, an open try to be forgotten. */
+static void arm(struct upstream_txn *txn, uint64_t now)
 {
-	if (!send_to_next(txn))
-		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		const struct try *t = &txn->tries[i];
+		if (!t->in_use)
+			continue;
+		uint64_t at = t->reported ? t->sent_ms + txn->plan.listen_ms : t->due_ms;
+		if (at < next)
+			next = at;
+	}
+	if (next == UINT64_MAX) {
+		evtimer_del(&txn->timer);
+		return;
+	}
+	struct timeval tv = ms_to_tv(next > now ? next - now : 0);
+	evtimer_add(&txn->timer, &tv);
 }
 
-static void on_try_timeout(evutil_socket_t fd, short what, void *arg)
+/* Called last by whoever changed txn: fails the question when no try is
+ * open and none is left to send, else sets the timer. */
+static void settle(struct upstream_txn *txn, uint64_t now)
+{
+	if (txn->finished) {
+		if (any_open(txn))
+			arm(txn, now);
+		else
+			txn_free(txn);
+		return;
+	}
+	if (!txn->current && !steps_left(txn) && !any_open(txn)) {
+		log_debug("upstream: no server answered the question");
+		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+		return;
+	}
+	arm(txn, now);
+}
+
+/* t is over without an answer (reported already, or not worth
+ * reporting); when it was the one waited on, the next goes out now. */
+static void try_over(struct try *t, uint64_t now)
+{
+	struct upstream_txn *txn = t->txn;
+	bool was_current = txn->current == t;
+	if (t->kind == TRY_CLIENT)
+		txn->done_pos |= 1u << t->pos;
+	try_close(t);
+	if (was_current)
+		advance(txn, now);
+	settle(txn, now);
+}
+
+/* A network error on t (ICMP refusal, a refused or reset TCP
+ * connection): counted against its server, which is done for this
+ * question. May finish the transaction. */
+static void try_failed(struct try *t, const char *why, uint64_t now)
+{
+	report_failure(t, why, now);
+	try_over(t, now);
+}
+
+/* RFC 7766 §5: a truncated UDP reply means asking the same server again
+ * over TCP, one connection per transaction at a time. */
+static void fall_back_to_tcp(struct try *t, uint64_t now)
+{
+	struct upstream_txn *txn = t->txn;
+	bool was_current = txn->current == t;
+	size_t pos = t->pos;
+	enum try_kind kind = t->kind;
+	try_close(t);
+	if (txn->tcp || txn->finished) {
+		/* Another try's TCP connection is on its way. */
+		if (was_current)
+			advance(txn, now);
+		settle(txn, now);
+		return;
+	}
+	txn->up->stats.tcp_fallbacks++;
+	/* No one else is waited on meanwhile: the server did reply. */
+	struct try *tcp = send_try(txn, pos, kind, txn->plan.listen_ms, true, now);
+	if (tcp && was_current)
+		txn->current = tcp;
+	else if (!tcp && was_current)
+		advance(txn, now);
+	settle(txn, now);
+}
+
+/* A reply that matched t (ID and question): decide what it means. */
+static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut_short)
+{
+	struct upstream_txn *txn = t->txn;
+	struct upstream_server *s = server_of(t);
+	uint64_t now = now_ms();
+	uint16_t flags = wire_get16(pkt + 2);
+	unsigned rcode = WIRE_RCODE(flags);
+
+	if (cut_short || ((flags & WIRE_FLAG_TC) && !t->via_tcp)) {
+		/* The server answers (an RTT sample); the whole answer comes
+		 * over TCP. A cut-short datagram: the server ignored our EDNS
+		 * size. */
+		log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now),
+			   "");
+		fall_back_to_tcp(t, now);
+		return;
+	}
+	if (rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
+	    rcode == WIRE_RCODE_NOTIMP || rcode == WIRE_RCODE_FORMERR) {
+		/* About this name, most likely: the policy decides whether it
+		 * counts against the server; for this question it is done. */
+		log_debug("upstream %s: %s", s->name, wire_rcode_name(rcode));
+		log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now),
+			   wire_rcode_name(rcode));
+		t->reported = true;
+		try_over(t, now);
+		return;
+	}
+	if (txn->finished) {
+		/* The question has its answer: this one only tells about
+		 * the server (a measurement, or a probe that came back). */
+		log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now), "");
+		try_close(t);
+		settle(txn, now);
+		return;
+	}
+
+	uint8_t *answer;
+	size_t answer_len;
+	int err = scrub_reply(pkt, len, &txn->q, &answer, &answer_len);
+	if (err == -EBADMSG) {
+		/* Counted against the server, which is not waited on alone any
+		 * more; but this could be a spoofed packet with a guessed ID,
+		 * so the try stays open for the real reply. */
+		txn->up->stats.malformed++;
+		report_failure(t, "malformed reply", now);
+		if (txn->finished)
+			try_close(t);
+		if (t->kind == TRY_CLIENT)
+			txn->done_pos |= 1u << t->pos;
+		if (txn->current == t)
+			advance(txn, now);
+		settle(txn, now);
+		return;
+	}
+	t->reported = true; /* answered: over, whatever comes next */
+	if (err < 0) {
+		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
+		return;
+	}
+	log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now), "");
+	finish(txn, UPSTREAM_ANSWER, answer, answer_len, s);
+	free(answer);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct upstream_txn *txn = arg;
-	current(txn)->timeouts++;
-	note_trouble(txn, current(txn), "timeout");
-	log_debug("upstream %s: no reply within the try timeout", current(txn)->name);
-	close_try(txn);
-	try_next(txn);
+	uint64_t now = now_ms();
+	bool move_on = false;
+
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		struct try *t = &txn->tries[i];
+		if (!t->in_use)
+			continue;
+		if (!t->reported && t->due_ms <= now + CLOCK_SLACK_MS) {
+			report_timeout(t, now);
+			move_on |= t == txn->current;
+			if (txn->finished)
+				try_close(t);
+		}
+		/* No reply by listen_ms after its send: forgotten. */
+		if (t->sent_ms + txn->plan.listen_ms <= now + CLOCK_SLACK_MS)
+			try_close(t);
+	}
+	if (move_on || (!txn->current && !any_open(txn)))
+		advance(txn, now); /* the earlier tries stay open */
+	settle(txn, now);
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
@@ -799,14 +1030,17 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_query *q,
 				      const struct route *route, upstream_done_fn done, void *arg)
 {
+	struct policy_server *handles[ROUTE_MAX_SERVERS];
 	if (route->n_servers == 0)
 		return NULL;
 	struct upstream_txn *txn = calloc(1, sizeof(*txn));
 	if (!txn)
 		return NULL;
 	for (size_t i = 0; i < route->n_servers && i < ROUTE_MAX_SERVERS; i++)
-		if (route->servers[i] < up->set->n)
+		if (route->servers[i] < up->set->n) {
+			handles[txn->n_order] = up->set->servers[route->servers[i]].policy;
 			txn->order[txn->n_order++] = route->servers[i];
+		}
 	if (txn->n_order == 0) {
 		free(txn);
 		return NULL;
@@ -818,14 +1052,22 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 	txn->set = up->set;
 	txn->set->refs++;
 	LIST_INSERT_HEAD(&up->txns, txn, link);
-	evtimer_assign(&txn->try_timer, up->base, on_try_timeout, txn);
+	evtimer_assign(&txn->timer, up->base, on_timer, txn);
 	evtimer_assign(&txn->deadline, up->base, on_deadline, txn);
 	evtimer_add(&txn->deadline, &up->query_timeout);
-	if (!send_to_next(txn)) {
+
+	uint64_t now = now_ms();
+	policy_choose(up->pol, handles, txn->n_order, up->strategy, now, &txn->plan);
+	advance(txn, now);
+	if (txn->plan.extra_kind != POLICY_EXTRA_NONE)
+		send_try(txn, txn->plan.extra.pos, TRY_EXTRA, txn->plan.extra.wait_ms, false, now);
+	if (!txn->current && !any_open(txn)) {
+		/* Nothing could be sent: the caller answers at once. */
 		up->stats.failed++;
 		txn_free(txn);
 		return NULL;
 	}
+	arm(txn, now);
 	return txn;
 }
 
@@ -847,17 +1089,21 @@ const struct upstream_stats *upstream_get_stats(const struct upstream *up)
 void upstream_reset_stats(struct upstream *up)
 {
 	memset(&up->stats, 0, sizeof(up->stats));
-	for (size_t i = 0; i < up->set->n; i++) {
-		struct upstream_server *s = &up->set->servers[i];
-		s->queries = s->answers = s->failures = s->timeouts = s->tcp_fallbacks = 0;
-	}
 }
 
 bool upstream_route_down(const struct upstream *up, const struct route *route)
 {
-	for (size_t i = 0; i < route->n_servers; i++)
-		if (route->servers[i] < up->set->n &&
-		    upstream_server_up(&up->set->servers[route->servers[i]]))
+	struct policy_server *handles[ROUTE_MAX_SERVERS];
+	struct policy_status st[ROUTE_MAX_SERVERS];
+	size_t n = 0;
+	for (size_t i = 0; i < route->n_servers && i < ROUTE_MAX_SERVERS; i++)
+		if (route->servers[i] < up->set->n)
+			handles[n++] = up->set->servers[route->servers[i]].policy;
+	if (n == 0)
+		return true;
+	policy_status(up->pol, handles, n, now_ms(), st);
+	for (size_t i = 0; i < n; i++)
+		if (st[i].state == POLICY_UP)
 			return false;
 	return true;
 }

@@ -43,7 +43,7 @@ void worker_config(const struct config *cfg, unsigned n, struct config *out)
 
 int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
 		const struct config *cfg, const struct service_fds *fds, enum listener_share share,
-		struct cache *cache, struct config_error *err)
+		struct cache *cache, struct policy *pol, struct config_error *err)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
@@ -63,7 +63,7 @@ int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *ba
 		return -1;
 	}
 	w->call_sync_ready = true;
-	w->upstream = upstream_new(w->base, cfg);
+	w->upstream = upstream_new(w->base, cfg, pol);
 	if (!w->upstream)
 		return -1;
 	w->pipeline = pipeline_new(w->base, w->upstream, cfg);
@@ -221,42 +221,9 @@ static void add_pipeline(struct pipeline_stats *sum, const struct pipeline_stats
 	sum->no_servers += s->no_servers;
 }
 
-/* Each worker judges a server on its own questions. Counts add up; the
- * server is up when any worker found it up (one answer brings it back),
- * and the RTT is the mean of the workers that measured one. */
-static void add_server(struct upstream_server *sum, const struct upstream_server *s,
-		       unsigned *rtt_samples, bool first)
-{
-	if (first) {
-		*sum = *s;
-		*rtt_samples = s->srtt_ms > 0;
-		return;
-	}
-	sum->queries += s->queries;
-	sum->answers += s->answers;
-	sum->failures += s->failures;
-	sum->timeouts += s->timeouts;
-	sum->tcp_fallbacks += s->tcp_fallbacks;
-	if (s->srtt_ms > 0) {
-		sum->srtt_ms = (sum->srtt_ms * *rtt_samples + s->srtt_ms) / (*rtt_samples + 1);
-		(*rtt_samples)++;
-	}
-	if (s->trouble < sum->trouble) {
-		sum->trouble = s->trouble;
-		sum->retry_at_ms = s->retry_at_ms;
-		memcpy(sum->last_error, s->last_error, sizeof(sum->last_error));
-	}
-}
-
-struct gather {
-	struct worker_stats *sum;
-	unsigned *rtt_samples;   /* per server */
-};
-
 static void gather_on_loop(struct worker *w, void *arg)
 {
-	struct gather *g = arg;
-	struct worker_stats *sum = g->sum;
+	struct worker_stats *sum = arg;
 	const struct upstream_stats *us = upstream_get_stats(w->upstream);
 
 	const struct listener_stats *ls = listener_set_stats(w->listeners);
@@ -270,36 +237,15 @@ static void gather_on_loop(struct worker *w, void *arg)
 	sum->upstream.mismatched += us->mismatched;
 	sum->upstream.malformed += us->malformed;
 	sum->upstream.failed += us->failed;
+	sum->upstream.tcp_fallbacks += us->tcp_fallbacks;
 	sum->tcp_clients += listener_set_tcp_clients(w->listeners);
-	size_t n = upstream_server_count(w->upstream);
-	if (w->index == 0) {
-		/* Every worker has the same servers: the daemon hands each the
-		 * same table before it gathers again. */
-		sum->servers = calloc(n ? n : 1, sizeof(sum->servers[0]));
-		g->rtt_samples = calloc(n ? n : 1, sizeof(g->rtt_samples[0]));
-		sum->n_servers = sum->servers && g->rtt_samples ? n : 0;
-	}
-	if (n > sum->n_servers)
-		n = sum->n_servers;
-	for (size_t i = 0; i < n; i++)
-		add_server(&sum->servers[i], upstream_server_at(w->upstream, i), &g->rtt_samples[i],
-			   w->index == 0);
 }
 
 void worker_gather_stats(struct worker *workers, unsigned n, struct worker_stats *out)
 {
-	struct gather g = { .sum = out };
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < n; i++)
-		worker_call(&workers[i], gather_on_loop, &g);
-	free(g.rtt_samples);
-}
-
-void worker_stats_fini(struct worker_stats *st)
-{
-	free(st->servers);
-	st->servers = NULL;
-	st->n_servers = 0;
+		worker_call(&workers[i], gather_on_loop, out);
 }
 
 static void reset_on_loop(struct worker *w, void *arg)

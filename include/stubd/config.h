@@ -17,6 +17,7 @@
 #include "stubd/log.h"
 #include "stubd/netaddr.h"
 #include "stubd/route.h"
+#include "stubd/upstream_policy.h"
 
 #define CONFIG_MAX_ADDRS 16
 /* workers: more loops than this buys nothing for a local stub. */
@@ -77,7 +78,8 @@ struct config {
 	unsigned stale_max_age;      /* seconds past expiry */
 	unsigned stale_answer_timeout_ms; /* RFC 8767 client-response timer */
 
-	unsigned upstream_timeout_ms; /* one try at one server */
+	enum policy_strategy upstream_strategy; /* which server a question asks first */
+	unsigned upstream_timeout_ms; /* one try at one server: the most its RTO may grow to */
 	unsigned query_timeout_ms;    /* the whole question, all tries: then SERVFAIL */
 	unsigned edns_buffer_size;    /* advertised to upstreams and clients */
 	unsigned tcp_idle_timeout_ms; /* RFC 7766 §6.2.3 */

@@ -18,6 +18,7 @@
 #include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
+#include "stubd/upstream_policy.h"
 #include "stubd/worker.h"
 
 /* Seconds of query counts kept for "queries per second, last minute". */
@@ -43,6 +44,7 @@ struct daemon {
 	bool cpu_steered;          /* UDP queries go to the worker on their CPU */
 	struct control *control;   /* NULL when the socket could not be made */
 	struct routing *routing;   /* links, routes and the table the workers use */
+	struct policy *policy;     /* the upstream servers' RTTs and health, for every worker */
 	struct event *tick;        /* once a second: the queries-per-second ring */
 	struct event *watchdog;    /* pings systemd's watchdog, when it has one */
 	uint64_t qps_ring[DAEMON_QPS_WINDOW];

@@ -21,6 +21,7 @@
 #include "stubd/config.h"
 #include "stubd/link.h"
 #include "stubd/route.h"
+#include "stubd/upstream_policy.h"
 #include "stubd/worker.h"
 
 struct routing;
@@ -29,15 +30,16 @@ struct routing;
 #define ROUTING_STATE_FILE "links"
 #define ROUTING_RESOLV_CONF "resolv.conf"
 
-/* cfg, workers and cache are borrowed and must outlive the result: the
- * daemon's. listen: the address clients reach stubd at, for resolv.conf.
+/* cfg, workers, cache and pol (the upstream policy) are borrowed and must
+ * outlive the result: the daemon's. listen: the address clients reach stubd at, for resolv.conf.
  * Starts watching the kernel's interfaces, restores the saved link
  * settings, reads networkd's state files, and installs the first table.
  * Returns NULL with err set only when memory runs out; a watcher that
  * cannot start is logged and left out. Free with routing_free(). */
 struct routing *routing_new(struct event_base *base, const struct config *cfg,
 			    struct worker *workers, unsigned n_workers, struct cache *cache,
-			    const struct netaddr *listen, struct config_error *err);
+			    struct policy *pol, const struct netaddr *listen,
+			    struct config_error *err);
 void routing_free(struct routing *rt); /* NULL ok */
 
 /* The config changed (reload): global servers, forward-zones, caps. */
@@ -51,6 +53,11 @@ void routing_commit(struct routing *rt);
 /* The table in force, for status and stubctl query. Never NULL after
  * routing_new() succeeded. */
 const struct route_table *routing_table(const struct routing *rt);
+
+/* The policy's handles for the table's servers, in its order (n of
+ * them; route_table_server(routing_table(rt), i) is handles[i]), held
+ * by rt until the next table: for status. */
+struct policy_server *const *routing_servers(const struct routing *rt, size_t *n);
 
 /* False when the kernel's interfaces are not known (rtnetlink failed):
  * the link commands then have nothing to work on. */

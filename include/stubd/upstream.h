@@ -1,18 +1,25 @@
 /* upstream.h - the third stage: asks the upstream servers, asynchronously.
  *
- * Owns the upstream server list with each server's counters, and one
- * transaction per question sent upstream: its timers, retries and the
- * checks a reply must pass before it is believed (RFC 5452: fresh random
- * ID per try, random source port, reply only from the server's address and
- * port, same ID, same question). Also owns, per server, the UDP channels
- * that carry the questions: a few connected sockets on random ports, each
- * shared by many questions at once and renewed after a few hundred, so a
- * miss costs a send and a share of a batched receive. UDP first; TC=1
- * means the same server again over TCP (RFC 7766 §5); SERVFAIL, REFUSED or
- * a refused connection move on to the next server; a timeout moves on and
- * may come back round. All I/O goes through libevent on the caller's event
- * base; nothing blocks. One struct upstream belongs to one event loop:
- * there are no locks.
+ * The plumbing between a question and the servers: one transaction per
+ * question sent upstream, its timers, its tries and the checks a reply must
+ * pass before it is believed (RFC 5452: fresh random ID per try, random
+ * source port, reply only from the server's address and port, same ID,
+ * same question). Also owns, per server, the UDP channels that carry the
+ * questions: a few connected sockets on random ports, each shared by many
+ * questions at once and renewed after a few hundred, so a miss costs a send
+ * and a share of a batched receive. UDP first; TC=1 means the same server
+ * again over TCP (RFC 7766 §5).
+ *
+ * Which server to ask, how long to wait on it alone and whether it is up
+ * is not decided here: the shared policy (upstream_policy.h) plans each
+ * question, and every try's outcome is reported back to it. A transaction
+ * may have several tries open at once (the next server is asked when a
+ * try's wait passes, without giving up on the earlier ones), each with its
+ * own ID; the first good answer wins.
+ *
+ * All I/O goes through libevent on the caller's event base; nothing
+ * blocks. One struct upstream belongs to one event loop: there are no
+ * locks here (the policy has its own).
  */
 #ifndef STUBD_UPSTREAM_H
 #define STUBD_UPSTREAM_H
@@ -24,30 +31,24 @@
 #include "stubd/config.h"
 #include "stubd/netaddr.h"
 #include "stubd/route.h"
+#include "stubd/upstream_policy.h"
 #include "stubd/wire.h"
 
+/* A server of the table in force, as this loop's upstream stage knows it.
+ * What is learnt about it (RTT, health, counters) lives in the policy,
+ * behind its handle. */
 struct upstream_server {
 	struct netaddr addr;
 	uint32_t scope_id;     /* IPv6 link-local: the interface */
 	char tls_name[ROUTE_NAME_TEXT_MAX]; /* "#NAME", for DNS over TLS; "" none */
 	char used_by[ROUTE_LABEL_MAX];      /* "global", "link wg0", ... (route.h) */
 	char name[NETADDR_STRLEN];
-	uint64_t queries;      /* tries sent, UDP and TCP */
-	uint64_t answers;      /* replies accepted */
-	uint64_t failures;     /* SERVFAIL/REFUSED/NOTIMP/FORMERR, refused connections */
-	uint64_t timeouts;
-	uint64_t tcp_fallbacks;
-	unsigned srtt_ms;      /* smoothed round-trip time, 0 until measured */
-	unsigned trouble;      /* failures and timeouts since the last answer */
-	char last_error[64];   /* what went wrong last, "" if nothing yet */
-	uint64_t retry_at_ms;  /* down: when to ask it again (loop clock) */
+	struct policy_server *policy;       /* held while the server set lives */
 };
 
-/* A server is reported down after this many failures or timeouts in a row
- * with no answer between; one answer brings it back up. */
-#define UPSTREAM_DOWN_AFTER 3
-/* How long a down server is left alone before a question probes it. */
-#define UPSTREAM_REPROBE_MS 5000
+/* "192.0.2.1:53", or with its interface "[fe80::1%eth0]:53": how logs and
+ * status name a server. */
+void upstream_server_name(const struct route_server *rs, char *buf, size_t size);
 
 /* UDP channels per server. Each try goes out on one picked at random, so
  * an off-path spoofer must hit one of these live random ports as well as
@@ -62,15 +63,11 @@ struct upstream_server {
  * it also caps the questions in flight on one channel. */
 #define UPSTREAM_CHANNEL_USES 256
 
-static inline bool upstream_server_up(const struct upstream_server *s)
-{
-	return s->trouble < UPSTREAM_DOWN_AFTER;
-}
-
 struct upstream_stats {
 	uint64_t mismatched;   /* replies dropped: late, or wrong ID or question */
 	uint64_t malformed;    /* replies that matched but did not parse */
 	uint64_t failed;       /* questions that got no answer from any server */
+	uint64_t tcp_fallbacks; /* tries asked again over TCP after TC=1 */
 };
 
 enum upstream_status {
@@ -87,18 +84,21 @@ typedef void (*upstream_done_fn)(void *arg, enum upstream_status status,
 struct upstream;
 struct upstream_txn;
 
-/* Creates the upstream stage with cfg's timeouts and no servers yet
- * (upstream_set_servers gives them). The caller owns the result and
- * frees it with upstream_free(). */
-struct upstream *upstream_new(struct event_base *base, const struct config *cfg);
+/* Creates the upstream stage with cfg's timeouts and strategy and no
+ * servers yet (upstream_set_servers gives them), asking pol (shared by
+ * every worker, borrowed: it must outlive the result) which server to ask.
+ * The caller owns the result and frees it with upstream_free(). */
+struct upstream *upstream_new(struct event_base *base, const struct config *cfg,
+			      struct policy *pol);
 
-/* Takes cfg's timeouts and sizes for new questions (SIGHUP). */
+/* Takes cfg's timeouts, strategy and sizes for new questions (SIGHUP);
+ * the policy's upstream-timeout is the daemon's to set. */
 void upstream_configure(struct upstream *up, const struct config *cfg);
 
 /* Takes the routing table's servers (route.h numbers them; routes refer
  * to them by index) for new questions; questions already sent finish with
- * the servers they started on. Counters, RTTs and health carry over for
- * servers in both. t is only read during the call. Returns 0 or -ENOMEM
+ * the servers they started on. What the policy learnt carries over for
+ * servers in both (it knows them by what they are). t is only read during the call. Returns 0 or -ENOMEM
  * (nothing changed). */
 int upstream_set_servers(struct upstream *up, const struct route_table *t);
 
@@ -117,12 +117,12 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 /* Stops a transaction; done will not be called. */
 void upstream_cancel(struct upstream_txn *txn);
 
-/* Zeroes the counters of the module and of every server (reset-statistics);
- * RTTs and up/down state stay, they are not counts. */
+/* Zeroes the module's counters (reset-statistics); the servers' are the
+ * policy's (policy_reset_stats). */
 void upstream_reset_stats(struct upstream *up);
 
-/* True when every server of the route is down (or it has none):
- * questions would only wait for timeouts. */
+/* True when the policy has every server of the route down (or it has
+ * none): questions would only wait for timeouts. */
 bool upstream_route_down(const struct upstream *up, const struct route *route);
 
 size_t upstream_server_count(const struct upstream *up);

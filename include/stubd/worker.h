@@ -3,8 +3,9 @@
  * Owns, per loop: the event base, the listening sockets it serves, its
  * pipeline and its upstream stage, and for every worker but the first the
  * thread that runs the loop. The daemon owns what all workers share: the
- * cache (thread-safe, sharded), the hosts table (immutable, swapped whole)
- * and the configuration. Worker 0 is the main thread's loop, which also
+ * cache (thread-safe, sharded), the hosts table (immutable, swapped whole),
+ * the upstream policy (one table of servers' RTTs and health, locked) and
+ * the configuration. Worker 0 is the main thread's loop, which also
  * runs the control socket, the signals and the timers.
  *
  * Nothing outside a worker's thread touches its objects: another thread
@@ -61,8 +62,6 @@ struct worker_stats {
 	struct listener_stats listener;
 	struct pipeline_stats pipeline;
 	struct upstream_stats upstream;
-	struct upstream_server *servers; /* every server of the table; worker_stats_fini() frees */
-	size_t n_servers;
 	unsigned tcp_clients;
 	uint64_t queries[CONFIG_MAX_WORKERS]; /* UDP and TCP, per worker: the spread */
 	unsigned n_workers;
@@ -89,11 +88,12 @@ void worker_config(const struct config *cfg, unsigned n, struct config *out);
 
 /* Builds worker index, pinned to cpu (-1: not pinned) once it runs, on
  * base (NULL: a base of its own), serving fds (socket activation) or cfg's
- * listen addresses, alone or in a group of workers (share). Returns 0, or
+ * listen addresses, alone or in a group of workers (share), asking the
+ * shared upstream policy pol (borrowed; it outlives the worker). Returns 0, or
  * -1 with err set; worker_fini() cleans up either way. */
 int worker_init(struct worker *w, unsigned index, int cpu, struct event_base *base,
 		const struct config *cfg, const struct service_fds *fds, enum listener_share share,
-		struct cache *cache, struct config_error *err);
+		struct cache *cache, struct policy *pol, struct config_error *err);
 
 /* Starts the worker's thread on its CPU; for worker 0, whose loop the
  * caller runs, pins the calling thread instead. Returns 0 or -errno. */
@@ -113,9 +113,6 @@ void worker_fini(struct worker *w);
 /* The counters of workers[0..n-1] added up into out, each read on its
  * own loop (worker_call). workers[0] must be worker 0. */
 void worker_gather_stats(struct worker *workers, unsigned n, struct worker_stats *out);
-
-/* Frees what worker_gather_stats() allocated in st. */
-void worker_stats_fini(struct worker_stats *st);
 
 /* Zeroes w's counters (runs on w's loop through worker_call). */
 void worker_reset_stats(struct worker *w);

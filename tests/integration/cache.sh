@@ -46,7 +46,9 @@ check_eq "NODATA cached" 1 "$(count_log UP 'www\.example\.test\. MX')"
 for i in 1 2 3 4 5; do q +short slow.example.test >"$TMP/slow.$i" & done
 wait_for 5 bash -c "[ \$(cat $TMP/slow.* 2>/dev/null | grep -c 192.0.2.1) -eq 5 ]" ||
 	fail "not every waiting client got the answer: $(cat "$TMP"/slow.*)"
-check_eq "one upstream query for five clients" 1 "$(count_log UP 'slow\.example\.test\.')"
+# One question upstream for the five; the policy may send it once more
+# when the 300 ms reply takes longer than the server's retransmit timeout.
+check_between "one upstream question for five clients (tries)" 1 2 "$(count_log UP 'slow\.example\.test\.')"
 
 # Poisoning: unrelated records from the upstream are never served.
 out=$(q poison.example.test A)

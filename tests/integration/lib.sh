@@ -23,6 +23,10 @@ fi
 
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/stubd-test-$TEST_NAME.XXXXXX")
+# Every stubd a test starts keeps its link settings and resolv.conf here,
+# never in the machine's /run/stubd (runtime-directory follows this).
+export RUNTIME_DIRECTORY="$TMP/run"
+mkdir -p "$RUNTIME_DIRECTORY"
 PIDS=()
 CHECKS=0
 

@@ -37,10 +37,15 @@ done >"$TMP/asked"
 "$DNSQ" --timeout 10000 "$STUBD_ADDR:$STUBD_PORT" pipeline $(cat "$TMP/asked") >"$TMP/p1.out" ||
 	fail "pipeline 1: $(tail -n 3 "$TMP/p1.out")"
 check "200 in flight: each question got its own answer" pipeline_ok "$TMP/p1.out" 200
-check_eq "each asked upstream once" 200 "$(count_log UP '^udp ')"
+# Once each; a few again when a sanitizer-slowed fakeup kept one past the
+# server's retransmit timeout (100 ms once measured): the plan's second round.
+asked=$(count_log UP '^udp ')
+check_between "each asked upstream once, a few twice" 200 230 "$asked"
 p=$(ports UP)
 check "they shared at most 8 sockets (got $p)" test "$p" -ge 2 -a "$p" -le 8
-check_eq "the 20 wrong-ID replies were dropped and counted" 20 "$(mismatched)"
+# One wrong-ID reply per query fakeup got (a question asked twice got two).
+base_mismatched=$(mismatched)
+check_between "the wrong-ID replies were dropped and counted" 20 $((20 + 2 * (asked - 200))) "$base_mismatched"
 
 # 2. Thousands more: each socket is renewed after 256 questions, so the
 #    source ports keep changing, and the old sockets are closed.
@@ -54,7 +59,7 @@ p=$(ports UP)
 check "sockets renewed: more than 8 source ports over 3200 questions (got $p)" test "$p" -gt 8
 open=$(ss -Hnu dst "$UP" | wc -l)
 check "no more than 8 sockets open to the server afterwards (got $open)" test "$open" -le 8
-check_eq "nothing mismatched meanwhile" 20 "$(mismatched)"
+check_eq "nothing mismatched meanwhile" "$base_mismatched" "$(mismatched)"
 
 # 3. Late replies: fakeup answers "slow" names after 300 ms; with 100 ms
 #    tries and a 250 ms deadline both tries are over by then. The client

@@ -1,12 +1,14 @@
-# A dead upstream is avoided once it has failed a few times in a row, so
-# questions stop paying its timeout, and it is probed again later; stubctl
-# status shows it down, then up once it answers again.
+# A dead upstream is avoided once a try of it has timed out, so questions
+# stop paying its timeout, and it is probed again later; stubctl status
+# shows it down, then up once it answers again. "order", so the first
+# question waits on the dead one (under "fastest" the live one, explored
+# at once, answers first and the dead one's timeout is noted later).
 . "$(dirname "$0")/lib.sh"
 : "${STUBCTL:?run through ctest, which sets STUBCTL}"
 
 fakeup_start DEAD --mode dead
 fakeup_start GOOD --answer 192.0.2.2
-printf 'upstream-timeout = 300\nquery-timeout = 3000\n' >"$TMP/h.conf"
+printf 'upstream-timeout = 300\nquery-timeout = 3000\nupstream-strategy = order\n' >"$TMP/h.conf"
 stubd_start -u "$DEAD" -u "$GOOD" -c "$TMP/h.conf"
 ctl() { "$STUBCTL" -s "$TMP/control.sock" "$@"; }
 

@@ -170,6 +170,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.hosts_file, "/etc/hosts");
 	assert_string_equal(cfg.control_socket, "/run/stubd/control.sock");
 	assert_int_equal(cfg.cache_size, 10000);
+	assert_int_equal(cfg.upstream_strategy, POLICY_FASTEST);
 	assert_int_equal(cfg.upstream_timeout_ms, 1000);
 	assert_int_equal(cfg.query_timeout_ms, 5000);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
@@ -434,6 +435,27 @@ static void test_log_levels(void **state)
 			 "warning, info or debug)");
 }
 
+static void test_upstream_strategy(void **state)
+{
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "upstream-strategy", "order", &err), 0);
+	assert_int_equal(cfg.upstream_strategy, POLICY_ORDER);
+	assert_int_equal(config_set(&cfg, "upstream-strategy", "fastest", &err), 0);
+	assert_int_equal(cfg.upstream_strategy, POLICY_FASTEST);
+	assert_set_error("upstream-strategy", "random",
+			 "key 'upstream-strategy': 'random' is not a strategy (expected fastest "
+			 "or order)");
+	assert_set_error("upstream-strategy", "Order",
+			 "key 'upstream-strategy': 'Order' is not a strategy (expected fastest "
+			 "or order)");
+	assert_set_error("upstream-strategy", "",
+			 "key 'upstream-strategy': empty value (expected fastest or order)");
+	/* A typo is caught as any other key's. */
+	assert_set_error("upstream-stategy", "order",
+			 "key 'upstream-stategy': unknown key (see conf/stubd.conf for the list); "
+			 "did you mean 'upstream-strategy'?");
+}
+
 static void test_paths(void **state)
 {
 	char path[PATH_MAX + 1];
@@ -480,6 +502,23 @@ static void test_upstream_scope_and_name(void **state)
 			 "interface, as in fe80::1%eth0");
 	assert_set_error("upstream", "fe80::1%nosuchif9",
 			 "key 'upstream': no interface named 'nosuchif9'");
+}
+
+/* Under systemd, RuntimeDirectory= reaches stubd as $RUNTIME_DIRECTORY:
+ * the default follows it (the first of several); the file still wins. */
+static void test_runtime_directory_from_env(void **state)
+{
+	setenv("RUNTIME_DIRECTORY", "/run/elsewhere:/run/second", 1);
+	config_defaults(&cfg);
+	assert_string_equal(cfg.runtime_dir, "/run/elsewhere");
+	assert_int_equal(config_set(&cfg, "runtime-directory", "/run/mine", &err), 0);
+	assert_string_equal(cfg.runtime_dir, "/run/mine");
+	setenv("RUNTIME_DIRECTORY", "relative", 1);
+	config_defaults(&cfg);
+	assert_string_equal(cfg.runtime_dir, CONFIG_DEFAULT_RUNTIME_DIR);
+	unsetenv("RUNTIME_DIRECTORY");
+	config_defaults(&cfg);
+	assert_string_equal(cfg.runtime_dir, CONFIG_DEFAULT_RUNTIME_DIR);
 }
 
 static void test_forward_zones(void **state)
@@ -614,6 +653,7 @@ static void test_file_sets_every_key(void **state)
 				       "hosts-file = none\n"
 				       "control-socket = /tmp/stubd.sock\n"
 				       "cache-size = 0\n"
+				       "upstream-strategy = order\n"
 				       "upstream-timeout = 2s\n"
 				       "query-timeout = 7000ms\n"
 				       "edns-buffer-size = 4096\n"
@@ -634,6 +674,7 @@ static void test_file_sets_every_key(void **state)
 	assert_string_equal(cfg.hosts_file, "none");
 	assert_string_equal(cfg.control_socket, "/tmp/stubd.sock");
 	assert_int_equal(cfg.cache_size, 0);
+	assert_int_equal(cfg.upstream_strategy, POLICY_ORDER);
 	assert_int_equal(cfg.upstream_timeout_ms, 2000);
 	assert_int_equal(cfg.query_timeout_ms, 7000);
 	assert_int_equal(cfg.edns_buffer_size, 4096);
@@ -1254,6 +1295,7 @@ static void test_print_defaults(void **state)
 		"\nhosts-file = /etc/hosts\n",
 		"\ncontrol-socket = /run/stubd/control.sock\n",
 		"\ncache-size = 10000\n",
+		"\nupstream-strategy = fastest\n",
 		"\nupstream-timeout = 1000\n",
 		"\nquery-timeout = 5000\n",
 		"\nedns-buffer-size = 1232\n",
@@ -1284,6 +1326,7 @@ static void test_print_round_trip(void **state)
 				       "upstream = [2001:db8::1]:5353\n"
 				       "hosts-file = none\n"
 				       "cache-size = 0\n"
+				       "upstream-strategy = order\n"
 				       "upstream-timeout = 2s\n"
 				       "query-timeout = 7000ms\n"
 				       "edns-buffer-size = 512\n"
@@ -1292,6 +1335,7 @@ static void test_print_round_trip(void **state)
 			 0);
 	char *first = print_to_string(&cfg);
 	assert_non_null(strstr(first, "\nupstream-timeout = 2000\n"));
+	assert_non_null(strstr(first, "\nupstream-strategy = order\n"));
 	assert_non_null(strstr(first, "\nupstream = [2001:db8::1]:5353\n"));
 
 	write_file(temp_path(fx, "printed.conf"), first);
@@ -1407,7 +1451,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 35); /* 34 keys, upstream shown twice */
+	assert_int_equal(n, 36); /* 35 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1454,10 +1498,12 @@ int main(void)
 		TEST(test_allow_blocks),
 		TEST(test_booleans),
 		TEST(test_log_levels),
+		TEST(test_upstream_strategy),
 		TEST(test_paths),
 		TEST(test_addresses),
 		TEST(test_upstream_scope_and_name),
 		TEST(test_forward_zones),
+		TEST(test_runtime_directory_from_env),
 		TEST(test_too_many_addresses),
 		TEST(test_empty_values),
 		TEST(test_unknown_keys),

@@ -26,6 +26,7 @@
 
 struct world {
 	struct event_base *base;
+	struct policy *pol;
 	struct config cfg;
 	struct upstream *up;
 	struct pipeline *p;
@@ -68,7 +69,8 @@ static int setup(void **state)
 	config_defaults(&w->cfg);
 	assert_int_equal(config_set(&w->cfg, "upstream", "127.0.0.1:9", &err), 0);
 	w->base = event_base_new();
-	w->up = upstream_new(w->base, &w->cfg);
+	w->pol = policy_new(w->cfg.upstream_timeout_ms);
+	w->up = upstream_new(w->base, &w->cfg, w->pol);
 	w->p = pipeline_new(w->base, w->up, &w->cfg);
 	w->routes = many_routes(&w->cfg);
 	assert_non_null(w->routes);
@@ -90,6 +92,7 @@ static int teardown(void **state)
 	pipeline_free(w->p);
 	cache_free(w->cache);
 	upstream_free(w->up);
+	policy_free(w->pol);
 	route_table_free(w->routes);
 	event_base_free(w->base);
 	free(w);

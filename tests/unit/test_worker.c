@@ -154,12 +154,15 @@ static struct ran run_worker(struct world *w, int cpu, int start_rc)
 {
 	struct worker wk;
 	struct config_error err;
+	struct policy *pol = policy_new(w->cfg.upstream_timeout_ms);
+	assert_non_null(pol);
 	assert_int_equal(worker_init(&wk, 1, cpu, NULL, &w->cfg, &no_fds, LISTENER_ALONE,
-				     w->cache, &err), 0);
+				     w->cache, pol, &err), 0);
 	assert_int_equal(worker_start(&wk), start_rc);
 	struct ran r = { .cpu = -1 };
 	worker_call(&wk, note_cpu, &r);
 	worker_fini(&wk); /* ASan: nothing leaks, whatever failed */
+	policy_free(pol);
 	return r;
 }
 
