@@ -289,9 +289,9 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		log_warn("reload: listen addresses changed; restart stubd to use them");
 	if (strcmp(next.control_socket, d->cfg.control_socket) != 0)
 		log_warn("reload: control-socket changed; restart stubd to use it");
-	struct worker_plan plan;
-	worker_plan(&next, &plan);
-	if (plan.n != d->n_workers)
+	/* The setting, not worker_plan() again: with "auto", this thread is
+	 * worker 0, pinned to one CPU, so its affinity counts one. */
+	if (next.workers != d->cfg.workers)
 		log_warn("reload: workers changed; restart stubd to use them");
 	drop_self_upstreams(d, &next);
 	log_set_level(next.log_level);

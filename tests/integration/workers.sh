@@ -157,6 +157,10 @@ if command -v taskset >/dev/null; then
 		pinned=$(cat /proc/"$STUBD_PID"/task/*/status | sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' |
 			sort | tr '\n' ' ')
 		check_eq "one thread pinned to each CPU" "0 1 " "$pinned"
+		# The reload runs on worker 0's thread, pinned to one CPU: "auto"
+		# is still two workers, not the one CPU that thread may use.
+		ctl reload >/dev/null
+		check_no_match "a reload with auto: no 'workers changed'" 'workers changed' "$(cat "$TMP/stubd.log")"
 		# A local client's datagram is received on the client's CPU, and
 		# the worker pinned there answers it: question and answer stay on
 		# one core. dig new source ports would otherwise spread over both.
