@@ -304,7 +304,23 @@ struct route_table {
 	int32_t *buckets;        /* heads, -1 when empty; n_buckets a power of two */
 	size_t n_buckets;
 	bool truncated;          /* some route had more than ROUTE_MAX_SERVERS */
+	/* A bit per top-level label some domain ends in (by the hash of its
+	 * suffix "\x03tld\0"): a name whose TLD has no bit is under no
+	 * domain but the root, found with one hash instead of one per label. */
+	uint64_t tld_bits;
+	const struct domain_route *root; /* "~.", when some link has it */
 };
+
+/* Where the last label of a wire name starts (the root for the root). */
+static size_t tld_offset(const uint8_t *name, size_t len)
+{
+	size_t off = 0, last = 0;
+	while (off < len && name[off] != 0) {
+		last = off;
+		off += 1u + name[off];
+	}
+	return last;
+}
 
 static bool ends_with(const char *s, const char *tail)
 {
@@ -430,6 +446,12 @@ static struct domain_route *domain_entry(struct route_table *t, const struct rou
 	memset(d, 0, sizeof(*d));
 	d->domain = *domain;
 	d->hash = hash;
+	if (domain->len <= 1) {
+		t->root = d;
+	} else {
+		size_t tld = tld_offset(domain->wire, domain->len);
+		t->tld_bits |= 1ull << (wire_name_hash(domain->wire + tld, domain->len - tld) & 63);
+	}
 	size_t b = hash & (t->n_buckets - 1);
 	d->next = t->buckets[b];
 	t->buckets[b] = (int32_t)t->n_domains++;
@@ -569,6 +591,10 @@ const struct route *route_lookup(const struct route_table *t, const uint8_t *qna
 {
 	if (t->n_domains == 0)
 		return &t->def;
+	size_t tld = tld_offset(qname, qname_len);
+	if (qname_len > tld && qname[tld] != 0 &&
+	    !(t->tld_bits & (1ull << (wire_name_hash(qname + tld, qname_len - tld) & 63))))
+		return t->root ? &t->root->route : &t->def;
 	/* Longest first: the name itself, then each parent, the root last. */
 	size_t off = 0;
 	while (off < qname_len) {
