@@ -84,6 +84,7 @@ struct delayed {
 
 static struct {
 	enum server_mode mode;
+	unsigned delay_ms;    /* --delay: added to every reply, a far or slow server */
 	uint8_t answer4[4];
 	FILE *log;
 	bool log_port;
@@ -486,6 +487,7 @@ static void emit(const struct origin *to, unsigned delay_ms, ldns_pkt *r, const 
 	uint8_t *wire = finish(r, q, to->tcp, &len);
 	if (!wire)
 		return;
+	delay_ms += S.delay_ms;
 	if (delay_ms) {
 		send_later(to, delay_ms, wire, len);
 	} else {
@@ -859,7 +861,7 @@ static int write_ready_file(const char *path)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fakeup -l ADDR:PORT [-l ADDR:PORT ...] [--mode normal|servfail|refused|dead]\n"
-		   "              [--answer IPV4] [--log FILE] [--log-port] [--ready-file FILE]\n"
+		   "              [--answer IPV4] [--delay MS] [--log FILE] [--log-port] [--ready-file FILE]\n"
 		   "ADDR is a loopback address: 127.0.0.5:5300 or [::1]:5300\n");
 }
 
@@ -869,6 +871,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "answer", required_argument, NULL, 'a' },
+		{ "delay", required_argument, NULL, 'D' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "log-port", no_argument, NULL, 'P' },
@@ -914,6 +917,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			S.log_port = true;
+			break;
+		case 'D':
+			S.delay_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'L':
 			log_path = optarg;
