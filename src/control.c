@@ -217,14 +217,16 @@ static void last_failure_str(const struct policy_status *ps, uint64_t now, char 
 
 /* The servers of the table in force, as the shared policy knows them:
  * one view for every worker. */
-static void report_upstreams(struct report *r, struct daemon *d)
+static void report_upstreams(struct report *r, struct daemon *d, bool json)
 {
+	/* JSON gets the parts as numbers too: the RTT's variance, the error
+	 * alone and its age in seconds (the text says "timeout, 3s ago"). */
 	static const char *const keys[] = { "address", "state", "rtt_ms", "rto_ms", "questions",
 					    "answers", "timeouts", "failures", "last_error",
-					    "used_by" };
+					    "used_by", "rttvar_ms", "last_error_age_s" };
 	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "RTO MS", "QUESTIONS",
 					      "ANSWERS", "TIMEOUTS", "FAILURES", "LAST ERROR",
-					      "USED BY" };
+					      "USED BY", "RTTVAR MS", "ERROR AGE S" };
 	size_t n = 0;
 	struct policy_server *const *handles = d->routing ? routing_servers(d->routing, &n) : NULL;
 	struct policy_status *st = calloc(n ? n : 1, sizeof(*st));
@@ -233,26 +235,34 @@ static void report_upstreams(struct report *r, struct daemon *d)
 	uint64_t now = mono_ms();
 	if (n)
 		policy_status(d->policy, handles, n, now, st);
-	report_table_begin(r, "upstreams", "Upstream servers", 10, keys, titles, "ssnnnnnnss");
+	report_table_begin(r, "upstreams", "Upstream servers", json ? 12 : 10, keys, titles,
+			   "ssnnnnnnssnn");
 	for (size_t i = 0; i < n; i++) {
 		const struct route_server_info *info = route_table_server(routing_table(d->routing), i);
 		const struct policy_status *ps = &st[i];
 		char name[NETADDR_STRLEN], rtt[24], rto[24], qs[24], an[24], to[24], fl[24];
-		char failure[POLICY_FAILURE_MAX + 64];
+		char failure[POLICY_FAILURE_MAX + 64], rttvar[24], age[24];
 		upstream_server_name(&info->server, name, sizeof(name));
-		if (ps->measured)
-			snprintf(rtt, sizeof(rtt), "%.1f", ps->srtt_us / 1000.0);
-		else
-			snprintf(rtt, sizeof(rtt), "-");
+		/* Not measured yet: "-" for a person, 0 in JSON, which wants a number. */
+		snprintf(rtt, sizeof(rtt), "%.1f", ps->measured ? ps->srtt_us / 1000.0 : 0.0);
 		u64_str(ps->rto_ms, rto, sizeof(rto));
 		u64_str(ps->counters.questions, qs, sizeof(qs));
 		u64_str(ps->counters.answers, an, sizeof(an));
 		u64_str(ps->counters.timeouts, to, sizeof(to));
 		u64_str(ps->counters.failures, fl, sizeof(fl));
-		last_failure_str(ps, now, failure, sizeof(failure));
-		const char *cells[] = { name, policy_state_names[ps->state], rtt, rto, qs, an, to,
-					fl, failure, info->used_by };
-		enum report_tone tones[10] = { 0 };
+		if (json)
+			snprintf(failure, sizeof(failure), "%s", ps->last_failure);
+		else
+			last_failure_str(ps, now, failure, sizeof(failure));
+		snprintf(rttvar, sizeof(rttvar), "%.1f", ps->rttvar_us / 1000.0);
+		u64_str(ps->last_failure[0] && now > ps->last_failure_at_ms
+				? (now - ps->last_failure_at_ms) / 1000
+				: 0,
+			age, sizeof(age));
+		const char *cells[] = { name, policy_state_names[ps->state],
+					json || ps->measured ? rtt : "-", rto, qs, an, to, fl,
+					failure, info->used_by, rttvar, age };
+		enum report_tone tones[12] = { 0 };
 		tones[1] = ps->state == POLICY_UP ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
 		report_table_row(r, cells, tones);
 	}
@@ -320,7 +330,7 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 		report_str(r, "worker_cpus", "Worker CPUs", buf, REPORT_TONE_NONE);
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
 	report_end(r);
-	report_upstreams(r, d);
+	report_upstreams(r, d, conn->format == REPORT_JSON);
 	if (d->routing)
 		linkctl_report_status(d->routing, r);
 	report_cache_summary(r, d);
@@ -402,7 +412,7 @@ static void cmd_statistics(struct ctl_conn *conn, int argc, char **argv)
 	report_u64(r, "failed", "Questions no server answered", us->failed);
 	report_u64(r, "tcp_fallbacks", "Asked again over TCP (truncated)", us->tcp_fallbacks);
 	report_end(r);
-	report_upstreams(r, d);
+	report_upstreams(r, d, conn->format == REPORT_JSON);
 
 	report_begin(r, "cache", "Cache");
 	report_u64(r, "entries", "Entries", cs->entries);

@@ -52,6 +52,13 @@ late=$(cat "$TMP"/burst.* | awk '$2 > 50 || $1 != "192.0.2.20"' | wc -l)
 check_eq "bursts at the probe moments: nobody waits ($(cat "$TMP"/burst.* | wc -l) questions)" 0 "$late"
 check "the silent server was probed meanwhile" test "$(count_log DEAD 'burst')" -ge 1
 check_match "it is shown down or probing" "$DEAD +(down|probing)" "$(status)"
+"$STUBCTL" -s "$TMP/control.sock" --json status >"$TMP/status.json"
+check "JSON: the last error alone and its age in seconds, as numbers" python3 -c '
+import json, sys
+s = [u for u in json.load(open(sys.argv[1]))["upstreams"] if u["address"] == sys.argv[2]][0]
+assert s["last_error"] == "timeout", s
+assert isinstance(s["last_error_age_s"], int) and isinstance(s["rtt_ms"], (int, float)), s
+assert s["state"] in ("down", "probing"), s' "$TMP/status.json" "$DEAD"
 
 # It comes back: asked first again within 10 s (probes back off to 8 s).
 kill -TERM "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true
