@@ -4,12 +4,17 @@
  * cannot do this (with one query outstanding it paces itself in
  * milliseconds). Prints what tools/bench reads:
  *
- *   completed N lost L latency_us AVG noerror K
+ *   completed N lost L latency_us AVG noerror K p50_us P p99_us Q max_us M
  *
- *   dnsseq ADDR PORT NAMES-FILE SECONDS
+ *   dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS]]]
  *
  * NAMES-FILE is dnsperf's format, "name TYPE" per line (A, AAAA, or a
- * number); the names are asked in turn, round and round.
+ * number); the names are asked in turn, round and round, for SECONDS or
+ * until COUNT questions are asked (0: no limit; COUNT up to the number of
+ * names asks each name once). RATE paces the questions, at most RATE a
+ * second (0: each as soon as the last is answered). A question without an
+ * answer in TIMEOUT-MS (1000) is lost. The percentiles are of the answered
+ * questions' times (nearest rank).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,6 +39,21 @@ static double now_s(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The P-th percentile of n sorted values, nearest rank; 0 for none. */
+static double rank(const double *v, size_t n, unsigned p)
+{
+	if (n == 0)
+		return 0;
+	size_t k = (n * p + 99) / 100; /* ceil(n * p / 100), 1-based */
+	return v[k ? k - 1 : 0];
 }
 
 /* Builds a query with ID 0 (set per send) and RD=1; 0 on a bad line. */
@@ -86,7 +106,8 @@ static size_t load(const char *path, struct question *qs)
 
 /* One exchange on a new socket: the latency in seconds, or -1 when no
  * matching answer came within a second; *rcode gets the answer's RCODE. */
-static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id, unsigned *rcode)
+static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id, unsigned *rcode,
+		  int timeout_ms)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
@@ -99,9 +120,13 @@ static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id,
 	unsigned char r[4096];
 	if (send(fd, q->wire, q->len, 0) == (ssize_t)q->len) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		while (poll(&pfd, 1, 1000) == 1) {
+		while (poll(&pfd, 1, timeout_ms) == 1) {
 			ssize_t got = recv(fd, r, sizeof(r), 0);
 			if (got < 12)
+				break;
+			/* poll's timeout restarts on a stray datagram: bounded by the
+			 * whole exchange's, so it is TIMEOUT-MS in all. */
+			if (now_s() - t0 > timeout_ms / 1000.0)
 				break;
 			if (r[0] == q->wire[0] && r[1] == q->wire[1] && (r[2] & 0x80)) {
 				took = now_s() - t0;
@@ -116,8 +141,8 @@ static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id,
 
 int main(int argc, char **argv)
 {
-	if (argc != 5) {
-		fprintf(stderr, "usage: dnsseq ADDR PORT NAMES-FILE SECONDS\n");
+	if (argc < 5 || argc > 8) {
+		fprintf(stderr, "usage: dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS]]]\n");
 		return 2;
 	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
@@ -129,22 +154,52 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dnsseq: no questions in %s\n", argv[3]);
 		return 2;
 	}
+	unsigned long count = argc > 5 ? strtoul(argv[5], NULL, 10) : 0;
+	double rate = argc > 6 ? atof(argv[6]) : 0;
+	int timeout_ms = argc > 7 ? atoi(argv[7]) : 1000;
+	if (timeout_ms <= 0)
+		timeout_ms = 1000;
 	double secs = atof(argv[4]), start = now_s(), sum = 0;
-	unsigned long done = 0, lost = 0, noerror = 0;
+	unsigned long done = 0, lost = 0, noerror = 0, asked = 0;
+	/* Every answered question's time, for the percentiles. */
+	size_t cap = 1 << 16;
+	double *times = malloc(cap * sizeof(*times));
+	if (!times)
+		return 1;
 	srand((unsigned)getpid());
 	unsigned id = (unsigned)rand();
-	for (size_t i = 0; now_s() - start < secs; i = (i + 1) % nq) {
+	for (size_t i = 0; now_s() - start < secs && (!count || asked < count); i = (i + 1) % nq) {
+		if (rate > 0) {
+			double due = start + (double)asked / rate, wait = due - now_s();
+			if (wait > 0) {
+				struct timespec ts = { .tv_sec = (time_t)wait,
+						       .tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9) };
+				nanosleep(&ts, NULL);
+			}
+		}
+		asked++;
 		unsigned rcode = 0;
-		double took = ask(&sa, &qs[i], id++, &rcode);
+		double took = ask(&sa, &qs[i], id++, &rcode, timeout_ms);
 		if (took < 0) {
 			lost++;
 			continue;
 		}
+		if (done == cap) {
+			double *more = realloc(times, 2 * cap * sizeof(*times));
+			if (!more)
+				return 1;
+			times = more;
+			cap *= 2;
+		}
+		times[done] = took;
 		sum += took;
 		done++;
 		noerror += rcode == 0;
 	}
-	printf("completed %lu lost %lu latency_us %.1f noerror %lu\n", done, lost,
-	       done ? sum / done * 1e6 : 0, noerror);
+	qsort(times, done, sizeof(*times), cmp_double);
+	printf("completed %lu lost %lu latency_us %.1f noerror %lu p50_us %.1f p99_us %.1f max_us %.1f\n",
+	       done, lost, done ? sum / done * 1e6 : 0, noerror, rank(times, done, 50) * 1e6,
+	       rank(times, done, 99) * 1e6, done ? times[done - 1] * 1e6 : 0);
+	free(times);
 	return 0;
 }
