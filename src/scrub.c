@@ -66,14 +66,31 @@
  *   a server that sends that is not to be believed about the rest. Only
  *   rdata that stops cleanly between fields before its type's required
  *   ones (the unfit rule above) costs just that record.
- * Limits: at most SCRUB_RR_MAX records in the answer section and as many
- *   in authority are tracked; a reply with more is rejected, not cut,
+ * Limits: none on record counts. Every record of a reply that fits in
+ *   65535 bytes is tracked, whatever its section's count (at most 5957
+ *   records of 11 bytes): up to SCRUB_RR_INLINE in an array on the
+ *   stack, more in one malloc'ed array for that reply only. Counts that
+ *   promise more records than the bytes after the question can hold are
+ *   malformed and rejected before anything is allocated. Nothing is cut,
  *   since cutting could split an RRset (RFC 2181 §5) and break the
- *   signature over it. The additional section is checked but not
- *   tracked, so it has no limit. A reply or stored answer over 65535
- *   bytes is no DNS message (RFC 1035 §4.2.2) and is rejected. Bytes
- *   after the last record are ignored, as ldns ignored them.
- *
+ *   signature over it. A reply over 65535 bytes is no DNS message
+ *   (RFC 1035 §4.2.2) and is rejected (-EBADMSG). Bytes after the last
+ *   record are ignored, as ldns ignored them.
+ *   The other limits only make the answer smaller, never refuse it:
+ *   past SCRUB_CHAIN_MAX links the chain is cut (chain_cut); past
+ *   ZONES_MAX signing zones, proofs from further zones are dropped.
+ *   Compression remembers COMPRESS_MAX suffixes on the stack, then moves
+ *   them to one malloc'ed table with room for every suffix a pointer can
+ *   reach (below offset 0x4000), so a stored answer is never longer than
+ *   ldns made it. It can still be longer than the reply (a compressed
+ *   name in the rdata of a type that may not be compressed comes out
+ *   whole; an owner that pointed into a dropped record is written out):
+ *   a stored answer over 65535 bytes cannot be served, over TCP either,
+ *   and a cut one would be cached and served as if whole, so the reply
+ *   is refused with -EMSGSIZE. That is no fault of the server (the reply
+ *   itself was well formed): upstream.c answers the client SERVFAIL and
+ *   does not count it against the server.
+
  * Encoding. The stored answer is written into one malloc'ed buffer: the
  * header's flag word copied from the reply with AA and Z cleared, the
  * question copied uncompressed to offset 12, then the kept records with
@@ -101,6 +118,9 @@
 #define COMPRESS_MAX 256    /* name suffixes remembered for compression */
 #define COMPRESS_SLOTS 512  /* their hash table: a power of two, half full at most */
 #define COMPRESS_SCAN 16    /* below this many, a scan is quicker than the table */
+#define COMPRESS_BIG 8192   /* as many as fit before POINTER_MAX: labels of 2 bytes or more */
+#define COMPRESS_BIG_SLOTS 16384
+#define RR_MIN 11           /* the shortest record: root owner, no rdata */
 #define SEEN_MAX 16         /* whole names remembered by where they are in the reply */
 #define POINTER_MAX 0x3fff  /* the furthest a compression pointer reaches */
 #define FNV_BASIS 2166136261u
@@ -412,8 +432,10 @@ struct scrub {
 	const struct wire_query *q;
 	struct name_ref qname;
 	uint16_t flags;
-	struct rr an[SCRUB_RR_MAX];
-	struct rr ns[SCRUB_RR_MAX];
+	struct rr *an;           /* an_count records, then ns: in rr_stack, */
+	struct rr *ns;           /* or in rr_heap for a reply of more */
+	struct rr *rr_heap;      /* NULL, or malloc'ed: freed by the caller */
+	struct rr rr_stack[SCRUB_RR_INLINE];
 	unsigned an_count;
 	unsigned ns_count;
 	unsigned additional;     /* additional records other than OPT and TSIG */
@@ -496,7 +518,8 @@ static int read_rr(const struct scrub *s, size_t *off, struct rr *r)
 }
 
 /* Reads and checks every record; the question was checked by
- * wire_reply_matches(). Returns 0 or -1: not a message to believe. */
+ * wire_reply_matches(). Returns 0, -1: not a message to believe, or
+ * -ENOMEM. */
 static int parse(struct scrub *s)
 {
 	size_t off = WIRE_HEADER_LEN;
@@ -506,8 +529,16 @@ static int parse(struct scrub *s)
 	off += 4;
 	s->an_count = wire_get16(s->pkt + 6);
 	s->ns_count = wire_get16(s->pkt + 8);
-	if (s->an_count > SCRUB_RR_MAX || s->ns_count > SCRUB_RR_MAX)
-		return -1; /* more than we track: rejected rather than cut */
+	size_t records = (size_t)s->an_count + s->ns_count;
+	if (records * RR_MIN > s->len - off)
+		return -1; /* counts promising records the bytes cannot hold */
+	if (records > SCRUB_RR_INLINE) {
+		s->rr_heap = malloc(records * sizeof(*s->rr_heap));
+		if (!s->rr_heap)
+			return -ENOMEM;
+		s->an = s->rr_heap;
+	}
+	s->ns = s->an + s->an_count;
 	for (unsigned i = 0; i < s->an_count; i++)
 		if (read_rr(s, &off, &s->an[i]) < 0)
 			return -1;
@@ -806,6 +837,11 @@ static void scrub_authority(struct scrub *s)
 
 /* ---- output ----------------------------------------------------------- */
 
+struct suffix {
+	uint16_t off;   /* where a name (suffix) is written */
+	uint32_t hash;  /* its suffix_hashes() value */
+};
+
 /* The stored answer being written, and the names it can point at. */
 struct writer {
 	uint8_t *buf;
@@ -821,13 +857,23 @@ struct writer {
 	size_t n_seen;
 	/* Every suffix written, for RFC 1035 §4.1.4 compression: scanned
 	 * while few, then through an open-addressed table. */
-	struct {
-		uint16_t off;   /* where a name (suffix) is written */
-		uint32_t hash;  /* its suffix_hashes() value */
-	} names[COMPRESS_MAX];
+	struct suffix *names;          /* names_stack, or big->names */
 	size_t n_names;
+	size_t names_max;
 	bool table;                    /* slot[] is in use */
-	uint16_t slot[COMPRESS_SLOTS]; /* 1 + an index into names, or 0 */
+	uint16_t *slot;                /* 1 + an index into names, or 0 */
+	size_t slot_mask;
+	struct compress_big *big;      /* NULL, or malloc'ed once the stack's fill */
+	struct suffix names_stack[COMPRESS_MAX];
+	uint16_t slot_stack[COMPRESS_SLOTS];
+};
+
+/* The table for a stored answer of more than COMPRESS_MAX suffixes: room
+ * for every suffix a pointer can reach, so that compression never stops
+ * (and a stored answer is never longer than ldns made it). */
+struct compress_big {
+	struct suffix names[COMPRESS_BIG];
+	uint16_t slot[COMPRESS_BIG_SLOTS];
 };
 
 static void put(struct writer *w, const void *data, size_t n)
@@ -881,9 +927,9 @@ static bool written_equal(const struct writer *w, size_t off, const uint8_t *fla
 
 static void slot_add(struct writer *w, size_t index)
 {
-	size_t i = w->names[index].hash & (COMPRESS_SLOTS - 1);
+	size_t i = w->names[index].hash & w->slot_mask;
 	while (w->slot[i] != 0)
-		i = (i + 1) & (COMPRESS_SLOTS - 1);
+		i = (i + 1) & w->slot_mask;
 	w->slot[i] = (uint16_t)(index + 1);
 }
 
@@ -896,8 +942,7 @@ static size_t find_written(const struct writer *w, const uint8_t *suffix, uint32
 				return w->names[k].off;
 		return 0;
 	}
-	for (size_t i = hash & (COMPRESS_SLOTS - 1); w->slot[i] != 0;
-	     i = (i + 1) & (COMPRESS_SLOTS - 1)) {
+	for (size_t i = hash & w->slot_mask; w->slot[i] != 0; i = (i + 1) & w->slot_mask) {
 		size_t k = (size_t)w->slot[i] - 1;
 		if (w->names[k].hash == hash && written_equal(w, w->names[k].off, suffix))
 			return w->names[k].off;
@@ -905,12 +950,32 @@ static size_t find_written(const struct writer *w, const uint8_t *suffix, uint32
 	return 0;
 }
 
-/* Remembers a suffix written at off, while there is room; past a few,
- * lookups go through the table, so that a reply of many long names
- * costs no more per name than a small one. */
+/* Moves the suffixes to the big table, once the stack's is full; false
+ * if there is no memory for it (compression then stops there). */
+static bool grow(struct writer *w)
+{
+	if (w->big)
+		return false; /* cannot happen: COMPRESS_BIG reaches POINTER_MAX */
+	w->big = malloc(sizeof(*w->big));
+	if (!w->big)
+		return false;
+	memcpy(w->big->names, w->names, w->n_names * sizeof(w->names[0]));
+	memset(w->big->slot, 0, sizeof(w->big->slot));
+	w->names = w->big->names;
+	w->names_max = COMPRESS_BIG;
+	w->slot = w->big->slot;
+	w->slot_mask = COMPRESS_BIG_SLOTS - 1;
+	for (size_t k = 0; k < w->n_names; k++)
+		slot_add(w, k);
+	return true;
+}
+
+/* Remembers a suffix written at off, while a pointer can reach it; past
+ * a few, lookups go through the table, so that a reply of many long
+ * names costs no more per name than a small one. */
 static void remember(struct writer *w, size_t off, uint32_t hash)
 {
-	if (w->n_names == COMPRESS_MAX || off > POINTER_MAX)
+	if (off > POINTER_MAX || (w->n_names == w->names_max && !grow(w)))
 		return;
 	w->names[w->n_names].off = (uint16_t)off;
 	w->names[w->n_names].hash = hash;
@@ -918,7 +983,7 @@ static void remember(struct writer *w, size_t off, uint32_t hash)
 	if (w->table) {
 		slot_add(w, w->n_names - 1);
 	} else if (w->n_names > COMPRESS_SCAN) {
-		memset(w->slot, 0, sizeof(w->slot));
+		memset(w->slot, 0, (w->slot_mask + 1) * sizeof(w->slot[0]));
 		w->table = true;
 		for (size_t k = 0; k < w->n_names; k++)
 			slot_add(w, k);
@@ -1061,9 +1126,13 @@ static int encode(const struct scrub *s, struct writer *w, uint8_t **answer, siz
 	/* The stored-answer form, checked rather than assumed: the question
 	 * uncompressed at offset 12 and equal to q's, nothing in the
 	 * additional section, so no OPT. */
-	if (w->full || !wire_reply_matches(w->buf, w->len, wire_get16(s->pkt), s->q)) {
+	if (w->full) {
 		free(w->buf);
-		return -EBADMSG; /* over 65535 bytes (no DNS message), or a bug */
+		return -EMSGSIZE; /* over 65535 bytes: no DNS message */
+	}
+	if (!wire_reply_matches(w->buf, w->len, wire_get16(s->pkt), s->q)) {
+		free(w->buf);
+		return -EBADMSG; /* a bug */
 	}
 	wire_put16(w->buf + 6, (uint16_t)an);
 	wire_put16(w->buf + 8, (uint16_t)ns);
@@ -1096,14 +1165,22 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	s.len = len;
 	s.q = q;
 	s.flags = wire_get16(reply + 2);
+	s.an = s.rr_stack;
+	s.ns = s.rr_stack;
+	s.rr_heap = NULL;
+	s.an_count = 0;
+	s.ns_count = 0;
 	s.additional = 0;
 	s.soa_owner = NULL;
 	s.zones = 0;
 	memset(s.chain.cname_kept, 0, sizeof(s.chain.cname_kept));
 	s.chain.dnames = 0;
 	s.chain.cut = false;
-	if (parse(&s) < 0)
-		return -EBADMSG;
+	int err = parse(&s);
+	if (err < 0) {
+		free(s.rr_heap);
+		return err == -ENOMEM ? err : -EBADMSG;
+	}
 
 	scrub_answer(&s);
 	scrub_authority(&s);
@@ -1111,18 +1188,23 @@ int scrub_reply_counted(const uint8_t *reply, size_t len, const struct wire_quer
 	w.len = 0;
 	w.full = false;
 	w.n_seen = 0;
+	w.names = w.names_stack;
 	w.n_names = 0;
+	w.names_max = COMPRESS_MAX;
 	w.table = false;
-	int err = encode(&s, &w, answer, answer_len);
-	if (err < 0)
-		return err;
-	if (counts) {
+	w.slot = w.slot_stack;
+	w.slot_mask = COMPRESS_SLOTS - 1;
+	w.big = NULL;
+	err = encode(&s, &w, answer, answer_len);
+	free(w.big);
+	if (err == 0 && counts) {
 		counts->answer_dropped = s.an_count - kept_count(s.an, s.an_count);
 		counts->authority_dropped = s.ns_count - kept_count(s.ns, s.ns_count);
 		counts->additional_dropped = s.additional;
 		counts->chain_cut = s.chain.cut;
 	}
-	return 0;
+	free(s.rr_heap);
+	return err;
 }
 
 int scrub_reply(const uint8_t *reply, size_t len, const struct wire_query *q,

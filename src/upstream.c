@@ -986,6 +986,13 @@ static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut
 		return;
 	}
 	t->reported = true; /* answered: over, whatever comes next */
+	if (err == -EMSGSIZE) {
+		/* Well formed, but its stored answer would be over 65535
+		 * bytes (scrub.h): the server answered and is not to blame;
+		 * the client gets SERVFAIL rather than a cut answer. */
+		log_debug("upstream %s: answer too large to store", s->name);
+		log_change(s, policy_answered(txn->up->pol, s->policy, rcode, t->sent_ms, now), "");
+	}
 	if (err < 0) {
 		finish(txn, UPSTREAM_FAILED, NULL, 0, NULL);
 		return;

@@ -16,7 +16,9 @@
  * wire_finish_reply() fits to each client. Called by upstream.c for every
  * reply it believes; pure (buffers in, buffer out), so tests need no
  * sockets. No ldns: the reply is read in place and the one allocation is
- * the result (tests/oracle keeps the ldns version to compare against).
+ * the result, but for replies of more than SCRUB_RR_INLINE records or
+ * hundreds of names (tests/oracle keeps the ldns version to compare
+ * against).
  */
 #ifndef STUBD_SCRUB_H
 #define STUBD_SCRUB_H
@@ -31,12 +33,13 @@
  * Records past the limit are dropped; the answer keeps the first links. */
 #define SCRUB_CHAIN_MAX 16
 
-/* How many records of the answer section, and of the authority section,
- * scrub tracks. A reply with more is rejected (-EBADMSG) rather than cut:
- * cutting could split an RRset (RFC 2181 §5) and the signature over it.
- * Real replies to one question come nowhere near; the additional section
- * is only checked, so it has no limit. */
-#define SCRUB_RR_MAX 256
+/* How many records of the answer and authority sections together scrub
+ * tracks on the stack. A reply with more (up to the 5957 records of 11
+ * bytes a 65535-byte message holds) is scrubbed alike, with one
+ * allocation for its records; nothing is ever cut, since cutting could
+ * split an RRset (RFC 2181 §5) and the signature over it. The additional
+ * section is only checked, so it is not tracked. */
+#define SCRUB_RR_INLINE 512
 
 /* What scrub_reply_counted() dropped, for logs and statistics. */
 struct scrub_counts {
@@ -50,8 +53,10 @@ struct scrub_counts {
  * stored answer to *answer (malloc'ed; the caller frees it with free()).
  * Keeps the reply's ID, RD, RA, AD, CD, TC and rcode; clears AA and Z.
  * Returns 0, -EBADMSG if the reply is not for q or is malformed (a bad
- * name or count, rdata that does not parse as its type, more records
- * than scrub tracks: see scrub.c), -ENOMEM. On error *answer is NULL and
+ * name or count, rdata that does not parse as its type: see scrub.c),
+ * -EMSGSIZE if the reply is well formed but the stored answer made of it
+ * would be over 65535 bytes (names that were compressed and may not be:
+ * not the server's fault), -ENOMEM. On error *answer is NULL and
  * *answer_len 0. */
 int scrub_reply(const uint8_t *reply, size_t len, const struct wire_query *q,
 		uint8_t **answer, size_t *answer_len);

@@ -7,7 +7,7 @@
  * label of the query name or, server-wide, by --mode.  Every received query
  * is logged so tests can assert what stubd actually sent upstream.
  *
- * First-label behaviours (mode normal): nx big huge tc servfail refused drop
+ * First-label behaviours (mode normal): nx big huge many tc servfail refused drop
  * slow wrongid wrongq garbage case poison ttl2; any other name gets a plain
  * answer.  poison adds records a cache-poisoner would (an unrelated A, an
  * NS for the parent pointing at ns.evil. and its glue); ttl2 answers with
@@ -104,7 +104,7 @@ static const uint8_t ADDR6_ANSWER[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x01 };
 static const uint8_t ADDR4_SPOOF[4] = { 198, 51, 100, 66 };
 static const uint8_t ADDR6_SPOOF[16] = { 0x20, 0x01, 0x0d, 0xb8, [14] = 0x06, [15] = 0x66 };
 static const uint8_t ADDR4_TCP[4] = { 192, 0, 2, 99 };
-static const uint8_t ADDR4_MANY_FIRST[4] = { 192, 0, 2, 1 }; /* big/huge ignore --answer */
+static const uint8_t ADDR4_MANY_FIRST[4] = { 192, 0, 2, 1 }; /* big/huge/many ignore --answer */
 
 static void on_signal(int sig)
 {
@@ -444,7 +444,8 @@ static ldns_pkt *reply_answer(const ldns_pkt *q, uint16_t id, const ldns_rdf *qn
 		memcpy(a, qtype == LDNS_RR_TYPE_A ? addr4 : addr6, alen);
 		for (unsigned i = 0; i < count; i++) {
 			ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, addr_rr(owner, qtype, a));
-			a[alen - 1]++;
+			for (size_t k = alen; k-- > 0 && ++a[k] == 0;)
+				; /* carried: past 256 records the addresses stay distinct */
 		}
 	} else {
 		ldns_rr *soa = soa_rr(owner);
@@ -600,6 +601,10 @@ static void answer_query(const struct origin *to, const ldns_pkt *q)
 		/* Unlike "big" this exceeds even a 1232-byte EDNS buffer, so it
 		 * forces TC=1 over UDP whatever the client advertises. */
 		emit(to, 0, reply_answer(q, id, NULL, qname, ADDR4_MANY_FIRST, ADDR6_ANSWER, 200), q);
+	} else if (first_label_is(qname, "many")) {
+		/* More than 256 records in a section, 4.8 kB: only over TCP
+		 * (stubd once took this for an attack, issue 14). */
+		emit(to, 0, reply_answer(q, id, NULL, qname, ADDR4_MANY_FIRST, ADDR6_ANSWER, 300), q);
 	} else if (first_label_is(qname, "tc")) {
 		if (to->tcp) {
 			emit(to, 0, reply_answer(q, id, NULL, qname, ADDR4_TCP, ADDR6_ANSWER, 1), q);

@@ -1,7 +1,8 @@
 # Truncation: an answer too big for the client's UDP buffer comes back with
 # TC=1 and no records, the client's TCP retry gets all of it; EDNS raises the
 # limit, but never above stubd's edns-buffer-size; a truncated upstream reply
-# makes stubd retry that upstream over TCP instead of passing TC on.
+# makes stubd retry that upstream over TCP instead of passing TC on; an
+# answer of 300 records (over 256 in a section) is served whole over TCP.
 . "$(dirname "$0")/lib.sh"
 
 big_a='^big\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.'
@@ -51,6 +52,25 @@ check_match "huge over TCP: complete" 'flags: qr rd ra; QUERY: 1, ANSWER: 200,' 
 check_eq "huge over TCP: 200 A records" 200 \
 	"$(grep -Ec '^huge\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.' <<<"$out")"
 check "stubd fetched huge from the upstream over TCP" test "$(count_log UP '^tcp huge\.example\.test\. A ')" -ge 1
+
+# 300 records, more than 256 in one section (once taken for an attack, so
+# the question timed out and the upstream was blamed, issue 14): TC to a
+# UDP client, whose TCP retry gets all of them; stubd fetched them over
+# TCP and the upstream stays up.
+many_a='^many\.example\.test\.[[:space:]]+300[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.[23]\.'
+out=$(q +tcp many.example.test A)
+check_match "many over TCP: complete" 'flags: qr rd ra; QUERY: 1, ANSWER: 300,' "$out"
+check_eq "many over TCP: 300 A records" 300 "$(grep -Ec "$many_a" <<<"$out")"
+check_match "many over TCP: the last record" "${many_a}44\$" "$out"
+check "stubd fetched many from the upstream over TCP" test "$(count_log UP '^tcp many\.example\.test\. A ')" -ge 1
+out=$(q +bufsize=1232 +ignore many.example.test A)
+check_match "many over UDP: TC, no records" 'flags: qr tc rd ra; QUERY: 1, ANSWER: 0,' "$out"
+out=$(q +bufsize=1232 many.example.test A)
+check_match "many over UDP: dig noticed TC" 'Truncated, retrying in TCP mode' "$out"
+check_match "many over UDP: TCP retry used" '\(TCP\)' "$out"
+check_eq "many over UDP: the TCP retry gets 300 A records" 300 "$(grep -Ec "$many_a" <<<"$out")"
+out=$(q +bufsize=1232 small.example.test A)
+check_match "many did not blame the upstream" 'flags: qr rd ra; QUERY: 1, ANSWER: 1,' "$out"
 
 # Upstream truncation: stubd retries the same upstream over TCP and gives
 # the UDP client the full answer, without TC.

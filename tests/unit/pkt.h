@@ -9,8 +9,12 @@
 
 #include "stubd/wire.h"
 
+#ifndef PKT_MAX
+#define PKT_MAX 8192
+#endif
+
 struct pkt {
-	uint8_t b[8192];
+	uint8_t b[PKT_MAX];
 	size_t len;
 };
 

@@ -1,7 +1,7 @@
 /* test_scrub_wire.c - unit tests for what scrub.c does on wire bytes that
  * ldns used to do for it: names in rdata decompressed, names compressed
  * again, rdata checked against its type, compression pointers that could
- * loop refused, the record limit, the counts. Replies are written byte by
+ * loop refused, record counts up to what 65535 bytes hold, the counts. Replies are written byte by
  * byte (pkt.h), since most of them are ones ldns would never write; where
  * the ldns scrubber (tests/oracle) must agree, the test runs both. */
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
+#define PKT_MAX 65536 /* a whole DNS message */
 #include "pkt.h"
 #include "scrub_ldns.h"
 #include "stubd/scrub.h"
@@ -430,16 +431,16 @@ static void test_many_names_compressed(void **state)
 	char owner[32];
 	assert_non_null(p);
 
-	/* NXDOMAIN with an SOA and 255 NSECs, each owned by a name of its
-	 * own: more names than the compression table holds, and past the
-	 * point where lookups go through its hash table. */
-	reply(p, "nope.example.test", WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN, 0, SCRUB_RR_MAX, 0);
+	/* NXDOMAIN with an SOA and 299 NSECs, each owned by a name of its
+	 * own: more names than the stack's compression table holds, and past
+	 * the point where lookups go through its hash table. */
+	reply(p, "nope.example.test", WIRE_TYPE_A, WIRE_RCODE_NXDOMAIN, 0, 300, 0);
 	size_t at = rr_head(p, WIRE_HEADER_LEN + 5, WIRE_TYPE_SOA, 900);
 	name(p, "ns.example.test");
 	name(p, "hostmaster.example.test");
 	put32(p, 1); put32(p, 7200); put32(p, 900); put32(p, 86400); put32(p, 300);
 	rr_end(p, at);
-	for (unsigned i = 1; i < SCRUB_RR_MAX; i++) {
+	for (unsigned i = 1; i < 300; i++) {
 		snprintf(owner, sizeof(owner), "n%u", i);
 		labels_then_pointer(p, owner, WIRE_HEADER_LEN + 5); /* n<i>.example.test */
 		put16(p, WIRE_TYPE_NSEC); put16(p, WIRE_CLASS_IN); put32(p, 300);
@@ -450,9 +451,9 @@ static void test_many_names_compressed(void **state)
 		rr_end(p, at);
 	}
 	uint8_t *ans = scrub_compare(p, &q, &len, &ldns_len);
-	assert_int_equal(wire_get16(ans + 8), SCRUB_RR_MAX);
-	/* ldns remembers every name; scrub the first 256 suffixes. */
-	assert_true(len >= ldns_len && len <= ldns_len + ldns_len / 20);
+	assert_int_equal(wire_get16(ans + 8), 300);
+	/* ldns remembers every name; so does scrub, past the stack's table. */
+	assert_true(len <= ldns_len);
 	free(ans);
 	free(p);
 }
@@ -752,31 +753,79 @@ static void test_pointer_loops_and_forward_pointers(void **state)
 
 /* ---- limits and counts ---------------------------------------------------- */
 
-static void test_record_limit(void **state)
+/* A reply of n A records at the qname: the first an in the answer, the
+ * rest in authority (where they are dropped). */
+static void a_records(struct pkt *p, unsigned an, unsigned ns)
+{
+	reply(p, "www.example.test", WIRE_TYPE_A, 0, (uint16_t)an, (uint16_t)ns, 0);
+	for (unsigned i = 0; i < an + ns; i++) {
+		size_t at = rr_head(p, QNAME_OFF, WIRE_TYPE_A, 300);
+		put32(p, 0x0a000000 + i);
+		rr_end(p, at);
+	}
+}
+
+static void test_record_counts_unlimited(void **state)
 {
 	struct wire_query q = client("www.example.test", WIRE_TYPE_A, false);
 	struct pkt *p = malloc(sizeof(*p));
-	size_t len;
+	struct scrub_counts counts;
+	size_t len, ldns_len;
 	assert_non_null(p);
 
-	for (unsigned n = SCRUB_RR_MAX; n <= SCRUB_RR_MAX + 1; n++) {
-		for (int section = 0; section < 2; section++) {
-			reply(p, "www.example.test", WIRE_TYPE_A, 0, section ? 1 : (uint16_t)n,
-			      section ? (uint16_t)n : 0, 0);
-			for (unsigned i = 0; i < n + (section ? 1 : 0); i++) {
-				size_t at = rr_head(p, QNAME_OFF, WIRE_TYPE_A, 300);
-				put32(p, 0xc0000200 + i);
-				rr_end(p, at);
-			}
-			if (n > SCRUB_RR_MAX) {
-				scrub_rejects(p, &q);
-				continue;
-			}
-			uint8_t *ans = scrub_ok(p, &q, &len, NULL);
-			assert_int_equal(wire_get16(ans + 6), section ? 1 : n);
-			free(ans);
-		}
+	/* Either side of the stack's array, in one section and the other:
+	 * all scrubbed alike, nothing cut. */
+	const unsigned sizes[][2] = {
+		{ 300, 0 }, { SCRUB_RR_INLINE, 0 }, { SCRUB_RR_INLINE + 1, 0 },
+		{ 1, SCRUB_RR_INLINE }, { 300, 300 }, { 4000, 0 },
+	};
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		a_records(p, sizes[k][0], sizes[k][1]);
+		assert_true(p->len <= WIRE_MSG_MAX);
+		uint8_t *ans = scrub_ok(p, &q, &len, &counts);
+		assert_int_equal(wire_get16(ans + 6), sizes[k][0]);
+		assert_int_equal(wire_get16(ans + 8), 0);
+		assert_int_equal(counts.authority_dropped, sizes[k][1]);
+		assert_int_equal(len, p->len - 16 * sizes[k][1]);
+		free(ans);
 	}
+	a_records(p, 300, 0);
+	free(scrub_compare(p, &q, &len, &ldns_len));
+	assert_true(len <= ldns_len);
+
+	/* Counts promising more records than the bytes can hold: malformed,
+	 * refused before anything is allocated for them. */
+	a_records(p, 3, 0);
+	wire_put16(p->b + 6, 65535);
+	scrub_rejects(p, &q);
+	wire_put16(p->b + 6, 3);
+	wire_put16(p->b + 8, 65535);
+	scrub_rejects(p, &q);
+	free(p);
+}
+
+/* About as many records as 65535 bytes hold: 5,000 of 13 bytes (a
+ * pointer for owner, one byte of rdata of a private type), all kept. */
+static void test_five_thousand_records(void **state)
+{
+	const uint16_t type = 65280;
+	struct wire_query q = client("www.example.test", type, false);
+	struct pkt *p = malloc(sizeof(*p));
+	size_t len, ldns_len;
+	assert_non_null(p);
+
+	reply(p, "www.example.test", type, 0, 5000, 0, 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		size_t at = rr_head(p, QNAME_OFF, type, 300);
+		put8(p, (uint8_t)i);
+		rr_end(p, at);
+	}
+	assert_true(p->len <= WIRE_MSG_MAX);
+	uint8_t *ans = scrub_compare(p, &q, &len, &ldns_len);
+	assert_int_equal(wire_get16(ans + 6), 5000);
+	assert_int_equal(len, p->len);
+	assert_true(len <= ldns_len);
+	free(ans);
 	free(p);
 }
 
@@ -830,7 +879,7 @@ static void test_counts(void **state)
 	assert_int_equal(counts.answer_dropped, 0x5a5a5a5a);
 }
 
-static void test_answer_over_64k_rejected(void **state)
+static void test_answer_over_64k_refused(void **state)
 {
 	struct wire_query q = client("www.example.test", WIRE_TYPE_ANY, false);
 	struct pkt p;
@@ -851,7 +900,13 @@ static void test_answer_over_64k_rejected(void **state)
 	for (int k = 0; k < 300; k++)
 		put16(&p, (uint16_t)(0xc000 | long_at));
 	rr_end(&p, at);
-	scrub_rejects(&p, &q);
+	uint8_t *none = (uint8_t *)"untouched";
+	size_t none_len = 1;
+	/* Well formed, but no stored answer can be made of it: refused as
+	 * too large, which upstream.c does not count against the server. */
+	assert_int_equal(scrub_reply(p.b, p.len, &q, &none, &none_len), -EMSGSIZE);
+	assert_null(none);
+	assert_int_equal(none_len, 0);
 
 	/* 200 of them fit: 51 kB. */
 	p.len -= 200;
@@ -876,9 +931,10 @@ int main(void)
 		cmocka_unit_test(test_short_rdata_drops_record),
 		cmocka_unit_test(test_rdata_forms_agree_with_ldns),
 		cmocka_unit_test(test_pointer_loops_and_forward_pointers),
-		cmocka_unit_test(test_record_limit),
+		cmocka_unit_test(test_record_counts_unlimited),
+		cmocka_unit_test(test_five_thousand_records),
 		cmocka_unit_test(test_counts),
-		cmocka_unit_test(test_answer_over_64k_rejected),
+		cmocka_unit_test(test_answer_over_64k_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

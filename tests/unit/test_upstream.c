@@ -232,9 +232,8 @@ static void reply_as(struct fake *f, const struct seen *to, uint16_t id, const s
 				sizeof(to->from)), (ssize_t)p.len);
 }
 
-/* A reply to s with `count` A records: 300 of them make a datagram larger
- * than any EDNS buffer stubd offers. */
-static void reply_many(struct fake *f, const struct seen *s, unsigned count)
+/* A reply to s with `count` A records. */
+static const struct pkt *build_many(const struct seen *s, unsigned count)
 {
 	static struct pkt p;
 	header(&p, query_id(s), WIRE_FLAG_QR | WIRE_FLAG_RD | WIRE_FLAG_RA, 1, (uint16_t)count, 0, 0);
@@ -249,8 +248,16 @@ static void reply_many(struct fake *f, const struct seen *s, unsigned count)
 		put16(&p, 4);
 		put32(&p, 0xc6120000u | k);
 	}
-	assert_int_equal(sendto(f->fd, p.b, p.len, 0, (const struct sockaddr *)&s->from,
-				sizeof(s->from)), (ssize_t)p.len);
+	return &p;
+}
+
+/* A reply to s with `count` A records: 300 of them make a datagram larger
+ * than any EDNS buffer stubd offers. */
+static void reply_many(struct fake *f, const struct seen *s, unsigned count)
+{
+	const struct pkt *p = build_many(s, count);
+	assert_int_equal(sendto(f->fd, p->b, p->len, 0, (const struct sockaddr *)&s->from,
+				sizeof(s->from)), (ssize_t)p->len);
 }
 
 static void reply(struct fake *f, const struct seen *s)
@@ -460,6 +467,74 @@ static void test_oversized_reply_goes_to_tcp(void **state)
 	assert_int_equal(upstream_get_stats(w->up)->tcp_fallbacks, 1);
 	assert_int_equal(upstream_get_stats(w->up)->mismatched, 0);
 	assert_int_equal(upstream_get_stats(w->up)->malformed, 0);
+}
+
+/* Moves n bytes over the non-blocking TCP socket fd, in (read) or out,
+ * running the loop meanwhile: stubd is on the other end. */
+static void tcp_move(struct world *w, int fd, uint8_t *b, size_t n, bool in)
+{
+	uint64_t deadline = now_ms() + 5000;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = in ? read(fd, b + done, n - done) : write(fd, b + done, n - done);
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		assert_true(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+		assert_true(now_ms() < deadline);
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+		struct pollfd pfd = { .fd = fd, .events = in ? POLLIN : POLLOUT };
+		poll(&pfd, 1, 1);
+	}
+}
+
+/* Issue 14: a reply with more than 256 records in a section was taken for
+ * an attack, so the question timed out and the server was blamed. 300
+ * records, too many for a datagram, come over TCP and are served. */
+static void test_300_records_over_tcp_served(void **state)
+{
+	struct world *w = *state;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&w->srv.addr, sizeof(w->srv.addr)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	add_upstream(w, &w->srv.addr);
+	start(w);
+	resolve(w, 0);
+	pump_until(w, got_queries, 1);
+	reply_many(&w->srv, &w->srv.got[0], 300); /* cut short: to TCP */
+
+	uint64_t deadline = now_ms() + 5000;
+	int c;
+	while ((c = accept(lfd, NULL, NULL)) < 0) {
+		assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+		assert_true(now_ms() < deadline);
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		poll(&pfd, 1, 1);
+	}
+	assert_int_equal(fcntl(c, F_SETFL, O_NONBLOCK), 0);
+	struct seen tq = { 0 };
+	uint8_t len2[2];
+	tcp_move(w, c, len2, 2, true);
+	tq.len = wire_get16(len2);
+	assert_true(tq.len <= sizeof(tq.b));
+	tcp_move(w, c, tq.b, tq.len, true);
+	const struct pkt *p = build_many(&tq, 300);
+	uint8_t out[2 + sizeof(p->b)];
+	wire_put16(out, (uint16_t)p->len);
+	memcpy(out + 2, p->b, p->len);
+	tcp_move(w, c, out, 2 + p->len, false);
+
+	pump_until(w, all_done, 1);
+	assert_int_equal(w->res[0].status, UPSTREAM_ANSWER);
+	uint8_t last[4] = { 198, 18, 1, 43 }; /* the 300th record: all kept */
+	assert_memory_equal(w->res[0].addr, last, 4);
+	assert_int_equal(upstream_get_stats(w->up)->tcp_fallbacks, 1);
+	assert_int_equal(upstream_get_stats(w->up)->malformed, 0);
+	close(c);
+	close(lfd);
 }
 
 static size_t open_sockets(void)
@@ -779,6 +854,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stray_replies_do_not_disturb_others, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_late_replies_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_reply_goes_to_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_300_records_over_tcp_served, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channels_renewed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_moves_every_question_on, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_questions_in_flight, setup, teardown),
