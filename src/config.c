@@ -301,7 +301,7 @@ static int parse_duration_ms(const char *text, unsigned long long *ms)
 	return 0;
 }
 
-static int parse_bool(const char *text, bool *out)
+int config_parse_bool(const char *text, bool *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
@@ -639,7 +639,7 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 				    quote(text, &q));
 		return 0;
 	case KEY_BOOL:
-		if (parse_bool(text, field(cfg, k)) < 0)
+		if (config_parse_bool(text, field(cfg, k)) < 0)
 			return fail(why, "'%s' is not yes or no (also true/false, on/off, 1/0)",
 				    quote(text, &q));
 		return 0;

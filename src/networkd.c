@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "stubd/config.h"
 #include "stubd/log.h"
 
 /* ---- the parser -------------------------------------------------------- */
@@ -156,23 +157,6 @@ static int parse_domains(struct parse *p, const char *key, char *value, bool rou
 	return 0;
 }
 
-static int parse_yes_no(const char *text, int *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(text, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(text, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
 
 static const struct {
 	const char *key;
@@ -227,7 +211,10 @@ static int parse_line(struct parse *p, char *line, struct link_settings *s)
 		return 0;
 	}
 	if (strcmp(key, "DNS_DEFAULT_ROUTE") == 0) {
-		if (parse_yes_no(value, &s->default_route) < 0)
+		bool yes;
+		if (config_parse_bool(value, &yes) == 0)
+			s->default_route = yes;
+		else
 			say(p, "DNS_DEFAULT_ROUTE='%.80s' skipped: not yes or no", value);
 		return 0;
 	}

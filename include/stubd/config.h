@@ -131,6 +131,11 @@ int config_from_args(struct config *cfg, int argc, char **argv,
  * Returns 0 (an empty list is not an error: see the caller). */
 int config_resolve_upstreams(struct config *cfg);
 
+/* "yes"/"no", and "true"/"false", "on"/"off", "1"/"0", any case: how
+ * stubd.conf and the files of other programs (networkd) say a boolean.
+ * Returns 0, or -EINVAL. */
+int config_parse_bool(const char *text, bool *out);
+
 /* Parses a forward-zone value, "DOMAIN SERVER...", into its zone and up
  * to max servers (*n set). Returns 0, or -EINVAL with why set. */
 int config_forward_zone_parse(const char *text, struct route_domain *zone,
