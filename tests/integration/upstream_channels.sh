@@ -82,7 +82,10 @@ stubd_start -u "$UP" -c "$TMP/late.conf"
 out=$(q slow.late.example.test A) || true
 check_match "late: SERVFAIL" 'status: SERVFAIL' "$out"
 check_eq "late: asked twice" 2 "$(count_log UP '^udp slow\.late\.example\.test\. ')"
-check "late: both replies counted as mismatched" wait_for 3 bash -c "[ \"\$('$STUBCTL' -s '$TMP/control.sock' --json statistics | grep -o '\"mismatched\": [0-9]*' | awk '{print \$2}')\" = 2 ]"
+# A late reply to a try still open (within its wait, after the client
+# got SERVFAIL) is matched and measured by the policy; one to a closed
+# try is dropped and counted: the first is always closed by then.
+check "late: a late reply dropped and counted" wait_for 3 bash -c "n=\$('$STUBCTL' -s '$TMP/control.sock' --json statistics | grep -o '\"mismatched\": [0-9]*' | awk '{print \$2}'); [ \"\$n\" -ge 1 ] && [ \"\$n\" -le 2 ]"
 check_eq "late: a fresh question still answered" "192.0.2.1" "$(q +short after.late.example.test)"
 stubd_stop
 
