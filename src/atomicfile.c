@@ -29,7 +29,7 @@ int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
-		snprintf(why, why_size, "%s: path too long", path);
+		snprintf(why, why_size, "path too long (at most %d bytes): %.80s...", PATH_MAX - 12, path);
 		return -ENAMETOOLONG;
 	}
 	int fd = mkstemp(tmp);
@@ -56,10 +56,10 @@ int atomicfile_write(const char *path, const void *data, size_t len, mode_t mode
 	}
 	if (err == 0 && rename(tmp, path) < 0) {
 		err = -errno;
-		step = "rename into place";
+		step = "rename";
 	}
 	if (err < 0) {
-		snprintf(why, why_size, "cannot %s %s: %s", step, err == 0 ? path : tmp, strerror(-err));
+		snprintf(why, why_size, "cannot write %s: %s failed: %s", path, step, strerror(-err));
 		unlink(tmp);
 	}
 	return err;

@@ -775,6 +775,20 @@ unsigned link_record_ifindex(const struct link_registry *r, const char *record)
 	return best;
 }
 
+int link_record_target(const struct link_registry *r, const char *record, unsigned *ifindex)
+{
+	*ifindex = link_record_ifindex(r, record);
+	if (*ifindex != 0)
+		return 0;
+	/* NetworkManager's "NetworkManager" carries every connection's
+	 * servers at once, for no one interface: they apply system-wide. */
+	if (!strchr(record, '.')) {
+		*ifindex = LINK_SYSTEM_INDEX;
+		return 0;
+	}
+	return -ENODEV;
+}
+
 /* ---- across a restart ------------------------------------------------- */
 
 /* One line per front end's settings:

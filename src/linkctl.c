@@ -419,12 +419,8 @@ static int cmd_resolvconf_add(struct routing *rt, int argc, char **argv, struct 
 	int status = parse_rc_args(argc, argv, true, &a, err, err_size);
 	if (status != 0)
 		return status;
-	unsigned ifindex = link_record_ifindex(routing_links(rt), a.record);
-	if (ifindex == 0 && !strchr(a.record, '.')) {
-		/* NetworkManager's "NetworkManager": every connection's servers
-		 * at once, no interface; they apply system-wide. */
-		ifindex = LINK_SYSTEM_INDEX;
-	} else if (ifindex == 0) {
+	unsigned ifindex;
+	if (link_record_target(routing_links(rt), a.record, &ifindex) < 0) {
 		if (a.if_exists) {
 			report_note(r, REPORT_TONE_DIM, "no interface for %s; ignored (-f)", a.record);
 			return 0;

@@ -114,6 +114,12 @@ unsigned link_index_by_name(const struct link_registry *r, const char *name);
  * exists), the longest that exists winning. 0 when none does. */
 unsigned link_record_ifindex(const struct link_registry *r, const char *record);
 
+/* Where a resolvconf record goes: its interface (link_record_ifindex),
+ * else, for a NAME with no dot ("NetworkManager"), LINK_SYSTEM_INDEX.
+ * Sets *ifindex and returns 0, or -ENODEV: a NAME like "eth9.dhclient"
+ * whose interface does not exist. */
+int link_record_target(const struct link_registry *r, const char *record, unsigned *ifindex);
+
 /* Each takes the settings over (moves them: *s is left unset) and returns
  * 0, -ENODEV (no such link), -E2BIG (a cap: why says which), or -ENOMEM;
  * on error nothing changes. why may be NULL. */

@@ -921,6 +921,12 @@ static void test_system_record(void **state)
 				  sizeof(why)), -ENODEV);
 	link_settings_clear(&manual);
 
+	unsigned target = 99;
+	assert_int_equal(link_record_target(r, "NetworkManager", &target), 0);
+	assert_int_equal(target, LINK_SYSTEM_INDEX);
+	assert_int_equal(link_record_target(r, "eth0.dhclient", &target), 0);
+	assert_int_equal(target, 2);
+	assert_int_equal(link_record_target(r, "eth9.dhclient", &target), -ENODEV);
 	set_ok(r, LINK_SYSTEM_INDEX, LINK_SOURCE_RESOLVCONF, "NetworkManager",
 	       settings(0, "192.0.2.53", "nm.example"));
 	const struct link *sys = get(r, LINK_SYSTEM_INDEX);
