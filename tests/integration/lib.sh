@@ -261,3 +261,76 @@ a() { q +short "$1" A | head -n 1; }
 
 # rcode NAME: the status dig reports for NAME (NOERROR, SERVFAIL, ...).
 rcode() { q "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
+
+# ---- D-Bus: a private system bus, never the machine's ----
+
+# bus_start: starts a dbus-daemon of the system type of its own, listening
+# on $TMP/bus.sock, and exports DBUS_SYSTEM_BUS_ADDRESS naming it: sd-bus
+# (stubd, busctl --system, resolvectl) takes that for the system bus. Its
+# policy lets anyone own any name and send or receive anything, so that
+# what a test sees is stubd's own checks, not the bus's. Sets BUS_ADDRESS
+# and BUS_PID; the daemon's log is $TMP/bus.log. After bus_stop, bus_start
+# brings up a fresh bus at the same address.
+bus_start() {
+	command -v dbus-daemon >/dev/null ||
+		fail "dbus-daemon not found: tools/deps test installs the Debian package 'dbus-daemon'"
+	BUS_ADDRESS="unix:path=$TMP/bus.sock"
+	cat >"$TMP/bus.conf" <<-CONF
+		<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+		 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+		<busconfig>
+		  <type>system</type>
+		  <listen>$BUS_ADDRESS</listen>
+		  <auth>EXTERNAL</auth>
+		  <policy context="default">
+		    <allow user="*"/>
+		    <allow own="*"/>
+		    <allow send_type="method_call"/>
+		    <allow send_type="signal"/>
+		    <allow send_requested_reply="true" send_type="method_return"/>
+		    <allow send_requested_reply="true" send_type="error"/>
+		    <allow receive_type="method_call"/>
+		    <allow receive_type="method_return"/>
+		    <allow receive_type="error"/>
+		    <allow receive_type="signal"/>
+		  </policy>
+		</busconfig>
+	CONF
+	# A bus killed with SIGKILL leaves its socket behind.
+	rm -f "$TMP/bus.sock"
+	dbus-daemon --config-file="$TMP/bus.conf" --nofork --nopidfile >"$TMP/bus.log" 2>&1 &
+	BUS_PID=$!
+	PIDS+=("$BUS_PID")
+	wait_for 5 bus_ping || fail "dbus-daemon did not start: $(cat "$TMP/bus.log")"
+	export DBUS_SYSTEM_BUS_ADDRESS=$BUS_ADDRESS
+}
+
+# bus_ping: the bus of bus_start answers (the bus driver's GetId).
+bus_ping() {
+	busctl --address="$BUS_ADDRESS" call org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus GetId >/dev/null 2>&1
+}
+
+# bus_stop: stops the bus of bus_start (SIGTERM) and waits for it, e.g. to
+# see what stubd does when the bus goes away; its log is kept as
+# $TMP/bus.PID.log. DBUS_SYSTEM_BUS_ADDRESS stays, naming the dead socket:
+# nothing falls back to the machine's bus meanwhile.
+bus_stop() {
+	kill -TERM "$BUS_PID" 2>/dev/null || true
+	wait "$BUS_PID" 2>/dev/null || true
+	mv "$TMP/bus.log" "$TMP/bus.$BUS_PID.log" 2>/dev/null || true
+	local keep=() pid
+	for pid in "${PIDS[@]}"; do
+		[ "$pid" = "$BUS_PID" ] || keep+=("$pid")
+	done
+	PIDS=("${keep[@]}")
+}
+
+# need_resolvectl: fails unless $RESOLVECTL, systemd-resolved's client, is
+# there: "tools/deps test" unpacks it into build-deps/ (the package itself
+# is never installed: it would take over /etc/resolv.conf).
+need_resolvectl() {
+	: "${RESOLVECTL:?run through ctest (tools/test), which sets RESOLVECTL}"
+	[ -x "$RESOLVECTL" ] ||
+		fail "no resolvectl at $RESOLVECTL: run tools/deps test, which unpacks the systemd-resolved package there (without installing it)"
+}
