@@ -1,9 +1,11 @@
 # "cmake --install" of this build with --prefix /usr into a DESTDIR under
 # $TMP: the programs, the config in /etc (not /usr/etc), the units with
 # ExecStart=/usr/sbin/stubd, the sysusers.d and tmpfiles.d entries, the
-# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK) and the dhclient hook; and
-# systemd-sysusers and systemd-tmpfiles, pointed at that tree with --root,
-# make the stubd user, /run/stubd and /run/stubd/resolv.conf from them.
+# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK), the dhclient hook and
+# the system bus's policy for org.freedesktop.resolve1 (well-formed, taken
+# by dbus-daemon); and systemd-sysusers and systemd-tmpfiles, pointed at
+# that tree with --root, make the stubd user, /run/stubd and
+# /run/stubd/resolv.conf from them.
 # Nothing is written outside $TMP but the build's own install_manifest.txt
 # and the configured unit it installs from.
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +62,58 @@ check "installed stubd.service is the template with @SBINDIR@=/usr/sbin" \
 	cmp -s <(sed 's|@SBINDIR@|/usr/sbin|g' "$SRC/systemd/stubd.service.in") "$UNITDIR/stubd.service"
 check "modes: 0644 units, 0755 programs" test "$(stat -c %a "$UNITDIR/stubd.service" \
 	"$UNITDIR/stubd.socket" "$DEST/usr/sbin/stubd" | tr '\n' ' ')" = "644 644 755 "
+
+# The system bus's policy for org.freedesktop.resolve1, where the bus reads
+# such files, saying what stubd's D-Bus front end needs.
+POLICYDIR=$(dest_dir "$(cache_var STUBD_DBUS_POLICY_DIR)")
+POLICY=$POLICYDIR/stubd-resolve1.conf
+echo "D-Bus policy in $POLICYDIR"
+check "stubd-resolve1.conf installed as shipped" cmp -s "$SRC/conf/stubd-resolve1.conf" "$POLICY"
+check_match "the D-Bus policy is where the system bus looks" '/usr/share/dbus-1/system\.d$' "$POLICYDIR"
+check_eq "the D-Bus policy is 0644" 644 "$(stat -c %a "$POLICY")"
+# Its rules, one line each ("policy user=stubd: allow own=..."), read with
+# expat: built into python3-minimal's interpreter, where xml.dom is not.
+RULES=$(python3 - "$POLICY" <<'PY' 2>&1
+import pyexpat, sys
+policy = None
+def start(name, attrs):
+    global policy
+    if name == "policy":
+        policy = " ".join(f"{k}={v}" for k, v in attrs.items())
+    elif name in ("allow", "deny") and policy is not None:
+        print(f"policy {policy}: {name} " + " ".join(f"{k}={v}" for k, v in attrs.items()))
+def end(name):
+    global policy
+    if name == "policy":
+        policy = None
+p = pyexpat.ParserCreate()
+p.StartElementHandler, p.EndElementHandler = start, end
+with open(sys.argv[1], "rb") as f:
+    p.ParseFile(f)
+PY
+) || fail "stubd-resolve1.conf is not well-formed XML: $RULES"
+printf '%s\n' "$RULES"
+check_match "user stubd may own org.freedesktop.resolve1" \
+	'^policy user=stubd: allow own=org\.freedesktop\.resolve1$' "$RULES"
+check_match "root may own org.freedesktop.resolve1" \
+	'^policy user=root: allow own=org\.freedesktop\.resolve1$' "$RULES"
+for iface in org.freedesktop.resolve1.Manager org.freedesktop.resolve1.Link org.freedesktop.DBus.Properties \
+	org.freedesktop.DBus.Introspectable org.freedesktop.DBus.Peer; do
+	check_match "everyone may call $iface on it" \
+		"^policy context=default: allow send_destination=org\.freedesktop\.resolve1 send_interface=$iface\$" "$RULES"
+done
+check_match "everyone may receive its signals" \
+	'^policy context=default: allow receive_sender=org\.freedesktop\.resolve1$' "$RULES"
+check_eq "no one else may own it, nor anyone any other name" \
+	"policy user=stubd: allow own=org.freedesktop.resolve1 policy user=root: allow own=org.freedesktop.resolve1" \
+	"$(grep own <<<"$RULES" | paste -sd ' ')"
+# dbus-daemon takes it: a private bus whose configuration includes it
+# starts, where an unknown element or attribute would stop it (bus_start
+# fails then). A machine without the stubd user draws a remark, no more.
+bus_start "<include>$POLICY</include>"
+cat "$TMP/bus.log"
+check "a bus including stubd-resolve1.conf answers" bus_ping
+bus_stop
 
 # sbin/resolvconf: a relative link to stubctl (the build's default is
 # STUBD_RESOLVCONF_LINK=ON), which runs as resolvconf.

@@ -270,8 +270,9 @@ rcode() { q "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 # policy lets anyone own any name and send or receive anything, so that
 # what a test sees is stubd's own checks, not the bus's. Sets BUS_ADDRESS
 # and BUS_PID; the daemon's log is $TMP/bus.log. After bus_stop, bus_start
-# brings up a fresh bus at the same address.
-bus_start() {
+# brings up a fresh bus at the same address. XML, if given, goes into the
+# configuration after that policy, e.g. "<include>FILE</include>".
+bus_start() { # bus_start [XML...]
 	command -v dbus-daemon >/dev/null ||
 		fail "dbus-daemon not found: tools/deps test installs the Debian package 'dbus-daemon'"
 	BUS_ADDRESS="unix:path=$TMP/bus.sock"
@@ -294,6 +295,7 @@ bus_start() {
 		    <allow receive_type="error"/>
 		    <allow receive_type="signal"/>
 		  </policy>
+		$(printf '%s\n' "$@")
 		</busconfig>
 	CONF
 	# A bus killed with SIGKILL leaves its socket behind.
