@@ -74,9 +74,14 @@ for line in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'Restart=on-fail
 	"ExecReload=/bin/sh -c 'kill -HUP \$MAINPID'" 'User=stubd' 'Group=stubd' 'RuntimeDirectory=stubd' \
 	'RuntimeDirectoryPreserve=yes' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
 	'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' 'Before=nss-lookup.target' \
-	'Wants=nss-lookup.target' 'WantedBy=multi-user.target' 'Also=stubd.socket'; do
+	'Wants=nss-lookup.target' 'WantedBy=multi-user.target' 'Also=stubd.socket' 'After=dbus.socket'; do
 	check "stubd.service has $line" grep -qxF -- "$line" <<<"$SERVICE"
 done
+# The D-Bus side is optional: stubd starts and serves DNS with no bus, so
+# the bus is neither required nor wanted; and no BusName=, which would clash
+# with systemd-resolved.service's (see the unit).
+check_no_match "stubd.service does not need the bus" '^(Requires|Requisite|BindsTo|Wants)=.*dbus' "$SERVICE"
+check_no_match "stubd.service has no BusName=" '^BusName=' "$SERVICE"
 SOCKET=$(cat "$UNITS/stubd.socket")
 for line in 'ListenDatagram=127.0.0.53:53' 'ListenStream=127.0.0.53:53' \
 	'ListenStream=/run/stubd/control.sock' 'SocketMode=0666' 'Service=stubd.service' \
