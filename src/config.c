@@ -39,6 +39,7 @@ enum key_kind {
 	KEY_DURATION, /* milliseconds; "2s" and "1500ms" also accepted */
 	KEY_LOG_LEVEL,
 	KEY_STRATEGY, /* fastest or order (upstream_policy.h) */
+	KEY_DBUS,     /* auto, yes or no */
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
@@ -181,6 +182,10 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, networkd_dir),
 	  .default_text = "/run/systemd/netif/links",
 	  .help = "systemd-networkd's link state files, followed for DNS settings; 'none' turns it off" },
+	{ .name = "dbus", .kind = KEY_DBUS,
+	  .offset = offsetof(struct config, dbus),
+	  .default_text = "auto",
+	  .help = "own org.freedesktop.resolve1 on the system bus: auto (when free), yes (or exit), no" },
 	{ .name = "max-links", .kind = KEY_UINT,
 	  .offset = offsetof(struct config, max_links),
 	  .min = 1, .max = 4096, .default_text = "64",
@@ -319,6 +324,21 @@ int config_parse_bool(const char *text, bool *out)
 	return -EINVAL;
 }
 
+const char *const config_dbus_names[CONFIG_DBUS_COUNT_] = { "auto", "yes", "no" };
+
+int config_dbus_parse(const char *text, enum config_dbus *out)
+{
+	bool on;
+	if (strcasecmp(text, "auto") == 0) {
+		*out = CONFIG_DBUS_AUTO;
+		return 0;
+	}
+	if (config_parse_bool(text, &on) < 0)
+		return -EINVAL;
+	*out = on ? CONFIG_DBUS_YES : CONFIG_DBUS_NO;
+	return 0;
+}
+
 /* What a value of key k looks like, for "empty value (expected ...)". */
 static void expected(const struct key *k, char *buf, size_t size)
 {
@@ -349,6 +369,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 		return;
 	case KEY_STRATEGY:
 		snprintf(buf, size, "fastest or order");
+		return;
+	case KEY_DBUS:
+		snprintf(buf, size, "auto, yes or no");
 		return;
 	case KEY_BOOL:
 		snprintf(buf, size, "yes or no");
@@ -637,6 +660,10 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 		if (policy_strategy_parse(text, field(cfg, k)) < 0)
 			return fail(why, "'%s' is not a strategy (expected fastest or order)",
 				    quote(text, &q));
+		return 0;
+	case KEY_DBUS:
+		if (config_dbus_parse(text, field(cfg, k)) < 0)
+			return fail(why, "'%s' is not auto, yes or no", quote(text, &q));
 		return 0;
 	case KEY_BOOL:
 		if (config_parse_bool(text, field(cfg, k)) < 0)
@@ -1312,6 +1339,10 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_STRATEGY:
 		fprintf(out, "%s = %s\n", k->name,
 			policy_strategy_names[*(const enum policy_strategy *)cfield(cfg, k)]);
+		return;
+	case KEY_DBUS:
+		fprintf(out, "%s = %s\n", k->name,
+			config_dbus_names[*(const enum config_dbus *)cfield(cfg, k)]);
 		return;
 	case KEY_BOOL:
 		fprintf(out, "%s = %s\n", k->name, *(const bool *)cfield(cfg, k) ? "yes" : "no");

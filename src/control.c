@@ -329,6 +329,13 @@ static void cmd_status(struct ctl_conn *conn, int argc, char **argv)
 	if (describe_worker_cpus(d, buf, sizeof(buf)))
 		report_str(r, "worker_cpus", "Worker CPUs", buf, REPORT_TONE_NONE);
 	report_double(r, "queries_per_second", "Queries/s (last minute)", daemon_qps(d), 2);
+	/* Whether NetworkManager and resolvectl reach us: they talk to
+	 * whoever owns org.freedesktop.resolve1. */
+	report_str(r, "dbus", "D-Bus", bus_describe(d->bus),
+		   bus_owns_name(d->bus) ? REPORT_TONE_GOOD
+		   : d->bus		 ? REPORT_TONE_BAD
+					 : REPORT_TONE_DIM);
+	report_bool(r, "dbus_name_owner", NULL, bus_owns_name(d->bus));
 	report_end(r);
 	report_upstreams(r, d, conn->format == REPORT_JSON);
 	if (d->routing)

@@ -14,6 +14,7 @@
 
 #include "stubd/control.h"
 #include "stubd/log.h"
+#include "stubd/resolve1.h"
 #include "stubd/routing.h"
 #include "stubd/service.h"
 #include "stubd/version.h"
@@ -293,12 +294,15 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	 * worker 0, pinned to one CPU, so its affinity counts one. */
 	if (next.workers != d->cfg.workers)
 		log_warn("reload: workers changed; restart stubd to use them");
+	if (next.dbus != d->cfg.dbus)
+		log_warn("reload: dbus changed; restart stubd to use it");
 	drop_self_upstreams(d, &next);
 	log_set_level(next.log_level);
 	next.n_listen = d->cfg.n_listen;
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
 	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
 	next.workers = d->cfg.workers;
+	next.dbus = d->cfg.dbus;
 	d->cfg = next;
 	policy_set_timeout(d->policy, d->cfg.upstream_timeout_ms);
 	if (configure_workers(d) < 0) {
@@ -311,6 +315,8 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	}
 	setup_cache(d);
 	routing_reconfigure(d->routing);
+	if (d->resolve1)
+		resolve1_reconfigure(d->resolve1);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
@@ -438,6 +444,21 @@ static int start_routing(struct daemon *d, struct config_error *err)
 	return d->routing ? 0 : -1;
 }
 
+static int start_dbus(struct daemon *d, struct config_error *err)
+{
+	if (d->cfg.dbus == CONFIG_DBUS_NO)
+		return 0;
+	d->resolve1 = resolve1_new(d);
+	if (!d->resolve1)
+		return -1;
+	struct bus_hooks hooks = resolve1_hooks(d->resolve1);
+	d->bus = bus_new(d->base, d->cfg.dbus, RESOLVE1_BUS_NAME, &hooks, err);
+	if (!d->bus)
+		return -1;
+	resolve1_set_bus(d->resolve1, d->bus);
+	return 0;
+}
+
 int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **argv,
 		struct config_error *err)
 {
@@ -513,6 +534,9 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	/* Last: every socket is open, nothing has been read yet. */
 	if (service_drop_privileges(&d->cfg, err) < 0)
 		return -1;
+	/* On the bus as the user stubd runs as: the policy lets it own the name. */
+	if (start_dbus(d, err) < 0)
+		return -1;
 	warn_about_upstreams(&d->cfg);
 	return 0;
 }
@@ -554,6 +578,9 @@ void daemon_fini(struct daemon *d)
 	if (d->watchdog)
 		event_free(d->watchdog);
 	control_free(d->control);
+	/* The bus first: it hands back the lookups waiting in the pipeline. */
+	bus_free(d->bus);
+	resolve1_free(d->resolve1);
 	routing_free(d->routing);
 	/* Threads first (each stops and is joined), then what they shared. */
 	for (unsigned i = d->n_workers; i-- > 0;)

@@ -38,6 +38,7 @@ const char *const link_source_names[LINK_SOURCE_COUNT_] = {
 	[LINK_SOURCE_MANUAL] = "stubctl",
 	[LINK_SOURCE_NETWORKD] = "networkd",
 	[LINK_SOURCE_RESOLVCONF] = "resolvconf",
+	[LINK_SOURCE_DBUS] = "dbus",
 };
 
 struct record {
@@ -50,6 +51,7 @@ struct link {
 	char name[ROUTE_IFNAME_MAX];
 	bool up;
 	struct link_settings manual;
+	enum link_source manual_by;      /* LINK_SOURCE_MANUAL or _DBUS: who set it last */
 	struct link_settings networkd;
 	struct record records[LINK_MAX_RECORDS];
 	size_t n_records;
@@ -408,7 +410,7 @@ static size_t links_with_settings(const struct link_registry *r)
 static struct link_settings *source_slot(struct link *l, enum link_source source,
 					 const char *record, bool create)
 {
-	if (source == LINK_SOURCE_MANUAL)
+	if (source == LINK_SOURCE_MANUAL || source == LINK_SOURCE_DBUS)
 		return &l->manual;
 	if (source == LINK_SOURCE_NETWORKD)
 		return &l->networkd;
@@ -545,13 +547,15 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	}
 	link_settings_clear(&old);
 	link_settings_init(s);
+	if (slot == &l->manual)
+		l->manual_by = source;
 	if (source == LINK_SOURCE_RESOLVCONF)
 		drop_record_elsewhere(r, l, record);
 	return 0;
 }
 
-int link_set_manual_fields(struct link_registry *r, unsigned ifindex, struct link_settings *s,
-			   char *why, size_t why_size)
+int link_set_manual_fields(struct link_registry *r, unsigned ifindex, enum link_source by,
+			   struct link_settings *s, char *why, size_t why_size)
 {
 	struct link *l = find_link(r, ifindex);
 	if (!l)
@@ -594,6 +598,7 @@ int link_set_manual_fields(struct link_registry *r, unsigned ifindex, struct lin
 	else
 		free(s->domains);
 	link_settings_init(s);
+	l->manual_by = by;
 	return 0;
 }
 
@@ -639,6 +644,7 @@ int link_revert(struct link_registry *r, unsigned ifindex)
 	if (!l)
 		return -ENODEV;
 	link_settings_clear(&l->manual);
+	l->manual_by = LINK_SOURCE_MANUAL;
 	while (l->n_records > 0)
 		drop_record_at(l, l->n_records - 1);
 	refresh_dropped(r, l);
@@ -695,7 +701,7 @@ bool link_default_route(const struct link *l)
 void link_each_source(const struct link *l, link_source_fn fn, void *arg)
 {
 	if (!settings_empty(&l->manual))
-		fn(arg, LINK_SOURCE_MANUAL, NULL, &l->manual);
+		fn(arg, l->manual_by, NULL, &l->manual);
 	if (!settings_empty(&l->networkd))
 		fn(arg, LINK_SOURCE_NETWORKD, NULL, &l->networkd);
 	for (size_t i = 0; i < l->n_records; i++)
@@ -826,7 +832,7 @@ int link_registry_save(const struct link_registry *r, FILE *out)
 	for (size_t i = 0; i < r->n_links; i++) {
 		const struct link *l = r->links[i];
 		if (!settings_empty(&l->manual))
-			save_settings(out, l, LINK_SOURCE_MANUAL, NULL, &l->manual);
+			save_settings(out, l, l->manual_by, NULL, &l->manual);
 		for (size_t j = 0; j < l->n_records; j++)
 			save_settings(out, l, LINK_SOURCE_RESOLVCONF, l->records[j].name, &l->records[j].s);
 	}
@@ -913,6 +919,8 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	const char *record = NULL;
 	if (strcmp(source, link_source_names[LINK_SOURCE_MANUAL]) == 0) {
 		src = LINK_SOURCE_MANUAL;
+	} else if (strcmp(source, link_source_names[LINK_SOURCE_DBUS]) == 0) {
+		src = LINK_SOURCE_DBUS;
 	} else if (strncmp(source, "resolvconf:", 11) == 0 && source[11]) {
 		src = LINK_SOURCE_RESOLVCONF;
 		record = source + 11;

@@ -287,7 +287,7 @@ static int cmd_list(struct routing *rt, bool servers, int argc, char **argv, str
 	char why[256];
 	unsigned ifindex = link_ifindex(l);
 	if (status == 0) {
-		int rc = link_set_manual_fields(routing_links(rt), ifindex, &s, why, sizeof(why));
+		int rc = link_set_manual_fields(routing_links(rt), ifindex, LINK_SOURCE_MANUAL, &s, why, sizeof(why));
 		if (rc < 0)
 			status = set_failed(rc, why, err, err_size);
 	}
@@ -321,7 +321,7 @@ static int cmd_default_route(struct routing *rt, int argc, char **argv, struct r
 		char why[256];
 		link_settings_init(&s);
 		s.default_route = m == LINK_MODE_YES;
-		int rc = link_set_manual_fields(routing_links(rt), ifindex, &s, why, sizeof(why));
+		int rc = link_set_manual_fields(routing_links(rt), ifindex, LINK_SOURCE_MANUAL, &s, why, sizeof(why));
 		link_settings_clear(&s);
 		if (rc < 0)
 			return set_failed(rc, why, err, err_size);

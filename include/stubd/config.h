@@ -35,6 +35,18 @@
 #define CONFIG_FORWARD_ZONE_MAX 1024   /* one line's value, NUL included */
 #define CONFIG_ZONE_MAX_SERVERS 16
 
+/* dbus: whether stubd owns org.freedesktop.resolve1 (SPEC "D-Bus"). */
+enum config_dbus {
+	CONFIG_DBUS_AUTO,  /* when a system bus is there and the name is free */
+	CONFIG_DBUS_YES,   /* failing to own the name is an error */
+	CONFIG_DBUS_NO,
+	CONFIG_DBUS_COUNT_,
+};
+extern const char *const config_dbus_names[CONFIG_DBUS_COUNT_]; /* "auto", "yes", "no" */
+/* "auto", "yes"/"no" (and the other words config_parse_bool takes).
+ * Returns 0, or -EINVAL. */
+int config_dbus_parse(const char *text, enum config_dbus *out);
+
 /* What failed while loading; msg is complete and ready to print, e.g.
  * "/etc/stubd/stubd.conf:12: key 'cache-size': 'ten' is not a number". */
 struct config_error {
@@ -91,6 +103,7 @@ struct config {
 	unsigned max_links;           /* interfaces with DNS settings */
 	unsigned max_link_servers;    /* per interface */
 	unsigned max_link_domains;    /* per interface */
+	enum config_dbus dbus;        /* the org.freedesktop.resolve1 front end */
 
 	enum log_level log_level;
 	bool foreground;

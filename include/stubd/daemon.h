@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "stubd/bus.h"
 #include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
@@ -23,6 +24,8 @@
 
 /* Seconds of query counts kept for "queries per second, last minute". */
 #define DAEMON_QPS_WINDOW 61
+
+struct resolve1;
 
 struct daemon {
 	struct event_base *base;
@@ -45,6 +48,8 @@ struct daemon {
 	struct control *control;   /* NULL when the socket could not be made */
 	struct routing *routing;   /* links, routes and the table the workers use */
 	struct policy *policy;     /* the upstream servers' RTTs and health, for every worker */
+	struct resolve1 *resolve1; /* org.freedesktop.resolve1's objects; NULL with dbus = no */
+	struct bus *bus;           /* the system bus connection they live on */
 	struct event *tick;        /* once a second: the queries-per-second ring */
 	struct event *watchdog;    /* pings systemd's watchdog, when it has one */
 	uint64_t qps_ring[DAEMON_QPS_WINDOW];

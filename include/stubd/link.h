@@ -2,7 +2,7 @@
  * front ends give them.
  *
  * Owns, per link: what the kernel says (index, name, up or down), and the
- * settings of each front end kept apart: stubctl (and later D-Bus), which
+ * settings of each front end kept apart: stubctl and D-Bus, which
  * sets fields the way resolvectl does; systemd-networkd's state file; and
  * one record per resolvconf NAME ("tun.wg0", "eth0.dhclient",
  * "eth0.ip6.dhclient"). A link's effective settings merge them: the
@@ -73,9 +73,10 @@ struct link_limits {
 };
 
 enum link_source {
-	LINK_SOURCE_MANUAL,      /* stubctl dns/domain/default-route, D-Bus SetLink* */
+	LINK_SOURCE_MANUAL,      /* stubctl dns/domain/default-route */
 	LINK_SOURCE_NETWORKD,    /* /run/systemd/netif/links/IFINDEX */
 	LINK_SOURCE_RESOLVCONF,  /* resolvconf -a NAME */
+	LINK_SOURCE_DBUS,        /* SetLink* on org.freedesktop.resolve1 */
 	LINK_SOURCE_COUNT_,
 };
 extern const char *const link_source_names[LINK_SOURCE_COUNT_];
@@ -127,9 +128,12 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	     const char *record, struct link_settings *s, char *why, size_t why_size);
 
 /* Only the fields set in s replace the manual source's (stubctl dns sets
- * servers, domain sets domains, ...). */
-int link_set_manual_fields(struct link_registry *r, unsigned ifindex, struct link_settings *s,
-			   char *why, size_t why_size);
+ * servers, domain sets domains, ...). stubctl and D-Bus share that one
+ * set of fields, as resolvectl and NetworkManager share systemd-resolved's:
+ * by (LINK_SOURCE_MANUAL or LINK_SOURCE_DBUS) records who changed it last,
+ * for status. */
+int link_set_manual_fields(struct link_registry *r, unsigned ifindex, enum link_source by,
+			   struct link_settings *s, char *why, size_t why_size);
 
 /* Drops one resolvconf record by NAME; returns 0 or -ENOENT. */
 int link_drop_record(struct link_registry *r, const char *record);

@@ -11,7 +11,8 @@
  * slow wrongid wrongq garbage case poison ttl2; any other name gets a plain
  * answer.  poison adds records a cache-poisoner would (an unrelated A, an
  * NS for the parent pointing at ns.evil. and its glue); ttl2 answers with
- * TTL 2 so expiry can be tested in seconds.
+ * TTL 2 so expiry can be tested in seconds. Other names get A and AAAA
+ * records, MX "10 mail.NAME", PTR "host.fakeup.test.", or NODATA.
  *
  * --log-port adds the query's source port to each log line (" port=N"), so
  * tests can see how many sockets stubd spreads its questions over.
@@ -447,6 +448,19 @@ static ldns_pkt *reply_answer(const ldns_pkt *q, uint16_t id, const ldns_rdf *qn
 			for (size_t k = alen; k-- > 0 && ++a[k] == 0;)
 				; /* carried: past 256 records the addresses stay distinct */
 		}
+	} else if (qtype == LDNS_RR_TYPE_MX || qtype == LDNS_RR_TYPE_PTR) {
+		/* MX "10 mail.OWNER", PTR "host.fakeup.test.": for clients that
+		 * show other types (resolvectl query -t MX, reverse lookups). */
+		char *name = ldns_rdf2str(owner);
+		char text[600];
+		ldns_rr *rr = NULL;
+		if (qtype == LDNS_RR_TYPE_MX)
+			snprintf(text, sizeof(text), "%s %d IN MX 10 mail.%s", name, ANSWER_TTL, name);
+		else
+			snprintf(text, sizeof(text), "%s %d IN PTR host.fakeup.test.", name, ANSWER_TTL);
+		free(name);
+		if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) == LDNS_STATUS_OK)
+			ldns_pkt_push_rr(r, LDNS_SECTION_ANSWER, rr);
 	} else {
 		ldns_rr *soa = soa_rr(owner);
 		if (soa)

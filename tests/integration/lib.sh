@@ -27,6 +27,9 @@ TMP=$(mktemp -d "/tmp/stubd-test-$TEST_NAME.XXXXXX")
 # never in the machine's /run/stubd (runtime-directory follows this).
 export RUNTIME_DIRECTORY="$TMP/run"
 mkdir -p "$RUNTIME_DIRECTORY"
+# Nor the machine's system bus: every stubd a test starts (dbus = auto)
+# looks for a bus here, where there is none until bus_start makes one.
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$TMP/bus.sock"
 PIDS=()
 CHECKS=0
 

@@ -171,6 +171,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.control_socket, "/run/stubd/control.sock");
 	assert_int_equal(cfg.cache_size, 10000);
 	assert_int_equal(cfg.upstream_strategy, POLICY_FASTEST);
+	assert_int_equal(cfg.dbus, CONFIG_DBUS_AUTO);
 	assert_int_equal(cfg.upstream_timeout_ms, 1000);
 	assert_int_equal(cfg.query_timeout_ms, 5000);
 	assert_int_equal(cfg.edns_buffer_size, 1232);
@@ -433,6 +434,20 @@ static void test_log_levels(void **state)
 	assert_set_error("log-level", "verbose",
 			 "key 'log-level': 'verbose' is not a log level (expected error, "
 			 "warning, info or debug)");
+}
+
+/* dbus: auto, or a boolean in any of config_parse_bool's words. */
+static void test_dbus_setting(void **state)
+{
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "dbus", "no", &err), 0);
+	assert_int_equal(cfg.dbus, CONFIG_DBUS_NO);
+	assert_int_equal(config_set(&cfg, "dbus", "true", &err), 0);
+	assert_int_equal(cfg.dbus, CONFIG_DBUS_YES);
+	assert_int_equal(config_set(&cfg, "dbus", "AUTO", &err), 0);
+	assert_int_equal(cfg.dbus, CONFIG_DBUS_AUTO);
+	assert_set_error("dbus", "maybe", "key 'dbus': 'maybe' is not auto, yes or no");
 }
 
 static void test_upstream_strategy(void **state)
@@ -1451,7 +1466,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 36); /* 35 keys, upstream shown twice */
+	assert_int_equal(n, 37); /* 36 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -1499,6 +1514,7 @@ int main(void)
 		TEST(test_booleans),
 		TEST(test_log_levels),
 		TEST(test_upstream_strategy),
+		TEST(test_dbus_setting),
 		TEST(test_paths),
 		TEST(test_addresses),
 		TEST(test_upstream_scope_and_name),

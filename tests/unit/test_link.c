@@ -83,7 +83,7 @@ static void set_ok(struct link_registry *r, unsigned ifindex, enum link_source s
 static void manual_fields_ok(struct link_registry *r, unsigned ifindex, struct link_settings s)
 {
 	char why[256] = "";
-	int rc = link_set_manual_fields(r, ifindex, &s, why, sizeof(why));
+	int rc = link_set_manual_fields(r, ifindex, LINK_SOURCE_MANUAL, &s, why, sizeof(why));
 	if (rc != 0)
 		fail_msg("link_set_manual_fields(%u) gave %d: %s", ifindex, rc, why);
 	link_settings_clear(&s);
@@ -371,7 +371,7 @@ static void test_set_each_source(void **state)
 	assert_int_equal(link_set(r, 99, LINK_SOURCE_MANUAL, NULL, &s, why, sizeof(why)), -ENODEV);
 	assert_non_null(strstr(why, "99"));
 	assert_int_equal(link_set(r, 99, LINK_SOURCE_RESOLVCONF, "x", &s, NULL, 0), -ENODEV);
-	assert_int_equal(link_set_manual_fields(r, 99, &s, why, sizeof(why)), -ENODEV);
+	assert_int_equal(link_set_manual_fields(r, 99, LINK_SOURCE_MANUAL, &s, why, sizeof(why)), -ENODEV);
 	assert_true(s.has_servers);
 	assert_ptr_equal(s.servers, kept);
 	assert_int_equal(s.n_servers, 1);
@@ -430,7 +430,7 @@ static void test_manual_fields(void **state)
 	s.domains = calloc(1, sizeof(s.domains[0]));
 	s.has_domains = true;
 	s.n_domains = 0;
-	assert_int_equal(link_set_manual_fields(r, 3, &s, NULL, 0), 0);
+	assert_int_equal(link_set_manual_fields(r, 3, LINK_SOURCE_MANUAL, &s, NULL, 0), 0);
 	assert_null(s.servers);
 	assert_null(s.domains);
 	assert_string_equal(servers_text(effective(r, 3)), "10.8.0.3");
@@ -702,7 +702,7 @@ static void test_caps(void **state)
 	manual_fields_ok(r, 2, settings(2, "192.0.2.1 192.0.2.2 192.0.2.3", NULL));
 	s = settings(2, "192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4", NULL);
 	why[0] = '\0';
-	assert_int_equal(link_set_manual_fields(r, 2, &s, why, sizeof(why)), -E2BIG);
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_MANUAL, &s, why, sizeof(why)), -E2BIG);
 	assert_non_null(strstr(why, "max-link-servers"));
 	assert_int_equal(s.n_servers, 4);
 	link_settings_clear(&s);
@@ -728,7 +728,7 @@ static void test_caps(void **state)
 	g = link_registry_generation(r);
 	assert_int_equal(link_set(r, 4, LINK_SOURCE_NETWORKD, NULL, &s, why, sizeof(why)), -E2BIG);
 	assert_non_null(strstr(why, "max-links"));
-	assert_int_equal(link_set_manual_fields(r, 4, &s, NULL, 0), -E2BIG);
+	assert_int_equal(link_set_manual_fields(r, 4, LINK_SOURCE_MANUAL, &s, NULL, 0), -E2BIG);
 	assert_int_equal(link_registry_generation(r), g);
 	assert_int_equal(sources(r, 4, false).calls, 0);
 	/* Links that have settings may still change them. */
@@ -840,7 +840,7 @@ static void test_flood_stays_within_caps(void **state)
 		assert_int_equal(route_domain_parse(w, &s.domains[s.n_domains++], NULL, 0), 0);
 	assert_int_equal(s.n_domains, 1000);
 	assert_int_equal(link_set(r, 2, LINK_SOURCE_MANUAL, NULL, &s, NULL, 0), -E2BIG);
-	assert_int_equal(link_set_manual_fields(r, 2, &s, NULL, 0), -E2BIG);
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_MANUAL, &s, NULL, 0), -E2BIG);
 	link_settings_clear(&s);
 	free(all);
 	assert_true(effective(r, 2)->n_domains <= limits.max_domains);
@@ -951,6 +951,63 @@ static void test_system_record(void **state)
 
 	assert_int_equal(link_drop_record(r, "NetworkManager"), 0);
 	assert_null(link_by_index(r, LINK_SYSTEM_INDEX));
+	link_registry_free(r);
+}
+
+static void note_source(void *arg, enum link_source source, const char *record,
+			const struct link_settings *s)
+{
+	(void)record;
+	(void)s;
+	char *buf = arg;
+	size_t used = strlen(buf);
+	snprintf(buf + used, 128 - used, "%s%s", used ? "," : "", link_source_names[source]);
+}
+
+/* stubctl and D-Bus set the same fields, as resolvectl and NetworkManager
+ * do on systemd-resolved; the registry remembers which changed them last,
+ * shows it, keeps it across a restart, and forgets it on revert. */
+static void test_dbus_and_stubctl_share_the_manual_fields(void **state)
+{
+	(void)state;
+	struct link_registry *r = registry(NULL);
+	link_kernel_update(r, 2, "eth0", true);
+	char who[128] = "";
+	char why[256];
+
+	struct link_settings s = settings(2, "192.0.2.1", NULL);
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_DBUS, &s, why, sizeof(why)), 0);
+	link_each_source(get(r, 2), note_source, who);
+	assert_string_equal(who, "dbus");
+
+	/* stubctl's domain keeps D-Bus's server: one set of fields. */
+	s = settings(2, NULL, "corp.example");
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_MANUAL, &s, why, sizeof(why)), 0);
+	assert_string_equal(servers_text(effective(r, 2)), "192.0.2.1");
+	who[0] = '\0';
+	link_each_source(get(r, 2), note_source, who);
+	assert_string_equal(who, "stubctl");
+
+	s = settings(2, "192.0.2.2", NULL);
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_DBUS, &s, why, sizeof(why)), 0);
+	char *text = save_to_text(r);
+	assert_non_null(strstr(text, "2 eth0 dbus servers=192.0.2.2 domains=corp.example"));
+	struct link_registry *b = registry(NULL);
+	link_kernel_update(b, 2, "eth0", true);
+	assert_int_equal(load_text(b, text, NULL), 1);
+	who[0] = '\0';
+	link_each_source(get(b, 2), note_source, who);
+	assert_string_equal(who, "dbus");
+	link_registry_free(b);
+	free(text);
+
+	assert_int_equal(link_revert(r, 2), 0);
+	s = settings(2, NULL, NULL);
+	s.default_route = 0;
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_MANUAL, &s, why, sizeof(why)), 0);
+	who[0] = '\0';
+	link_each_source(get(r, 2), note_source, who);
+	assert_string_equal(who, "stubctl");
 	link_registry_free(r);
 }
 
@@ -1095,6 +1152,7 @@ int main(void)
 		cmocka_unit_test(test_flood_stays_within_caps),
 		cmocka_unit_test(test_system_record),
 		cmocka_unit_test(test_save_load_round_trip),
+		cmocka_unit_test(test_dbus_and_stubctl_share_the_manual_fields),
 		cmocka_unit_test(test_load_skips_what_does_not_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
