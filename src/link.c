@@ -602,6 +602,20 @@ int link_set_manual_fields(struct link_registry *r, unsigned ifindex, enum link_
 	return 0;
 }
 
+int link_clear_manual_mode(struct link_registry *r, unsigned ifindex, enum link_source by,
+			   enum link_feature feature)
+{
+	struct link *l = find_link(r, ifindex);
+	if (!l)
+		return -ENODEV;
+	if (feature >= LINK_FEATURE_COUNT_ || l->manual.modes[feature] == LINK_MODE_UNSET)
+		return 0;
+	l->manual.modes[feature] = LINK_MODE_UNSET;
+	l->manual_by = by;
+	refresh_dropped(r, l);
+	return 0;
+}
+
 int link_drop_record(struct link_registry *r, const char *record)
 {
 	for (size_t i = 0; i < r->n_links; i++) {

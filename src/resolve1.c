@@ -35,17 +35,15 @@
  * answer came by, and where it came from. */
 #define SD_RESOLVED_DNS (UINT64_C(1) << 0)
 #define SD_RESOLVED_PROTOCOLS_ALL (UINT64_C(0x1f))
-#define SD_RESOLVED_NO_CNAME (UINT64_C(1) << 5)
-#define SD_RESOLVED_NO_SEARCH (UINT64_C(1) << 8)
 #define SD_RESOLVED_NO_CACHE (UINT64_C(1) << 12)
 #define SD_RESOLVED_SYNTHETIC (UINT64_C(1) << 19)
 #define SD_RESOLVED_FROM_CACHE (UINT64_C(1) << 20)
 #define SD_RESOLVED_FROM_NETWORK (UINT64_C(1) << 23)
-/* What a caller may ask of a lookup; stubd routes by name alone, so the
- * protocol bits only filter (as in systemd-resolved). */
-#define LOOKUP_FLAGS_OK \
-	(SD_RESOLVED_PROTOCOLS_ALL | SD_RESOLVED_NO_CNAME | SD_RESOLVED_NO_SEARCH | SD_RESOLVED_NO_CACHE | \
-	 (UINT64_C(0x1f) << 10))
+/* The input flags systemd 252's clients may pass (bits 0-17: protocols,
+ * NO_CNAME ... CLAMP_TTL; 24: NO_STALE); others are refused as resolved
+ * refuses them. stubd routes by name alone, so the protocol bits only
+ * filter, and NO_CACHE is the one that changes how stubd asks. */
+#define LOOKUP_FLAGS_OK (UINT64_C(0x3ffff) | (UINT64_C(1) << 24))
 
 struct r1_call;
 struct r1_lookup;
@@ -458,6 +456,12 @@ static int set_mode(struct resolve1 *r1, sd_bus_message *m, unsigned ifindex, sd
 	link_settings_init(&s);
 	if (link_mode_parse(feature, text, &s.modes[feature]) < 0)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid %s setting: %s", what, text);
+	/* "" is "back to the default", as NetworkManager says on removal. */
+	if (s.modes[feature] == LINK_MODE_UNSET) {
+		link_clear_manual_mode(links_of(r1), ifindex, LINK_SOURCE_DBUS, feature);
+		routing_commit(r1->d->routing);
+		return 0;
+	}
 	return commit_change(r1, ifindex, &s, e);
 }
 

@@ -135,6 +135,12 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 int link_set_manual_fields(struct link_registry *r, unsigned ifindex, enum link_source by,
 			   struct link_settings *s, char *why, size_t why_size);
 
+/* The manual source no longer says anything about feature (D-Bus's ""
+ * for "the default"): the automatic sources' mode, if any, applies again.
+ * Returns 0 or -ENODEV. */
+int link_clear_manual_mode(struct link_registry *r, unsigned ifindex, enum link_source by,
+			   enum link_feature feature);
+
 /* Drops one resolvconf record by NAME; returns 0 or -ENOENT. */
 int link_drop_record(struct link_registry *r, const char *record);
 /* Drops the networkd settings of a link (its state file went). */

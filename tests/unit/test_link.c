@@ -1001,13 +1001,26 @@ static void test_dbus_and_stubctl_share_the_manual_fields(void **state)
 	link_registry_free(b);
 	free(text);
 
+	/* D-Bus's "" for a mode: the front end no longer says; networkd's shows. */
+	struct link_settings nd;
+	link_settings_init(&nd);
+	nd.modes[LINK_FEATURE_DNS_OVER_TLS] = LINK_MODE_OPPORTUNISTIC;
+	set_ok(r, 2, LINK_SOURCE_NETWORKD, NULL, nd);
+	s = settings(2, NULL, NULL);
+	s.modes[LINK_FEATURE_DNS_OVER_TLS] = LINK_MODE_YES;
+	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_DBUS, &s, why, sizeof(why)), 0);
+	assert_int_equal(effective(r, 2)->modes[LINK_FEATURE_DNS_OVER_TLS], LINK_MODE_YES);
+	assert_int_equal(link_clear_manual_mode(r, 2, LINK_SOURCE_DBUS, LINK_FEATURE_DNS_OVER_TLS), 0);
+	assert_int_equal(effective(r, 2)->modes[LINK_FEATURE_DNS_OVER_TLS], LINK_MODE_OPPORTUNISTIC);
+	assert_int_equal(link_clear_manual_mode(r, 99, LINK_SOURCE_DBUS, LINK_FEATURE_DNSSEC), -ENODEV);
+
 	assert_int_equal(link_revert(r, 2), 0);
 	s = settings(2, NULL, NULL);
 	s.default_route = 0;
 	assert_int_equal(link_set_manual_fields(r, 2, LINK_SOURCE_MANUAL, &s, why, sizeof(why)), 0);
 	who[0] = '\0';
 	link_each_source(get(r, 2), note_source, who);
-	assert_string_equal(who, "stubctl");
+	assert_string_equal(who, "stubctl,networkd"); /* revert keeps networkd's */
 	link_registry_free(r);
 }
 
