@@ -1,6 +1,7 @@
 /* access.c - who may change stubd's settings; see access.h. */
 #include "stubd/access.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,6 +35,22 @@ static const char *status_field(const char *text, const char *key)
 	return NULL;
 }
 
+/* An unsigned number at *p after tabs and spaces, never from the next
+ * line (strtoull would skip a newline too); *p moved past it. */
+static bool line_number(const char **p, int base, unsigned long long *v)
+{
+	const char *s = *p + strspn(*p, " \t");
+	if (!(base == 16 ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
+		return false;
+	char *end;
+	errno = 0;
+	*v = strtoull(s, &end, base);
+	if (errno)
+		return false;
+	*p = end;
+	return true;
+}
+
 int access_parse_proc_status(const char *text, struct access_caller *c)
 {
 	const char *uid = status_field(text, "Uid");
@@ -41,15 +58,11 @@ int access_parse_proc_status(const char *text, struct access_caller *c)
 	if (!uid || !cap)
 		return -EINVAL;
 	/* Uid: real, effective, saved, filesystem. */
-	char *end;
-	unsigned long real = strtoul(uid, &end, 10);
-	unsigned long effective = strtoul(end, &end, 10);
-	(void)real;
-	if (end == uid || effective != (unsigned long)c->uid)
+	unsigned long long real, effective, caps;
+	if (!line_number(&uid, 10, &real) || !line_number(&uid, 10, &effective) ||
+	    effective != (unsigned long long)c->uid)
 		return -EINVAL;
-	errno = 0;
-	uint64_t caps = strtoull(cap, &end, 16);
-	if (errno || end == cap)
+	if (!line_number(&cap, 16, &caps) || (*cap != '\n' && *cap != '\0'))
 		return -EINVAL;
 	c->cap_net_admin = (caps >> CAP_NET_ADMIN) & 1;
 	return 0;
