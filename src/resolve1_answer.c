@@ -132,8 +132,12 @@ int resolve1_answer_records(const uint8_t *reply, size_t len, resolve1_record_fn
 	int count = 0;
 	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && count < RESOLVE1_MAX_ITEMS; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(an, i);
-		bool any_type = type == LDNS_RR_TYPE_ANY;
-		if (!(any_type || answers(rr, owner, type, cls)))
+		/* ANY: every type, but of the asked name only, as resolved gives it. */
+		bool match = type == LDNS_RR_TYPE_ANY
+				     ? ldns_rr_get_class(rr) == cls &&
+					       ldns_dname_compare(ldns_rr_owner(rr), owner) == 0
+				     : answers(rr, owner, type, cls);
+		if (!match)
 			continue;
 		uint8_t *wire = NULL;
 		size_t size = 0;

@@ -655,7 +655,8 @@ static void test_records_cname_asked(void **state)
 	release(&r);
 }
 
-/* ANY: every record of the answer, each of its own type. */
+/* ANY: every record of the asked name, each of its own type; another
+ * name's record (a server's extra) is not the answer. */
 static void test_records_any(void **state)
 {
 	(void)state;
@@ -666,6 +667,7 @@ static void test_records_any(void **state)
 				       "example.test. 300 IN MX 10 mx.example.test.",
 				       "example.test. 300 IN TXT \"hello\"",
 				       "example.test. 300 IN NS ns1.example.test.",
+				       "other.test. 300 IN A 192.0.2.99",
 				       NULL,
 			       });
 	struct records got = { 0 };
