@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -82,6 +83,15 @@ int access_read_proc(pid_t pid, struct access_caller *c)
 		return err;
 	text[n] = '\0';
 	return access_parse_proc_status(text, c);
+}
+
+gid_t access_group_id(const char *name)
+{
+	struct group grp, *found = NULL;
+	char buf[16384];
+	if (!name || !*name || getgrnam_r(name, &grp, buf, sizeof(buf), &found) != 0 || !found)
+		return ACCESS_NO_GROUP;
+	return found->gr_gid;
 }
 
 const char *access_who_may(const char *control_group, char *buf, size_t size)

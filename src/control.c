@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/access.h"
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
@@ -59,7 +60,7 @@ struct ctl_conn {
 	struct control *ctl;
 	LIST_ENTRY(ctl_conn) link;
 	struct bufferevent *bev;
-	struct ucred peer;
+	struct access_caller peer; /* read when it connected */
 	enum report_format format;
 	bool responded;
 	bool client_done;        /* EOF: the client has sent all it will */
@@ -129,41 +130,36 @@ static void respond_error(struct ctl_conn *conn, int exit_status, const char *fm
 	respond(conn, exit_status, r);
 }
 
-/* ---- permission (SO_PEERCRED) ------------------------------------------ */
+/* ---- permission (SO_PEERCRED, SO_PEERGROUPS) --------------------------- */
 
-/* The peer's supplementary groups, from /proc: the kernel's own record,
- * read without asking NSS (which may block on the network). */
-static bool peer_in_group(pid_t pid, gid_t gid)
+/* Who connected, as the kernel recorded it at connect(): the uid and every
+ * group, from the socket itself, so that no PID can be reused or exec'd in
+ * between and no NSS lookup runs on the DNS loop (access.h has the rule;
+ * control-group's id was looked up at start or reload). */
+static int read_peer(int fd, struct access_caller *c)
 {
-	char path[64], line[4096];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	bool found = false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		char *save = NULL;
-		for (char *tok = strtok_r(line + 7, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save))
-			if ((gid_t)strtoul(tok, NULL, 10) == gid)
-				found = true;
-		break;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	c->known = true;
+	c->uid = cred.uid;
+	c->groups[0] = cred.gid;
+	c->n_groups = 1;
+	c->groups_complete = false;
+	len = (socklen_t)(sizeof(c->groups) - sizeof(c->groups[0]));
+	/* ERANGE: more groups than room; what fits is not read, the rest
+	 * is refused rather than guessed (groups_complete stays false). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, &c->groups[1], &len) == 0) {
+		c->n_groups += len / sizeof(c->groups[0]);
+		c->groups_complete = true;
 	}
-	fclose(f);
-	return found;
+	return 0;
 }
 
-static bool may_change_things(const struct ctl_conn *conn, const struct config *cfg)
+static bool may_change_things(const struct ctl_conn *conn)
 {
-	if (conn->peer.uid == 0)
-		return true;
-	struct group grp, *found = NULL;
-	char buf[4096];
-	if (getgrnam_r(cfg->control_group, &grp, buf, sizeof(buf), &found) != 0 || !found)
-		return false;
-	return conn->peer.gid == found->gr_gid || peer_in_group(conn->peer.pid, found->gr_gid);
+	return access_may_change(&conn->peer, conn->ctl->d->control_gid);
 }
 
 /* ---- small formatting helpers ------------------------------------------ */
@@ -870,7 +866,7 @@ static void cmd_link(struct ctl_conn *conn, const char *name, int argc, char **a
 
 struct command {
 	const char *name;
-	bool changes_things;     /* needs root or the control group */
+	bool changes_things;     /* needs root or the control group (access.h) */
 	void (*run)(struct ctl_conn *conn, int argc, char **argv);
 };
 
@@ -878,7 +874,8 @@ static const struct command commands[] = {
 	{ "status", false, cmd_status },
 	{ "query", false, cmd_query },
 	{ "statistics", false, cmd_statistics },
-	{ "dump-cache", false, cmd_dump_cache },
+	/* Every name the machine looked up: not for every local user. */
+	{ "dump-cache", true, cmd_dump_cache },
 	{ "flush-cache", true, cmd_flush_cache },
 	{ "reload", true, cmd_reload },
 	{ "reset-statistics", true, cmd_reset_statistics },
@@ -926,7 +923,7 @@ static void run_request(struct ctl_conn *conn, char *line)
 				     "malformed request; use stubctl to talk to stubd");
 	if (linkctl_handles(words[1])) {
 		if (link_command_changes(words[1], n - 2, words + 2) &&
-		    !may_change_things(conn, &conn->ctl->d->cfg)) {
+		    !may_change_things(conn)) {
 			log_info("control: %s refused for uid %u", words[1], (unsigned)conn->peer.uid);
 			return respond_error(conn, CONTROL_EXIT_FAILED,
 					     "permission denied: changing DNS settings needs root or "
@@ -939,7 +936,7 @@ static void run_request(struct ctl_conn *conn, char *line)
 		const struct command *c = &commands[i];
 		if (strcmp(words[1], c->name) != 0)
 			continue;
-		if (c->changes_things && !may_change_things(conn, &conn->ctl->d->cfg)) {
+		if (c->changes_things && !may_change_things(conn)) {
 			log_info("control: %s refused for uid %u", c->name, (unsigned)conn->peer.uid);
 			return respond_error(conn, CONTROL_EXIT_FAILED,
 					     "permission denied: %s needs root or membership of "
@@ -1007,21 +1004,17 @@ static void on_accept(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 		      int addr_len, void *arg)
 {
 	struct control *ctl = arg;
-	struct ucred peer;
-	socklen_t peer_len = sizeof(peer);
-
-	if (ctl->n_conns >= CONTROL_MAX_CONNS ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) < 0) {
+	if (ctl->n_conns >= CONTROL_MAX_CONNS) {
 		close(fd);
 		return;
 	}
 	struct ctl_conn *conn = calloc(1, sizeof(*conn));
-	if (!conn) {
+	if (!conn || read_peer(fd, &conn->peer) < 0) {
+		free(conn);
 		close(fd);
 		return;
 	}
 	conn->ctl = ctl;
-	conn->peer = peer;
 	conn->bev = bufferevent_socket_new(ctl->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev) {
 		close(fd);

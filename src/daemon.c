@@ -12,6 +12,7 @@
 #include <event2/thread.h>
 #include <stdlib.h>
 
+#include "stubd/access.h"
 #include "stubd/control.h"
 #include "stubd/log.h"
 #include "stubd/resolve1.h"
@@ -315,8 +316,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 	}
 	setup_cache(d);
 	routing_reconfigure(d->routing);
-	if (d->resolve1)
-		resolve1_reconfigure(d->resolve1);
+	d->control_gid = access_group_id(d->cfg.control_group);
 	warn_about_upstreams(&d->cfg);
 	load_hosts(d);
 	log_info("configuration reloaded");
@@ -517,6 +517,7 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	if (!d->tick || event_add(d->tick, &second) < 0)
 		return -1;
+	d->control_gid = access_group_id(d->cfg.control_group);
 	struct config_error ctl_err;
 	d->control = control_new(d, fds.control, &ctl_err);
 	if (!d->control)

@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,6 @@ struct resolve1 {
 	struct daemon *d;
 	struct bus *bus;
 	sd_bus *conn;            /* the connection attached, NULL between */
-	gid_t control_gid;       /* ACCESS_NO_GROUP when the group does not exist */
 	struct r1_call *calls;   /* changing calls waiting for credentials */
 	struct r1_lookup *lookups;
 };
@@ -271,7 +269,7 @@ static int on_credentials(sd_bus_message *reply, void *arg, sd_bus_error *ret_er
 	 * taken over by another user's process does not count (uid checked). */
 	if (caller.known && caller.uid != 0 && pid > 0)
 		(void)access_read_proc(pid, &caller);
-	if (!access_may_change(&caller, r1->control_gid)) {
+	if (!access_may_change(&caller, r1->d->control_gid)) {
 		log_info("dbus: %s refused for %s (uid %d)", c->method->what, sender ? sender : "?",
 			 caller.known ? (int)caller.uid : -1);
 		sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,
@@ -1520,22 +1518,12 @@ void resolve1_set_bus(struct resolve1 *r1, struct bus *b)
 	r1->bus = b;
 }
 
-void resolve1_reconfigure(struct resolve1 *r1)
-{
-	struct group grp, *found = NULL;
-	char buf[4096];
-	r1->control_gid = ACCESS_NO_GROUP;
-	if (getgrnam_r(r1->d->cfg.control_group, &grp, buf, sizeof(buf), &found) == 0 && found)
-		r1->control_gid = found->gr_gid;
-}
-
 struct resolve1 *resolve1_new(struct daemon *d)
 {
 	struct resolve1 *r1 = calloc(1, sizeof(*r1));
 	if (!r1)
 		return NULL;
 	r1->d = d;
-	resolve1_reconfigure(r1);
 	return r1;
 }
 

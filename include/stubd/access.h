@@ -40,6 +40,11 @@ int access_parse_proc_status(const char *text, struct access_caller *c);
 /* The same from /proc/PID/status itself. Returns 0 or -errno. */
 int access_read_proc(pid_t pid, struct access_caller *c);
 
+/* control-group's id, ACCESS_NO_GROUP when there is no such group. Asks
+ * NSS, which may block on the network (LDAP, sssd) or ask DNS: called at
+ * start and reload, never per request. */
+gid_t access_group_id(const char *name);
+
 /* A phrase for refusals: "root, CAP_NET_ADMIN or group 'stubd'". */
 const char *access_who_may(const char *control_group, char *buf, size_t size);
 

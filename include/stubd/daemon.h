@@ -46,6 +46,7 @@ struct daemon {
 	unsigned n_workers;
 	bool cpu_steered;          /* UDP queries go to the worker on their CPU */
 	struct control *control;   /* NULL when the socket could not be made */
+	gid_t control_gid;         /* control-group's, looked up at start and reload only */
 	struct routing *routing;   /* links, routes and the table the workers use */
 	struct policy *policy;     /* the upstream servers' RTTs and health, for every worker */
 	struct resolve1 *resolve1; /* org.freedesktop.resolve1's objects; NULL with dbus = no */

@@ -35,8 +35,4 @@ struct bus_hooks resolve1_hooks(struct resolve1 *r1);
 /* The bus, once made, so that replies sent later get flushed. */
 void resolve1_set_bus(struct resolve1 *r1, struct bus *b);
 
-/* control-group's id is looked up again (start, reload): off the DNS path
- * of any request. */
-void resolve1_reconfigure(struct resolve1 *r1);
-
 #endif

@@ -6,7 +6,9 @@
 
 fakeup_start UP
 printf '192.0.2.77 box.test\n' >"$TMP/hosts"
-stubd_start -u "$UP" --hosts "$TMP/hosts"
+# control-group: a group every Debian has, for the member's check below.
+stubd_conf "control-group = adm"
+stubd_start -c "$TMP/stubd.conf" -u "$UP" --hosts "$TMP/hosts"
 SOCK="$TMP/control.sock"
 ctl() { "$STUBCTL" -s "$SOCK" "$@"; }
 json_ok() { command -v python3 >/dev/null || return 0; python3 -c 'import json,sys; json.load(sys.stdin)'; }
@@ -95,6 +97,17 @@ if command -v setpriv >/dev/null; then
 	check_match "and is told why" 'permission denied.*root.*group' "$err"
 	err=$(as_nobody reload 2>&1); rc=$?
 	check_eq "nor reload" 1 "$rc"
+	# Every name the machine looked up is not for every local user.
+	ctl query www.example.test -t A >/dev/null
+	err=$(as_nobody dump-cache 2>&1); rc=$?
+	check_eq "nor dump the cache" 1 "$rc"
+	check_no_match "and sees no names" 'www\.example' "$err"
+	# A supplementary group counts, read from the socket (SO_PEERGROUPS).
+	as_member() { setpriv --reuid=65534 --regid=65534 --groups="$(getent group adm | cut -d: -f3)" \
+		"$STUBCTL" -s "$SOCK" "$@"; }
+	out=$(as_member dump-cache 2>&1); rc=$?
+	check_eq "a member of control-group may dump the cache" 0 "$rc"
+	check_match "and sees the names" 'www\.example' "$out"
 	set -e
 fi
 

@@ -59,8 +59,9 @@ grep '✗' <<<"$SEC" || true
 check_eq "security --threshold=25 passes" 0 "$SEC_RC"
 check "exposure level $SCORE is at most 2.5" awk -v s="$SCORE" 'BEGIN { exit !(s <= 2.5) }'
 # What is wanted open stays open, for the reasons in the unit's comments:
-# the control socket reads a non-root client's groups from /proc/PID/status,
-# and the own-hostname answer needs the host's UTS namespace.
+# a non-root caller of a changing D-Bus method has its CAP_NET_ADMIN read
+# from /proc/PID/status, and the own-hostname answer needs the host's UTS
+# namespace.
 check_no_match "ProtectProc= leaves other users' /proc/PID visible" \
 	'^ProtectProc=(invisible|ptraceable|noaccess)' "$(cat "$UNITS/stubd.service")"
 check_no_match "ProtectHostname= keeps the host's hostname" '^ProtectHostname=(yes|true|1)' \
