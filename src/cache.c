@@ -20,6 +20,7 @@
  * never two at once, so there is no lock order to get wrong. What is not
  * in a shard is fixed at cache_new() (seed, shard count) or atomic.
  */
+#include "stubd/ascii.h"
 #include "stubd/cache.h"
 
 #include <errno.h>
@@ -184,8 +185,7 @@ static bool name_equal_folded(const uint8_t *lower, const uint8_t *name, size_t 
 static void lowercase_name(uint8_t *name, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (name[i] >= 'A' && name[i] <= 'Z')
-			name[i] = (uint8_t)(name[i] + 32);
+		name[i] = ascii_lower(name[i]);
 }
 
 /* 64x64->128 multiply folded to 64 bits (as in wyhash): every input bit

@@ -11,6 +11,7 @@
  * reply by hand: the question is copied from the query and every record's
  * owner is a pointer to it (0xc00c).
  */
+#include "stubd/ascii.h"
 #include "stubd/hosts.h"
 
 #include <arpa/inet.h>
@@ -100,17 +101,13 @@ struct hosts_table {
 	size_t n_pairs, cap_pairs;
 };
 
-static inline uint8_t ascii_lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
 
 
 static uint32_t hash_addr(const uint8_t *bytes, size_t len)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)len;
+	uint32_t h = ASCII_FNV_BASIS ^ (uint32_t)len;
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ bytes[i]) * 16777619u;
+		h = ascii_fnv_step(h, bytes[i]);
 	return h;
 }
 

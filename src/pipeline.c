@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "stubd/ascii.h"
 #include "stubd/log.h"
 
 const char *const pipeline_source_names[PIPELINE_SOURCE_COUNT_] = {
@@ -206,15 +207,10 @@ static size_t servfail(struct pipeline *p, const struct wire_query *q, uint8_t *
  * regard to case, type, class, and the DO and CD bits. */
 static uint32_t question_hash(const struct wire_query *q)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < q->qname_len; i++) {
-		uint8_t c = q->qname[i];
-		h = (h ^ (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
-	}
-	h = (h ^ q->qtype) * 16777619u;
-	h = (h ^ q->qclass) * 16777619u;
-	h = (h ^ (q->edns_do ? 1u : 0u) ^ ((q->flags & WIRE_FLAG_CD) ? 2u : 0u)) * 16777619u;
-	return h;
+	uint32_t h = wire_name_hash(q->qname, q->qname_len);
+	h = ascii_fnv_step(h, q->qtype);
+	h = ascii_fnv_step(h, q->qclass);
+	return ascii_fnv_step(h, (q->edns_do ? 1u : 0u) ^ ((q->flags & WIRE_FLAG_CD) ? 2u : 0u));
 }
 
 static bool same_question(const struct wire_query *a, const struct wire_query *b)

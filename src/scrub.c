@@ -107,6 +107,7 @@
  * the lowercase form (RFC 4034 §6.2), so nothing a client checks changes.
  * The result is checked with wire_reply_matches() before it is handed out.
  */
+#include "stubd/ascii.h"
 #include "stubd/scrub.h"
 
 #include <errno.h>
@@ -123,13 +124,6 @@
 #define RR_MIN 11           /* the shortest record: root owner, no rdata */
 #define SEEN_MAX 16         /* whole names remembered by where they are in the reply */
 #define POINTER_MAX 0x3fff  /* the furthest a compression pointer reaches */
-#define FNV_BASIS 2166136261u
-#define FNV_PRIME 16777619u
-
-static inline uint8_t lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
 
 /* ---- rdata layouts ------------------------------------------------------ */
 
@@ -370,7 +364,7 @@ static bool label_equal(const uint8_t *a, const uint8_t *b)
 	if (a[0] != b[0])
 		return false;
 	for (size_t i = 1; i <= a[0]; i++)
-		if (lower(a[i]) != lower(b[i]))
+		if (ascii_lower(a[i]) != ascii_lower(b[i]))
 			return false;
 	return true;
 }
@@ -900,11 +894,11 @@ static unsigned suffix_hashes(const uint8_t *name, uint8_t *start, uint32_t *has
 	unsigned n = 0;
 	for (size_t i = 0; name[i] != 0; i += 1 + (size_t)name[i])
 		start[n++] = (uint8_t)i;
-	uint32_t h = FNV_BASIS;
+	uint32_t h = ASCII_FNV_BASIS;
 	for (unsigned k = n; k-- > 0;) {
 		const uint8_t *label = name + start[k];
 		for (size_t i = 0; i <= label[0]; i++)
-			h = (h ^ lower(label[i])) * FNV_PRIME;
+			h = ascii_fnv_step(h, ascii_lower(label[i]));
 		hash[k] = h;
 	}
 	return n;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stubd/ascii.h"
+
 static const char *const rcode_names[WIRE_RCODE_COUNT_] = {
 	[0] = "NOERROR",   [1] = "FORMERR",   [2] = "SERVFAIL", [3] = "NXDOMAIN",
 	[4] = "NOTIMP",    [5] = "REFUSED",   [6] = "YXDOMAIN", [7] = "YXRRSET",
@@ -17,10 +19,6 @@ const char *wire_rcode_name(unsigned rcode)
 	return rcode < WIRE_RCODE_COUNT_ ? rcode_names[rcode] : "RCODE?";
 }
 
-static inline uint8_t ascii_lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
 
 /* Reads the name at *off into out (WIRE_NAME_MAX bytes, NULL: only
  * check it) in flat form. With follow, compression pointers are followed
@@ -526,8 +524,8 @@ size_t wire_name_from_text(const char *text, size_t len, bool lower, uint8_t *ou
 
 uint32_t wire_name_hash(const uint8_t *name, size_t len)
 {
-	uint32_t h = 2166136261u;
+	uint32_t h = ASCII_FNV_BASIS;
 	for (size_t i = 0; i < len; i++)
-		h = (h ^ ascii_lower(name[i])) * 16777619u;
+		h = ascii_fnv_step(h, ascii_lower(name[i]));
 	return h;
 }
