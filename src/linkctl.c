@@ -467,32 +467,24 @@ static int cmd_resolvconf_del(struct routing *rt, int argc, char **argv, struct 
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static const char *const commands[] = {
-	"dns", "domain", "default-route", "revert", "resolvconf-add", "resolvconf-del",
-};
-
-bool linkctl_handles(const char *command)
-{
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i], command) == 0)
-			return true;
-	return false;
-}
-
-int linkctl_run(struct routing *rt, const char *command, int argc, char **argv,
+int linkctl_run(struct routing *rt, enum control_verb verb, int argc, char **argv,
 		struct report *r, char *err, size_t err_size)
 {
-	if (strcmp(command, "dns") == 0)
+	switch (verb) {
+	case CONTROL_VERB_DNS:
 		return cmd_list(rt, true, argc, argv, r, err, err_size);
-	if (strcmp(command, "domain") == 0)
+	case CONTROL_VERB_DOMAIN:
 		return cmd_list(rt, false, argc, argv, r, err, err_size);
-	if (strcmp(command, "default-route") == 0)
+	case CONTROL_VERB_DEFAULT_ROUTE:
 		return cmd_default_route(rt, argc, argv, r, err, err_size);
-	if (strcmp(command, "revert") == 0)
+	case CONTROL_VERB_REVERT:
 		return cmd_revert(rt, argc, argv, r, err, err_size);
-	if (strcmp(command, "resolvconf-add") == 0)
+	case CONTROL_VERB_RESOLVCONF_ADD:
 		return cmd_resolvconf_add(rt, argc, argv, r, err, err_size);
-	if (strcmp(command, "resolvconf-del") == 0)
+	case CONTROL_VERB_RESOLVCONF_DEL:
 		return cmd_resolvconf_del(rt, argc, argv, r, err, err_size);
-	return fail(err, err_size, CONTROL_EXIT_USAGE, "unknown command '%s'", command);
+	default:
+		return fail(err, err_size, CONTROL_EXIT_USAGE, "'%s' is not a link command",
+			    control_verbs[verb].name);
+	}
 }

@@ -1,11 +1,11 @@
 /* control.h - the control socket: what stubctl talks to.
  *
  * Owns the unix socket (control_proto.h has the protocol), its client
- * connections with their size limits and timeouts, the permission check
- * (SO_PEERCRED: commands that change things need root or the control
- * group), and the commands themselves, which read the daemon's modules and
- * describe them through report.h. Queries go through the same pipeline as
- * every DNS client. libevent I/O on the daemon's event base.
+ * connections with their size limits and timeouts, the request line, and
+ * who may run what: the caller's uid and groups as the kernel recorded
+ * them at connect (SO_PEERCRED, SO_PEERGROUPS), judged by access.h against
+ * the verb's right in control_verbs.h. The commands themselves are
+ * control_cmds.h's. libevent I/O on the daemon's event base.
  */
 #ifndef STUBD_CONTROL_H
 #define STUBD_CONTROL_H

@@ -15,17 +15,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "stubd/control_verbs.h"
 #include "stubd/report.h"
 #include "stubd/routing.h"
 
-/* True for the commands linkctl_run() takes. */
-bool linkctl_handles(const char *command);
-
-/* Runs command with its words, adding what it shows to r. Returns the
+/* Runs a link verb (dns, domain, default-route, revert, resolvconf-add,
+ * resolvconf-del) with its words, adding what it shows to r. Returns the
  * exit status stubctl gives (control_proto.h): 0, 1 (failed: no such
  * interface, a cap) or 2 (usage: a malformed server or domain), with err
  * set to the message for 1 and 2. */
-int linkctl_run(struct routing *rt, const char *command, int argc, char **argv,
+int linkctl_run(struct routing *rt, enum control_verb verb, int argc, char **argv,
 		struct report *r, char *err, size_t err_size);
 
 /* The links with any DNS settings, every front end's part, and the

@@ -29,6 +29,7 @@
 #include "resolvconf.h"
 #include "stubd/config.h"
 #include "stubd/control_proto.h"
+#include "stubd/control_verbs.h"
 #include "stubd/version.h"
 
 #define PROGRAM "stubctl"
@@ -40,47 +41,8 @@
  * IFNAMSIZ - 1 bytes, no '/', ':' or blank, neither "." nor "..". */
 #define IFACE_NAME_MAX 15
 
-/* What a command takes besides the global options. */
-enum command_args {
-	ARGS_NONE,      /* nothing */
-	ARGS_QUERY,     /* NAME [-t TYPE]... [--no-cache] */
-	ARGS_FLUSH,     /* [NAME] [--zone] */
-	ARGS_LINK_LIST, /* [IFACE [VALUE... | '']]: show all, show one, set, set to none */
-	ARGS_LINK_BOOL, /* IFACE [yes|no] */
-	ARGS_LINK,      /* IFACE */
-};
-
-struct command {
-	const char *name;     /* the word on the command line and on the wire */
-	const char *synopsis; /* for --help */
-	const char *summary;  /* for --help, one line */
-	enum command_args args;
-	const char *value;    /* ARGS_LINK_LIST: what one VALUE is, for messages */
-	const char *example;  /* the link commands: a whole command line, for messages */
-};
-
-static const struct command commands[] = {
-	{ "status", "status", "daemon, listeners, upstreams and cache", ARGS_NONE, NULL, NULL },
-	{ "query", "query NAME [-t TYPE]... [--no-cache]",
-	  "resolve NAME (types default to A, AAAA)", ARGS_QUERY, NULL, NULL },
-	{ "flush-cache", "flush-cache [NAME] [--zone]", "drop cached answers: all, or NAME's",
-	  ARGS_FLUSH, NULL, NULL },
-	{ "statistics", "statistics", "query, cache and upstream counters", ARGS_NONE, NULL, NULL },
-	{ "reset-statistics", "reset-statistics", "set the counters back to zero", ARGS_NONE, NULL,
-	  NULL },
-	{ "reload", "reload", "re-read config and hosts (like SIGHUP)", ARGS_NONE, NULL, NULL },
-	{ "dump-cache", "dump-cache", "list the cached answers and their TTLs", ARGS_NONE, NULL,
-	  NULL },
-	{ "dns", "dns [IFACE [SERVER...|'']]", "an interface's servers: show, set, '' clears",
-	  ARGS_LINK_LIST, "SERVER", PROGRAM " dns eth0 192.0.2.1 '[2001:db8::1]:53'" },
-	{ "domain", "domain [IFACE [DOMAIN...|'']]", "its domains (~DOMAIN: routing only)",
-	  ARGS_LINK_LIST, "DOMAIN", PROGRAM " domain eth0 corp.example '~lab.example'" },
-	{ "default-route", "default-route IFACE [yes|no]", "may names no domain claims go there?",
-	  ARGS_LINK_BOOL, NULL, PROGRAM " default-route eth0 no" },
-	{ "revert", "revert IFACE", "forget what was set for IFACE", ARGS_LINK, NULL,
-	  PROGRAM " revert eth0" },
-};
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+/* The commands: control_verbs.h's table, shared with stubd. */
+typedef struct control_verb_info command_t;
 
 /* Positional words kept: the command and as many as a request carries. */
 #define WORDS_MAX (1 + CONTROL_MAX_ARGS)
@@ -120,8 +82,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "Commands:\n",
 	      out);
-	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-36s  %s\n", commands[i].synopsis, commands[i].summary);
+	for (size_t i = 0; i < CONTROL_VERB_COUNT_; i++)
+		if (control_verbs[i].synopsis) /* not the resolvconf personality's */
+			fprintf(out, "  %-36s  %s\n", control_verbs[i].synopsis,
+				control_verbs[i].summary);
 	fputs("\n"
 	      "IFACE is a network interface's name or index. SERVER is written as\n"
 	      "ADDR[:PORT][%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT.\n"
@@ -314,29 +278,27 @@ static int parse_bool(const char *word)
 	return -1;
 }
 
-static const struct command *find_command(const char *name)
+static const command_t *find_command(const char *name)
 {
-	for (size_t i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	}
-	return NULL;
+	int v = control_verb_find(name);
+	/* resolvconf-add and -del are built by the resolvconf personality. */
+	return v >= 0 && control_verbs[v].synopsis ? &control_verbs[v] : NULL;
 }
 
 /* The options that belong to one command only are refused elsewhere. */
-static int check_options(const struct command *cmd, const struct cli *c)
+static int check_options(const command_t *cmd, const struct cli *c)
 {
-	if (c->n_types > 0 && cmd->args != ARGS_QUERY)
+	if (c->n_types > 0 && cmd->args != CONTROL_ARGS_QUERY)
 		return usage_error("-t/--type is for 'query' only, not '%s'", cmd->name);
-	if (c->no_cache && cmd->args != ARGS_QUERY)
+	if (c->no_cache && cmd->args != CONTROL_ARGS_QUERY)
 		return usage_error("--no-cache is for 'query' only, not '%s'", cmd->name);
-	if (c->zone && cmd->args != ARGS_FLUSH)
+	if (c->zone && cmd->args != CONTROL_ARGS_FLUSH)
 		return usage_error("--zone is for 'flush-cache' only, not '%s'", cmd->name);
 	return 0;
 }
 
 /* At most max words after the command. */
-static int check_count(const struct command *cmd, const struct cli *c, size_t max)
+static int check_count(const command_t *cmd, const struct cli *c, size_t max)
 {
 	struct shown sh;
 
@@ -347,13 +309,13 @@ static int check_count(const struct command *cmd, const struct cli *c, size_t ma
 }
 
 /* query and flush-cache: NAME (which flush-cache may leave out), types. */
-static int check_name_args(const struct command *cmd, const struct cli *c)
+static int check_name_args(const command_t *cmd, const struct cli *c)
 {
 	size_t n = c->n_words - 1;
 
 	if (check_count(cmd, c, 1) < 0)
 		return -1;
-	if (cmd->args == ARGS_QUERY && n == 0)
+	if (cmd->args == CONTROL_ARGS_QUERY && n == 0)
 		return usage_error("'query' needs a NAME, e.g. '" PROGRAM " query example.com'");
 	if (c->zone && n == 0)
 		return usage_error("--zone needs a NAME, e.g. '" PROGRAM
@@ -370,7 +332,7 @@ static int check_name_args(const struct command *cmd, const struct cli *c)
 /* dns and domain: nothing (every interface), IFACE (show it), IFACE and
  * values (set them), or IFACE and one empty word (set to none), as
  * resolvectl takes them. */
-static int check_link_list(const struct command *cmd, const struct cli *c)
+static int check_link_list(const command_t *cmd, const struct cli *c)
 {
 	size_t n = c->n_words - 1;
 
@@ -390,14 +352,14 @@ static int check_link_list(const struct command *cmd, const struct cli *c)
 }
 
 /* default-route and revert: IFACE, and for default-route a boolean. */
-static int check_link(const struct command *cmd, const struct cli *c)
+static int check_link(const command_t *cmd, const struct cli *c)
 {
 	struct shown sh;
 	size_t n = c->n_words - 1;
 
 	if (n == 0)
 		return usage_error("'%s' needs an IFACE, e.g. '%s'", cmd->name, cmd->example);
-	if (check_count(cmd, c, cmd->args == ARGS_LINK_BOOL ? 2 : 1) < 0 ||
+	if (check_count(cmd, c, cmd->args == CONTROL_ARGS_LINK_BOOL ? 2 : 1) < 0 ||
 	    check_iface(c->words[1]) < 0)
 		return -1;
 	if (n == 2 && parse_bool(c->words[2]) < 0)
@@ -407,21 +369,23 @@ static int check_link(const struct command *cmd, const struct cli *c)
 	return 0;
 }
 
-static int check_args(const struct command *cmd, const struct cli *c)
+static int check_args(const command_t *cmd, const struct cli *c)
 {
 	if (check_options(cmd, c) < 0)
 		return -1;
 	switch (cmd->args) {
-	case ARGS_NONE:
+	case CONTROL_ARGS_NONE:
 		return check_count(cmd, c, 0);
-	case ARGS_QUERY:
-	case ARGS_FLUSH:
+	case CONTROL_ARGS_QUERY:
+	case CONTROL_ARGS_FLUSH:
 		return check_name_args(cmd, c);
-	case ARGS_LINK_LIST:
+	case CONTROL_ARGS_LINK_LIST:
 		return check_link_list(cmd, c);
-	case ARGS_LINK_BOOL:
-	case ARGS_LINK:
+	case CONTROL_ARGS_LINK_BOOL:
+	case CONTROL_ARGS_LINK:
 		return check_link(cmd, c);
+	case CONTROL_ARGS_RESOLVCONF: /* never typed: find_command() skips them */
+		break;
 	}
 	return 0;
 }
@@ -434,7 +398,7 @@ static int too_many_words(void)
 }
 
 /* Sets *cmd to the command the words name, once they all check out. */
-static int check_cli(const struct cli *c, const struct command **cmd)
+static int check_cli(const struct cli *c, const command_t **cmd)
 {
 	struct shown sh;
 
@@ -496,17 +460,17 @@ static const char *output_format(bool json)
  *     default-route IFACE [yes|no]
  *     revert IFACE
  * where a bare "--set" is the user's single '' (set to none). */
-static int build_request(struct request *r, const struct command *cmd, const struct cli *c)
+static int build_request(struct request *r, const command_t *cmd, const struct cli *c)
 {
 	size_t n = c->n_words - 1;
 	const char *const *arg = c->words + 1;
 
 	request_start(r, output_format(c->json), cmd->name);
 	switch (cmd->args) {
-	case ARGS_NONE:
+	case CONTROL_ARGS_NONE:
 		break;
-	case ARGS_QUERY:
-	case ARGS_FLUSH:
+	case CONTROL_ARGS_QUERY:
+	case CONTROL_ARGS_FLUSH:
 		if (n > 0)
 			request_add(r, arg[0], false);
 		for (size_t i = 0; i < c->n_types; i++) {
@@ -518,7 +482,7 @@ static int build_request(struct request *r, const struct command *cmd, const str
 		if (c->zone)
 			request_add(r, "--zone", false);
 		break;
-	case ARGS_LINK_LIST:
+	case CONTROL_ARGS_LINK_LIST:
 		if (n > 0)
 			request_add(r, arg[0], false);
 		if (n > 1)
@@ -528,11 +492,13 @@ static int build_request(struct request *r, const struct command *cmd, const str
 				request_add(r, arg[i], false);
 		}
 		break;
-	case ARGS_LINK_BOOL:
-	case ARGS_LINK:
+	case CONTROL_ARGS_LINK_BOOL:
+	case CONTROL_ARGS_LINK:
 		request_add(r, arg[0], false);
 		if (n > 1)
 			request_add(r, parse_bool(arg[1]) ? "yes" : "no", false);
+		break;
+	case CONTROL_ARGS_RESOLVCONF:
 		break;
 	}
 	switch (request_end(r)) {
@@ -562,7 +528,7 @@ int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
 	struct request req;
-	const struct command *cmd = NULL;
+	const command_t *cmd = NULL;
 	struct client_call call = { .program = PROGRAM, .socket_option = "-s SOCKET" };
 
 	if (strcmp(run_as(argc, argv), RESOLVCONF_PROGRAM) == 0)

@@ -24,6 +24,7 @@
 #include "request.h"
 #include "stubd/config.h"
 #include "stubd/control_proto.h"
+#include "stubd/control_verbs.h"
 #include "stubd/version.h"
 
 #define PROGRAM RESOLVCONF_PROGRAM
@@ -389,7 +390,8 @@ static int read_entries(FILE *in, struct rc_entries *e)
  * Returns -1, or the exit status when it does not fit. */
 static int build_request(struct request *r, const struct rc_cli *c, const struct rc_entries *e)
 {
-	request_start(r, "text", c->mode == RC_ADD ? "resolvconf-add" : "resolvconf-del");
+	request_start(r, "text", control_verbs[c->mode == RC_ADD ? CONTROL_VERB_RESOLVCONF_ADD
+							       : CONTROL_VERB_RESOLVCONF_DEL].name);
 	request_add(r, c->name, false);
 	if (c->mode == RC_ADD && c->exclusive)
 		request_add(r, "--exclusive", false);
