@@ -274,6 +274,8 @@ check_between "the name owned again within seconds" 0 6 $((SECONDS - start))
 check_match "busctl list: stubd owns it" "^org\.freedesktop\.resolve1 +$STUBD_PID " \
 	"$(busctl --system list --no-pager)"
 check_match "stubd logs the reconnection" 'dbus: connected to the system bus' "$(cat "$TMP/stubd.log")"
+check_eq "and that it owns the name again, once" 1 \
+	"$(sed -n '/lost the system bus/,$p' "$TMP/stubd.log" | grep -c 'owner of org\.freedesktop\.resolve1')"
 check_eq "the settings made over D-Bus are still there" \
 	'a(iayqs) 1 2 4 127 12 0 1 0 "dns.corp.example"' "$(lprop tun0 DNSEx)"
 check_eq "and in force" 192.0.2.12 "$(a host9.corp.example)"
