@@ -226,9 +226,12 @@ static int on_request_name(sd_bus_message *m, void *arg, sd_bus_error *error)
 	if (sd_bus_message_read(m, "u", &reply) < 0)
 		return 0;
 	if (reply == NAME_REPLY_PRIMARY_OWNER || reply == NAME_REPLY_ALREADY_OWNER) {
+		/* The bus sends NameAcquired before this reply, and
+		 * on_name_acquired has said it already. */
+		if (!b->owner)
+			log_info("dbus: owner of %s on %s", b->name, address());
 		b->owner = true;
 		set_state(b, "owner of %s", b->name);
-		log_info("dbus: owner of %s on %s", b->name, address());
 		return 0;
 	}
 	log_warn("dbus: %s is held by another program (is systemd-resolved running? stubd cannot "
