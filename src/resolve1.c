@@ -408,6 +408,14 @@ static int act_set_domains(struct resolve1 *r1, sd_bus_message *m, unsigned ifin
 					      "at most %zu domains per interface (max-link-domains)", cap);
 			break;
 		}
+		/* The boolean says "routing only"; a "~" in the name is not ours
+		 * to read as that (resolved refuses it as no valid name). */
+		if (name[0] == '~') {
+			r = sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS,
+					      "Invalid search domain %s: pass routing-only domains "
+					      "without '~' and with the flag set", name);
+			break;
+		}
 		if (strlen(name) >= ROUTE_NAME_TEXT_MAX) {
 			r = sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS,
 					      "Invalid search domain: longer than 253 characters");
@@ -954,6 +962,25 @@ static int check_lookup_flags(int32_t ifindex, uint64_t flags, uint64_t extra, s
 	return 0;
 }
 
+/* A lookup on one link (NetworkManager's connectivity check passes the
+ * device's): a link that is unknown is an error, one that is down or has
+ * no server answers nothing (NoNameServers, which NetworkManager reports
+ * as limited connectivity). A link with servers is asked as the name's
+ * route says: stubd keeps one cache for all links, so a lookup is not
+ * confined to one link's servers (documented difference). */
+static int check_lookup_link(struct resolve1 *r1, int32_t ifindex, sd_bus_error *e)
+{
+	if (ifindex == 0)
+		return 0;
+	const struct link *l = kernel_link(r1, (unsigned)ifindex);
+	if (!l)
+		return sd_bus_error_setf(e, RESOLVE1_ERROR_NO_SUCH_LINK, "Link %d not known", ifindex);
+	if (!link_up(l) || link_effective(l)->n_servers == 0)
+		return sd_bus_error_setf(e, RESOLVE1_ERROR_NO_NAME_SERVERS,
+					 "No appropriate name servers or networks for name found");
+	return 0;
+}
+
 /* A hostname that is an address already is answered as itself, without
  * a lookup (as systemd-resolved does). Returns 1 when it was one. */
 static int answer_literal(sd_bus_message *m, int32_t ifindex, const char *name, int32_t family,
@@ -1007,6 +1034,8 @@ static int bus_resolve_hostname(sd_bus_message *m, void *arg, sd_bus_error *e)
 		return r;
 	if ((r = answer_literal(m, ifindex, name, family, e)) != 0)
 		return r;
+	if ((r = check_lookup_link(arg, ifindex, e)) < 0)
+		return r;
 	uint8_t qname[WIRE_NAME_MAX];
 	const char *why = NULL;
 	size_t len = wire_name_from_text(name, strlen(name), false, qname, &why);
@@ -1039,7 +1068,8 @@ static int bus_resolve_address(sd_bus_message *m, void *arg, sd_bus_error *e)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid address size");
 	if ((r = sd_bus_message_read(m, "t", &flags)) < 0)
 		return r;
-	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0)
+	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0 ||
+	    (r = check_lookup_link(arg, ifindex, e)) < 0)
 		return r;
 	/* The reverse name: nibbles (ip6.arpa) or octets (in-addr.arpa),
 	 * least significant first (RFC 3596 §2.5, RFC 1035 §3.5). */
@@ -1069,7 +1099,8 @@ static int bus_resolve_record(sd_bus_message *m, void *arg, sd_bus_error *e)
 	int r = sd_bus_message_read(m, "isqqt", &ifindex, &name, &rr_class, &rr_type, &flags);
 	if (r < 0)
 		return r;
-	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0)
+	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0 ||
+	    (r = check_lookup_link(arg, ifindex, e)) < 0)
 		return r;
 	uint8_t qname[WIRE_NAME_MAX];
 	const char *why = NULL;

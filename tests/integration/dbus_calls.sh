@@ -14,6 +14,7 @@ fakeup_start_at LAN 127.11.0.1:53 --answer 192.0.2.11
 fakeup_start_at VPN 127.12.0.1:53 --answer 192.0.2.12
 veth_add eth0
 veth_add tun0
+veth_add eth1 # never given DNS: NetworkManager's check on a device without it
 ETH=$(ifindex eth0)
 TUN=$(ifindex tun0)
 
@@ -177,6 +178,14 @@ call_err "ResolveHostname with no servers" org.freedesktop.resolve1.NoNameServer
 nm_up
 check_eq "set up again: the LAN" 192.0.2.11 "$(a www4.example.org)"
 check_eq "set up again: the VPN" 192.0.2.12 "$(a host4.corp.example)"
+# Asked on one link (NetworkManager's connectivity check passes the
+# device): a device without DNS has no servers, even while others do.
+call_err "ResolveHostname on a link without servers" org.freedesktop.resolve1.NoNameServers \
+	ResolveHostname isit "$(ifindex eth1)" www5.example.org 0 1
+call_err "ResolveHostname on no such link" org.freedesktop.resolve1.NoSuchLink \
+	ResolveHostname isit 9999 www5.example.org 0 1
+mcall ResolveHostname isit "$ETH" www6.example.org 0 1
+check_match "ResolveHostname on a link with servers answers" '192 0 2 11' "$OUT"
 
 # ---- 2. callers who may not change settings ----------------------------------
 chmod 0755 "$TMP" # nobody reaches the bus's socket in it
@@ -243,6 +252,8 @@ call_err "a domain with an empty label" org.freedesktop.DBus.Error.InvalidArgs \
 	SetLinkDomains 'ia(sb)' "$ETH" 1 'a..example' false
 call_err "the root as a search domain" org.freedesktop.DBus.Error.InvalidArgs \
 	SetLinkDomains 'ia(sb)' "$ETH" 1 . false
+call_err "a '~' in the name (the flag says routing-only)" org.freedesktop.DBus.Error.InvalidArgs \
+	SetLinkDomains 'ia(sb)' "$ETH" 1 '~corp.example' false
 call_err "LLMNR mode bogus" org.freedesktop.DBus.Error.InvalidArgs SetLinkLLMNR is "$ETH" bogus
 call_err "ResolveHostname of an empty label" org.freedesktop.DBus.Error.InvalidArgs \
 	ResolveHostname isit 0 'a..example' 0 0
