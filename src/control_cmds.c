@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/ask.h"
 #include "stubd/bus.h"
 #include "stubd/cache.h"
 #include "stubd/control_proto.h"
@@ -22,25 +23,14 @@
 #include "stubd/version.h"
 
 /* Types one stubctl query may ask for. */
-#define QUERY_MAX_TYPES 8
-
-struct ctl_answer {
-	uint16_t qtype;
-	bool done;
-	uint8_t *reply;          /* malloc'ed copy, NULL when none came */
-	size_t len;
-	struct pipeline_origin origin;
-	char server[NETADDR_STRLEN];
-};
+#define QUERY_MAX_TYPES ASK_MAX_TYPES
 
 /* A stubctl query in progress: one pipeline question per type. */
 struct ctl_query {
 	char name[LDNS_MAX_DOMAINLEN * 4 + 1];
-	size_t n;
-	size_t n_done;
 	uint64_t started_ms;
-	char route[ROUTE_LABEL_MAX];  /* where the name goes now */
-	struct ctl_answer answers[QUERY_MAX_TYPES];
+	struct control_request *req;
+	struct ask ask;
 };
 
 /* ---- small formatting helpers ------------------------------------------ */
@@ -423,7 +413,7 @@ static void cmd_dump_cache(struct control_request *req, int argc, char **argv)
 
 /* ---- query ------------------------------------------------------------------ */
 
-static const char *origin_text(const struct ctl_answer *a, char *buf, size_t size)
+static const char *origin_text(const struct ask_answer *a, char *buf, size_t size)
 {
 	switch (a->origin.source) {
 	case PIPELINE_SOURCE_HOSTS:
@@ -488,15 +478,15 @@ static void finish_query(struct control_request *req)
 	size_t records = 0;
 
 	report_str(r, "name", NULL, cq->name, REPORT_TONE_NONE);
-	for (size_t i = 0; i < cq->n; i++) {
-		struct ctl_answer *a = &cq->answers[i];
+	for (size_t i = 0; i < cq->ask.n; i++) {
+		const struct ask_answer *a = &cq->ask.answers[i];
 		if (a->reply && ldns_wire2pkt(&pkts[i], a->reply, a->len) == LDNS_STATUS_OK)
 			records += ldns_rr_list_rr_count(ldns_pkt_answer(pkts[i]));
 	}
 	/* An empty table says nothing to a person; scripts get [] anyway. */
 	if (records > 0 || control_request_format(req) == REPORT_JSON) {
 		report_table_begin(r, "records", NULL, 4, rkeys, rtitles, "snss");
-		for (size_t i = 0; i < cq->n; i++)
+		for (size_t i = 0; i < cq->ask.n; i++)
 			if (pkts[i])
 				report_records(r, pkts[i]);
 		report_table_end(r);
@@ -507,8 +497,8 @@ static void finish_query(struct control_request *req)
 	if (control_request_format(req) == REPORT_JSON)
 		report_table_begin(r, "answers", NULL, 6, skeys, stitles, "ssssnb");
 	unsigned first_rcode = WIRE_RCODE_SERVFAIL;
-	for (size_t i = 0; i < cq->n; i++) {
-		struct ctl_answer *a = &cq->answers[i];
+	for (size_t i = 0; i < cq->ask.n; i++) {
+		const struct ask_answer *a = &cq->ask.answers[i];
 		char *type = ldns_rr_type2str((ldns_rr_type)a->qtype);
 		unsigned rcode = pkts[i] ? ldns_pkt_get_rcode(pkts[i]) : WIRE_RCODE_SERVFAIL;
 		size_t an = pkts[i] ? ldns_rr_list_rr_count(ldns_pkt_answer(pkts[i])) : 0;
@@ -534,8 +524,8 @@ static void finish_query(struct control_request *req)
 	if (control_request_format(req) == REPORT_JSON)
 		report_table_end(r);
 	uint64_t took = mono_ms() - cq->started_ms;
-	report_str(r, "route", NULL, cq->route, REPORT_TONE_NONE);
-	report_note(r, REPORT_TONE_DIM, "-- route: %s", cq->route);
+	report_str(r, "route", NULL, cq->ask.route, REPORT_TONE_NONE);
+	report_note(r, REPORT_TONE_DIM, "-- route: %s", cq->ask.route);
 	report_u64(r, "time_ms", NULL, took);
 	report_note(r, REPORT_TONE_DIM, "-- %s in %llu ms", cq->name, (unsigned long long)took);
 
@@ -551,36 +541,12 @@ static void finish_query(struct control_request *req)
 	control_reply(req, status, r);
 }
 
-static void store_answer(struct ctl_answer *a, const uint8_t *reply, size_t len,
-			 const struct pipeline_origin *origin)
+/* The last answer came in. */
+static void on_asked(struct ask *a, void *arg)
 {
-	a->done = true;
-	a->origin = *origin;
-	snprintf(a->server, sizeof(a->server), "%s", origin->server ? origin->server : "");
-	a->origin.server = NULL; /* only valid during the callback */
-	a->reply = malloc(len);
-	if (a->reply) {
-		memcpy(a->reply, reply, len);
-		a->len = len;
-	}
-}
-
-static void on_query_answer(const struct pipeline_client *client, const uint8_t *reply,
-			    size_t len, const struct pipeline_origin *origin)
-{
-	struct control_request *req = client->owner;
-	struct ctl_query *cq = control_request_state(req);
-	/* The reply's ID is the index of the type it answers. */
-	for (size_t i = 0; i < cq->n; i++) {
-		struct ctl_answer *a = &cq->answers[i];
-		if (a->done || len < WIRE_HEADER_LEN || wire_get16(reply) != i)
-			continue;
-		store_answer(a, reply, len, origin);
-		cq->n_done++;
-		break;
-	}
-	if (cq->n_done == cq->n)
-		finish_query(req);
+	(void)a;
+	struct ctl_query *cq = arg;
+	finish_query(cq->req);
 }
 
 /* "192.0.2.1" or "2001:db8::1" become their reverse names, asked as PTR. */
@@ -656,10 +622,9 @@ static int parse_query_args(struct control_request *req, int argc, char **argv, 
  * for it any more. */
 static void drop_query(struct control_request *req, void *state)
 {
+	(void)req;
 	struct ctl_query *cq = state;
-	pipeline_cancel_owner(daemon_main_worker(control_request_daemon(req))->pipeline, req);
-	for (size_t i = 0; i < cq->n; i++)
-		free(cq->answers[i].reply);
+	ask_clear(&cq->ask);
 	free(cq);
 }
 
@@ -678,51 +643,18 @@ static void cmd_query(struct control_request *req, int argc, char **argv)
 		return control_reply_error(req, CONTROL_EXIT_FAILED, "out of memory");
 	}
 	control_request_keep(req, cq, drop_query);
+	cq->req = req;
 	char *text = ldns_rdf2str(name);
 	snprintf(cq->name, sizeof(cq->name), "%s", text ? text : "?");
 	free(text);
-	cq->n = n_types;
 	cq->started_ms = mono_ms();
-
-	struct pipeline_client client = {
-		.reply = on_query_answer,
-		.owner = req,
-		.reply_limit = WIRE_MSG_MAX,
-		.skip_cache = skip_cache,
-	};
-	uint8_t *out = malloc(WIRE_MSG_MAX);
-	if (!out) {
-		ldns_rdf_deep_free(name);
-		return control_reply_error(req, CONTROL_EXIT_FAILED, "out of memory");
-	}
-	for (size_t i = 0; i < n_types; i++) {
-		/* The ID tells the answers apart when they come back. */
-		struct wire_query q = {
-			.id = (uint16_t)i,
-			.flags = WIRE_FLAG_RD,
-			.qtype = types[i],
-			.qclass = LDNS_RR_CLASS_IN,
-			.has_question = true,
-			.qname_len = (uint8_t)ldns_rdf_size(name),
-		};
-		memcpy(q.qname, ldns_rdf_data(name), q.qname_len);
-		cq->answers[i].qtype = types[i];
-		if (i == 0) {
-			const struct route *route =
-				pipeline_route(daemon_main_worker(control_request_daemon(req))->pipeline, &q);
-			snprintf(cq->route, sizeof(cq->route), "%s", route ? route->label : "none");
-		}
-		struct pipeline_origin origin;
-		size_t len = pipeline_submit(daemon_main_worker(control_request_daemon(req))->pipeline, &q, &client, out, WIRE_MSG_MAX,
-					     &origin);
-		if (len > 0) {
-			store_answer(&cq->answers[i], out, len, &origin);
-			cq->n_done++;
-		}
-	}
-	free(out);
+	int rc = ask_start(&cq->ask, daemon_main_worker(control_request_daemon(req))->pipeline,
+			   ldns_rdf_data(name), ldns_rdf_size(name), types, n_types, LDNS_RR_CLASS_IN,
+			   skip_cache, on_asked, cq);
 	ldns_rdf_deep_free(name);
-	if (cq->n_done == cq->n)
+	if (rc < 0)
+		return control_reply_error(req, CONTROL_EXIT_FAILED, "out of memory");
+	if (rc == 1)
 		finish_query(req);
 }
 

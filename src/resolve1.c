@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "stubd/access.h"
+#include "stubd/ask.h"
 #include "stubd/cache.h"
 #include "stubd/daemon.h"
 #include "stubd/link.h"
@@ -645,30 +646,14 @@ static int bus_get_link(sd_bus_message *m, void *arg, sd_bus_error *e)
 
 enum lookup_kind { LOOKUP_HOSTNAME, LOOKUP_ADDRESS, LOOKUP_RECORD };
 
-struct lookup_answer {
-	uint16_t qtype;
-	bool done;
-	uint8_t *reply;      /* owned */
-	size_t len;
-	enum pipeline_source source;
-	char server[NETADDR_STRLEN];
-};
-
 struct r1_lookup {
 	struct r1_lookup *next;
 	struct resolve1 *r1;
 	sd_bus_message *m;
 	enum lookup_kind kind;
 	char what[RESOLVE1_NAME_TEXT_MAX]; /* the name or address, for errors */
-	bool no_servers;      /* the name's route has no server */
-	size_t n, n_done;
-	struct lookup_answer answers[2];
+	struct ask ask;       /* its questions (A and AAAA, PTR, or the record's type) */
 };
-
-static struct pipeline *main_pipeline(struct resolve1 *r1)
-{
-	return daemon_main_worker(r1->d)->pipeline;
-}
 
 static void lookup_free(struct r1_lookup *l)
 {
@@ -677,22 +662,16 @@ static void lookup_free(struct r1_lookup *l)
 		p = &(*p)->next;
 	if (*p)
 		*p = l->next;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->answers[i].reply);
+	ask_clear(&l->ask);
 	sd_bus_message_unref(l->m);
 	free(l);
 }
 
-static unsigned answer_rcode(const struct lookup_answer *a)
-{
-	return a->len >= WIRE_HEADER_LEN ? WIRE_RCODE(wire_get16(a->reply + 2)) : WIRE_RCODE_SERVFAIL;
-}
-
 /* The interface whose server gave the answer (0: global, cache, hosts),
  * as systemd-resolved reports the scope that answered. */
-static int answer_ifindex(struct resolve1 *r1, const struct lookup_answer *a)
+static int answer_ifindex(struct resolve1 *r1, const struct ask_answer *a)
 {
-	if (a->source != PIPELINE_SOURCE_UPSTREAM || !a->server[0])
+	if (a->origin.source != PIPELINE_SOURCE_UPSTREAM || !a->server[0])
 		return 0;
 	struct link_registry *reg = links_of(r1);
 	for (size_t i = 0; i < link_count(reg); i++) {
@@ -710,12 +689,12 @@ static int answer_ifindex(struct resolve1 *r1, const struct lookup_answer *a)
 static uint64_t answer_flags(const struct r1_lookup *l)
 {
 	uint64_t flags = SD_RESOLVED_DNS;
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->answers[i].source == PIPELINE_SOURCE_CACHE)
+	for (size_t i = 0; i < l->ask.n; i++) {
+		if (l->ask.answers[i].origin.source == PIPELINE_SOURCE_CACHE)
 			flags |= SD_RESOLVED_FROM_CACHE;
-		else if (l->answers[i].source == PIPELINE_SOURCE_UPSTREAM)
+		else if (l->ask.answers[i].origin.source == PIPELINE_SOURCE_UPSTREAM)
 			flags |= SD_RESOLVED_FROM_NETWORK;
-		else if (l->answers[i].source == PIPELINE_SOURCE_HOSTS)
+		else if (l->ask.answers[i].origin.source == PIPELINE_SOURCE_HOSTS)
 			flags |= SD_RESOLVED_SYNTHETIC;
 	}
 	return flags;
@@ -726,8 +705,8 @@ static uint64_t answer_flags(const struct r1_lookup *l)
 static unsigned lookup_rcode(const struct r1_lookup *l)
 {
 	unsigned worst = WIRE_RCODE_NOERROR;
-	for (size_t i = 0; i < l->n; i++) {
-		unsigned rc = answer_rcode(&l->answers[i]);
+	for (size_t i = 0; i < l->ask.n; i++) {
+		unsigned rc = ask_rcode(&l->ask.answers[i]);
 		if (rc == WIRE_RCODE_NXDOMAIN)
 			return rc;
 		if (rc != WIRE_RCODE_NOERROR)
@@ -739,7 +718,7 @@ static unsigned lookup_rcode(const struct r1_lookup *l)
 static int reply_lookup_error(struct r1_lookup *l, bool found)
 {
 	struct resolve1_error err;
-	if (!resolve1_answer_error(lookup_rcode(l), l->no_servers, found, l->what, &err))
+	if (!resolve1_answer_error(lookup_rcode(l), l->ask.no_servers, found, l->what, &err))
 		return 0;
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	sd_bus_error_set(&e, err.name, err.message);
@@ -754,16 +733,16 @@ static int finish_hostname(struct r1_lookup *l, sd_bus_message *reply)
 	int ifindex[RESOLVE1_MAX_ITEMS];
 	char canonical[RESOLVE1_NAME_TEXT_MAX] = "", one[RESOLVE1_NAME_TEXT_MAX];
 	size_t n = 0;
-	for (size_t i = 0; i < l->n; i++) {
+	for (size_t i = 0; i < l->ask.n; i++) {
 		size_t before = n;
-		if (answer_rcode(&l->answers[i]) != WIRE_RCODE_NOERROR)
+		if (ask_rcode(&l->ask.answers[i]) != WIRE_RCODE_NOERROR)
 			continue;
-		if (resolve1_answer_addresses(l->answers[i].reply, l->answers[i].len, addrs, RESOLVE1_MAX_ITEMS,
+		if (resolve1_answer_addresses(l->ask.answers[i].reply, l->ask.answers[i].len, addrs, RESOLVE1_MAX_ITEMS,
 					      &n, one, sizeof(one)) < 0)
 			continue;
 		if (!canonical[0])
 			snprintf(canonical, sizeof(canonical), "%s", one);
-		int idx = answer_ifindex(l->r1, &l->answers[i]);
+		int idx = answer_ifindex(l->r1, &l->ask.answers[i]);
 		for (size_t j = before; j < n; j++)
 			ifindex[j] = idx;
 	}
@@ -823,12 +802,12 @@ static void append_record(void *arg, uint16_t rr_class, uint16_t rr_type, const 
 /* ResolveAddress and ResolveRecord: one question, its answer's items. */
 static int finish_items(struct r1_lookup *l, sd_bus_message *reply)
 {
-	struct lookup_answer *a = &l->answers[0];
+	struct ask_answer *a = &l->ask.answers[0];
 	struct append_ctx ctx = { .reply = reply, .ifindex = answer_ifindex(l->r1, a) };
 	bool address = l->kind == LOOKUP_ADDRESS;
 	/* Count first: an empty answer is an error, not an empty array. */
 	int found = 0;
-	if (answer_rcode(a) == WIRE_RCODE_NOERROR) {
+	if (ask_rcode(a) == WIRE_RCODE_NOERROR) {
 		struct append_ctx count = { .r = -1 };
 		found = address ? resolve1_answer_names(a->reply, a->len, append_name, &count)
 				: resolve1_answer_records(a->reply, a->len, append_record, &count);
@@ -865,34 +844,10 @@ static void finish_lookup(struct r1_lookup *l)
 	bus_kick(r1->bus);
 }
 
-static void store_answer(struct lookup_answer *a, const uint8_t *reply, size_t len,
-			 const struct pipeline_origin *origin)
+static void on_asked(struct ask *a, void *arg)
 {
-	a->done = true;
-	a->source = origin->source;
-	snprintf(a->server, sizeof(a->server), "%s", origin->server ? origin->server : "");
-	a->reply = malloc(len);
-	if (a->reply) {
-		memcpy(a->reply, reply, len);
-		a->len = len;
-	}
-}
-
-static void on_pipeline_answer(const struct pipeline_client *client, const uint8_t *reply,
-			       size_t len, const struct pipeline_origin *origin)
-{
-	struct r1_lookup *l = client->owner;
-	/* The reply's ID is the index of the question it answers. */
-	for (size_t i = 0; i < l->n; i++) {
-		struct lookup_answer *a = &l->answers[i];
-		if (a->done || len < WIRE_HEADER_LEN || wire_get16(reply) != i)
-			continue;
-		store_answer(a, reply, len, origin);
-		l->n_done++;
-		break;
-	}
-	if (l->n_done == l->n)
-		finish_lookup(l);
+	(void)a;
+	finish_lookup(arg);
 }
 
 /* Sends each question down worker 0's pipeline, as stubctl query does.
@@ -902,48 +857,21 @@ static int start_lookup(struct resolve1 *r1, sd_bus_message *m, enum lookup_kind
 			const uint16_t *qtypes, size_t n, uint16_t qclass, bool skip_cache)
 {
 	struct r1_lookup *l = calloc(1, sizeof(*l));
-	uint8_t *out = malloc(WIRE_MSG_MAX);
-	if (!l || !out) {
-		free(l);
-		free(out);
+	if (!l)
 		return -ENOMEM;
-	}
 	l->r1 = r1;
 	l->m = sd_bus_message_ref(m);
 	l->kind = kind;
-	l->n = n;
 	snprintf(l->what, sizeof(l->what), "%s", what);
 	l->next = r1->lookups;
 	r1->lookups = l;
-	struct pipeline_client client = {
-		.reply = on_pipeline_answer,
-		.owner = l,
-		.reply_limit = WIRE_MSG_MAX,
-		.skip_cache = skip_cache,
-	};
-	for (size_t i = 0; i < n; i++) {
-		struct wire_query q = {
-			.id = (uint16_t)i,
-			.flags = WIRE_FLAG_RD,
-			.qtype = qtypes[i],
-			.qclass = qclass,
-			.has_question = true,
-			.qname_len = (uint8_t)qname_len,
-		};
-		memcpy(q.qname, qname, qname_len);
-		l->answers[i].qtype = qtypes[i];
-		const struct route *route = pipeline_route(main_pipeline(r1), &q);
-		if (!route || route->n_servers == 0)
-			l->no_servers = true;
-		struct pipeline_origin origin;
-		size_t len = pipeline_submit(main_pipeline(r1), &q, &client, out, WIRE_MSG_MAX, &origin);
-		if (len > 0) {
-			store_answer(&l->answers[i], out, len, &origin);
-			l->n_done++;
-		}
+	int rc = ask_start(&l->ask, daemon_main_worker(r1->d)->pipeline, qname, qname_len, qtypes, n,
+			   qclass, skip_cache, on_asked, l);
+	if (rc < 0) {
+		lookup_free(l);
+		return rc;
 	}
-	free(out);
-	if (l->n_done == l->n)
+	if (rc == 1)
 		finish_lookup(l);
 	return 1;
 }
@@ -1532,10 +1460,8 @@ static void detach(void *arg)
 	struct resolve1 *r1 = arg;
 	while (r1->calls)
 		call_free(r1->calls);
-	while (r1->lookups) {
-		pipeline_cancel_owner(main_pipeline(r1), r1->lookups);
-		lookup_free(r1->lookups);
-	}
+	while (r1->lookups)
+		lookup_free(r1->lookups); /* ask_clear() cancels what is on its way */
 	r1->conn = NULL;
 }
 
