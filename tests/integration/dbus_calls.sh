@@ -221,6 +221,11 @@ AS=$MEMBER call_ok "a control-group member: FlushCaches" FlushCaches
 a cached.example >/dev/null
 check_eq "flushed: the upstream asked again" $((asked + 1)) "$(count_log LAN 'cached\.example\. A')"
 AS=$MEMBER call_ok "a control-group member: SetLinkDefaultRoute" SetLinkDefaultRoute ib "$TUN" false
+# So may a process with CAP_NET_ADMIN (as networkd's and NetworkManager's
+# own helpers have), read from the kernel's record of it.
+ADMIN="setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps +net_admin --ambient-caps +net_admin"
+AS=$ADMIN call_ok "CAP_NET_ADMIN: SetLinkDefaultRoute" SetLinkDefaultRoute ib "$TUN" false
+AS=$ADMIN call_ok "CAP_NET_ADMIN: FlushCaches" FlushCaches
 
 # ---- 3. malformed calls: an error each, stubd unharmed, nothing changed ------
 eth0_before=$(link_state eth0)
