@@ -311,18 +311,51 @@ static void cmd_reset_statistics(struct control_request *req, int argc, char **a
 	control_reply(req, CONTROL_EXIT_OK, r);
 }
 
-static void cmd_reload(struct control_request *req, int argc, char **argv)
+/* A reload in progress: the hosts file is read on a thread, and stubctl
+ * hears "reloaded" once its names are in. */
+struct ctl_reload {
+	struct control_request *req;
+	struct daemon_waiter waiter;
+};
+
+static void reply_reloaded(struct control_request *req)
 {
-	char why[512];
-	if (daemon_reload(control_request_daemon(req), why, sizeof(why)) < 0) {
-		control_reply_error(req, CONTROL_EXIT_FAILED,
-			      "reload failed, the running configuration stays: %s", why);
-		return;
-	}
 	struct report *r = report_new(control_request_format(req));
 	report_bool(r, "reloaded", NULL, true);
 	report_note(r, REPORT_TONE_NONE, "Configuration and hosts file reloaded.");
 	control_reply(req, CONTROL_EXIT_OK, r);
+}
+
+static void on_hosts_in(void *arg)
+{
+	struct ctl_reload *rl = arg;
+	reply_reloaded(rl->req);
+}
+
+static void drop_reload(struct control_request *req, void *state)
+{
+	struct ctl_reload *rl = state;
+	daemon_unwait_hosts(control_request_daemon(req), &rl->waiter);
+	free(rl);
+}
+
+static void cmd_reload(struct control_request *req, int argc, char **argv)
+{
+	char why[512];
+	struct daemon *d = control_request_daemon(req);
+	if (daemon_reload(d, why, sizeof(why)) < 0) {
+		control_reply_error(req, CONTROL_EXIT_FAILED,
+			      "reload failed, the running configuration stays: %s", why);
+		return;
+	}
+	struct ctl_reload *rl = daemon_hosts_loading(d) ? calloc(1, sizeof(*rl)) : NULL;
+	if (!rl)
+		return reply_reloaded(req);
+	rl->req = req;
+	rl->waiter.fn = on_hosts_in;
+	rl->waiter.arg = rl;
+	control_request_keep(req, rl, drop_reload);
+	daemon_wait_hosts(d, &rl->waiter);
 }
 
 /* ---- flush-cache and dump-cache ------------------------------------------ */

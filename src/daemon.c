@@ -15,6 +15,7 @@
 #include "stubd/access.h"
 #include "stubd/control.h"
 #include "stubd/log.h"
+#include "stubd/offload.h"
 #include "stubd/resolve1.h"
 #include "stubd/routing.h"
 #include "stubd/service.h"
@@ -76,48 +77,145 @@ static void set_hosts_on_loop(struct worker *w, void *arg)
 	pipeline_set_hosts(w->pipeline, h->table, h->opt);
 }
 
-/* Builds a new table and options and swaps them in whole, in every worker,
- * before the old ones are freed; on failure the old ones stay. */
-static void load_hosts(struct daemon *d)
-{
-	struct hosts_table *table = NULL;
-	struct hosts_options *opt = calloc(1, sizeof(*opt));
+/* One load of the hosts stage, read off the DNS loop (offload.h): what
+ * the thread needs is copied in, so a reload meanwhile changes nothing
+ * under it. */
+struct hosts_job {
+	char path[PATH_MAX];
+	bool enabled;
+	unsigned ttl;
+	bool forward_single_label;
+	struct hosts_table *table;   /* results, taken by hosts_job_apply() */
+	struct hosts_options *opt;
+	struct hosts_load_info info;
+	struct stat st;
+	int err;                     /* errno of a failed read, ENOMEM */
+};
 
-	if (!opt) {
-		log_err("hosts: out of memory; keeping the names loaded before");
+static void hosts_job_prepare(struct hosts_job *job, const struct config *cfg)
+{
+	memset(job, 0, sizeof(*job));
+	snprintf(job->path, sizeof(job->path), "%s", cfg->hosts_file);
+	job->enabled = hosts_enabled(cfg);
+	job->ttl = cfg->hosts_ttl;
+	job->forward_single_label = cfg->forward_single_label;
+}
+
+/* On the job's thread: reads the file and the machine's own names. */
+static void hosts_job_work(void *arg)
+{
+	struct hosts_job *job = arg;
+	job->opt = calloc(1, sizeof(*job->opt));
+	if (!job->opt) {
+		job->err = ENOMEM;
 		return;
 	}
-	opt->ttl = d->cfg.hosts_ttl;
-	opt->forward_single_label = d->cfg.forward_single_label;
-	collect_self(opt);
-	if (hosts_enabled(&d->cfg)) {
-		struct hosts_load_info info = { 0 };
-		struct stat st = { 0 };
-		/* stat before reading: a change during the read is seen next time. */
-		if (stat(d->cfg.hosts_file, &st) < 0)
-			memset(&st, 0, sizeof(st));
-		table = hosts_load(d->cfg.hosts_file, &info);
-		if (!table) {
-			log_err("hosts: cannot read %s: %s; keeping the names loaded before",
-				d->cfg.hosts_file, strerror(errno));
-			free(opt);
-			return;
-		}
-		d->hosts_seen = st;
-		if (info.missing)
-			log_info("hosts: %s does not exist; only the special names are answered",
-				 d->cfg.hosts_file);
-		else
-			log_info("hosts: %zu name-address pairs from %s (%zu lines skipped)", info.entries,
-				 d->cfg.hosts_file, info.skipped);
+	job->opt->ttl = job->ttl;
+	job->opt->forward_single_label = job->forward_single_label;
+	collect_self(job->opt);
+	if (!job->enabled)
+		return;
+	/* stat before reading: a change during the read is seen next time. */
+	if (stat(job->path, &job->st) < 0)
+		memset(&job->st, 0, sizeof(job->st));
+	job->table = hosts_load(job->path, &job->info);
+	if (!job->table)
+		job->err = errno ? errno : EIO;
+}
+
+/* On the main loop: swaps the new table and options in whole, in every
+ * worker, before the old ones are freed; on failure the old ones stay. */
+static void hosts_job_apply(struct daemon *d, struct hosts_job *job)
+{
+	if (job->err) {
+		log_err("hosts: cannot read %s: %s; keeping the names loaded before", job->path,
+			strerror(job->err));
+		hosts_free(job->table);
+		free(job->opt);
+		job->table = NULL;
+		job->opt = NULL;
+		return;
 	}
-	struct hosts_swap swap = { .table = table, .opt = opt };
+	if (job->enabled) {
+		d->hosts_seen = job->st;
+		if (job->info.missing)
+			log_info("hosts: %s does not exist; only the special names are answered",
+				 job->path);
+		else
+			log_info("hosts: %zu name-address pairs from %s (%zu lines skipped)",
+				 job->info.entries, job->path, job->info.skipped);
+	}
+	struct hosts_swap swap = { .table = job->table, .opt = job->opt };
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_call(&d->workers[i], set_hosts_on_loop, &swap);
 	hosts_free(d->hosts);
 	free(d->hosts_opt);
-	d->hosts = table;
-	d->hosts_opt = opt;
+	d->hosts = job->table;
+	d->hosts_opt = job->opt;
+}
+
+static void load_hosts(struct daemon *d);
+
+static void on_hosts_loaded(void *arg)
+{
+	struct daemon *d = arg;
+	hosts_job_apply(d, d->hosts_job);
+	if (d->hosts_again) {
+		d->hosts_again = false;
+		load_hosts(d);
+		return;
+	}
+	/* Those who waited for this load (stubctl reload) hear it is done. */
+	struct daemon_waiter *w;
+	while ((w = d->hosts_waiters)) {
+		d->hosts_waiters = w->next;
+		w->next = NULL;
+		w->fn(w->arg);
+	}
+}
+
+/* Starts a load on a thread; one already under way is followed by another
+ * (the file or the settings changed while it read). */
+static void load_hosts(struct daemon *d)
+{
+	if (offload_busy(d->hosts_offload)) {
+		d->hosts_again = true;
+		return;
+	}
+	hosts_job_prepare(d->hosts_job, &d->cfg);
+	if (offload_start(d->hosts_offload, hosts_job_work, d->hosts_job, on_hosts_loaded, d) == 0)
+		return;
+	/* No thread to be had: read it here rather than not at all. */
+	hosts_job_work(d->hosts_job);
+	on_hosts_loaded(d);
+}
+
+/* At start, before the first answer: read at once. */
+static void load_hosts_now(struct daemon *d)
+{
+	hosts_job_prepare(d->hosts_job, &d->cfg);
+	hosts_job_work(d->hosts_job);
+	hosts_job_apply(d, d->hosts_job);
+}
+
+bool daemon_hosts_loading(const struct daemon *d)
+{
+	return offload_busy(d->hosts_offload);
+}
+
+void daemon_wait_hosts(struct daemon *d, struct daemon_waiter *w)
+{
+	w->next = d->hosts_waiters;
+	d->hosts_waiters = w;
+}
+
+void daemon_unwait_hosts(struct daemon *d, struct daemon_waiter *w)
+{
+	for (struct daemon_waiter **p = &d->hosts_waiters; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			return;
+		}
 }
 
 static void on_hosts_check(evutil_socket_t fd, short what, void *arg)
@@ -503,7 +601,11 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 		return -1;
 	if (start_routing(d, err) < 0)
 		return -1;
-	load_hosts(d);
+	d->hosts_job = calloc(1, sizeof(*d->hosts_job));
+	d->hosts_offload = offload_new(d->base);
+	if (!d->hosts_job || !d->hosts_offload)
+		return -1;
+	load_hosts_now(d);
 	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,
 				 .tv_usec = (HOSTS_CHECK_INTERVAL_MS % 1000) * 1000 };
 	d->hosts_watch = event_new(d->base, -1, EV_PERSIST, on_hosts_check, d);
@@ -574,6 +676,15 @@ void daemon_fini(struct daemon *d)
 		event_free(d->on_sighup);
 	if (d->hosts_watch)
 		event_free(d->hosts_watch);
+	/* A load under way finishes first (its result is dropped). */
+	offload_free(d->hosts_offload);
+	if (d->hosts_job) {
+		if (d->hosts_job->table != d->hosts)
+			hosts_free(d->hosts_job->table);
+		if (d->hosts_job->opt != d->hosts_opt)
+			free(d->hosts_job->opt);
+		free(d->hosts_job);
+	}
 	if (d->tick)
 		event_free(d->tick);
 	if (d->watchdog)

@@ -26,6 +26,15 @@
 #define DAEMON_QPS_WINDOW 61
 
 struct resolve1;
+struct hosts_job;
+
+/* Someone waiting for the hosts load under way (stubctl reload answers
+ * once the new names are in). The waiter owns the struct. */
+struct daemon_waiter {
+	void (*fn)(void *arg);
+	void *arg;
+	struct daemon_waiter *next;
+};
 
 struct daemon {
 	struct event_base *base;
@@ -40,6 +49,10 @@ struct daemon {
 	struct hosts_options *hosts_opt;
 	struct stat hosts_seen;    /* what the file looked like when loaded */
 	struct event *hosts_watch; /* a cheap periodic stat() of the file */
+	struct offload *hosts_offload; /* the file is read on a thread of its own */
+	struct hosts_job *hosts_job;   /* the load under way, or the last one */
+	bool hosts_again;              /* asked for again while a load ran */
+	struct daemon_waiter *hosts_waiters; /* told when the load under way is in */
 
 	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
 	struct worker *workers;    /* n_workers; workers[0] runs on base */
@@ -74,6 +87,13 @@ int daemon_run(struct daemon *d);
  * applies what can change without new sockets (SIGHUP, stubctl reload).
  * Returns 0, or -1 with why set and the running configuration kept. */
 int daemon_reload(struct daemon *d, char *why, size_t why_size);
+
+/* A reload or a changed file reads the hosts file on a thread: true
+ * while that runs. daemon_wait_hosts() calls w->fn once it is in (and
+ * swapped into every worker); daemon_unwait_hosts() takes a waiter back. */
+bool daemon_hosts_loading(const struct daemon *d);
+void daemon_wait_hosts(struct daemon *d, struct daemon_waiter *w);
+void daemon_unwait_hosts(struct daemon *d, struct daemon_waiter *w);
 
 /* Queries per second over the last minute (less just after start). */
 double daemon_qps(const struct daemon *d);
