@@ -988,23 +988,52 @@ size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool 
 	return act_on_names(c, name, name_len, zone, NAME_EXPIRE, now_ms);
 }
 
-static void walk_locked(const struct cache_shard *s, uint64_t now_ms, cache_visit_fn fn,
-			void *arg)
+/* One entry as dump-cache shows it, copied out under the shard's lock. */
+struct walk_row {
+	uint16_t qtype;
+	uint8_t name_len;
+	bool stale;
+	uint32_t ttl_left;
+	size_t bytes;
+	uint8_t name[WIRE_NAME_MAX];
+};
+
+/* Copies the shard's rows, most recently used first, into *rows (grown as
+ * needed); returns how many, or stops early when memory runs out. Only
+ * copying happens under the lock: the caller formats them after. */
+static size_t copy_rows_locked(const struct cache_shard *s, uint64_t now_ms, struct walk_row **rows,
+			       size_t *cap)
 {
+	size_t n = 0;
 	for (const struct cache_entry *e = s->lru_head; e; e = e->next) {
-		bool stale = now_ms >= e->expires_at_ms;
-		uint32_t left = 0;
-		if (!stale) {
+		if (n == *cap) {
+			size_t more = *cap ? *cap * 2 : 256;
+			struct walk_row *grown = realloc(*rows, more * sizeof(**rows));
+			if (!grown)
+				break;
+			*rows = grown;
+			*cap = more;
+		}
+		struct walk_row *w = &(*rows)[n++];
+		w->stale = now_ms >= e->expires_at_ms;
+		w->ttl_left = 0;
+		if (!w->stale) {
 			/* What a client would see on the record that set the life. */
 			uint32_t age = entry_age_s(e, now_ms);
-			left = age < e->lifetime ? e->lifetime - age : 0;
+			w->ttl_left = age < e->lifetime ? e->lifetime - age : 0;
 		}
-		fn(arg, entry_name(e), e->qname_len, e->qtype, left, e->size, stale);
+		w->qtype = e->qtype;
+		w->bytes = e->size;
+		w->name_len = (uint8_t)e->qname_len;
+		memcpy(w->name, entry_name(e), e->qname_len);
 	}
+	return n;
 }
 
 void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg)
 {
+	struct walk_row *rows = NULL;
+	size_t cap = 0;
 	for (unsigned i = 0; i < c->n_shards; i++) {
 		const struct cache_shard *s = &c->shard[i];
 		/* The walk changes no entry, hence the const cache; the lock is
@@ -1012,9 +1041,15 @@ void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void 
 		 * (cache_new() allocates them). */
 		pthread_mutex_t *lock = (pthread_mutex_t *)&s->lock;
 		pthread_mutex_lock(lock);
-		walk_locked(s, now_ms, fn, arg);
+		size_t n = copy_rows_locked(s, now_ms, &rows, &cap);
 		pthread_mutex_unlock(lock);
+		/* Formatting takes far longer than copying: other workers'
+		 * lookups in this shard do not wait for it. */
+		for (size_t k = 0; k < n; k++)
+			fn(arg, rows[k].name, rows[k].name_len, rows[k].qtype, rows[k].ttl_left,
+			   rows[k].bytes, rows[k].stale);
 	}
+	free(rows);
 }
 
 void cache_note_prefetch(struct cache *c)

@@ -126,8 +126,9 @@ size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool 
 		    uint64_t now_ms);
 
 /* Walks the entries for dump-cache: shard by shard, each shard's entries
- * most recently used first (so the order is per shard, not global). fn
- * runs with that shard locked: it must not call into the cache. */
+ * most recently used first (so the order is per shard, not global). A
+ * shard's rows are copied under its lock and fn runs after it is let go,
+ * so a slow fn holds up no lookup. Allocates (cold path). */
 typedef void (*cache_visit_fn)(void *arg, const uint8_t *name, size_t name_len,
 			       uint16_t qtype, uint32_t ttl_left, size_t bytes, bool stale);
 void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg);

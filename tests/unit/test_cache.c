@@ -1465,6 +1465,21 @@ static void count_bytes(void *arg, const uint8_t *qname, size_t name_len, uint16
 	sum[1] += bytes;
 }
 
+struct walk_into {
+	struct cache *c;
+	uint64_t visited, entries_seen;
+};
+
+static void lookup_while_walking(void *arg, const uint8_t *qname, size_t name_len, uint16_t qtype,
+				 uint32_t ttl_left, size_t bytes, bool stale)
+{
+	struct walk_into *w = arg;
+	struct cache_stats st;
+	cache_get_stats(w->c, &st); /* takes every shard's lock */
+	w->visited++;
+	w->entries_seen = st.entries;
+}
+
 /* Powers of two up to 64 (0 meaning 1); anything else is refused, and a
  * reload cannot change the count. */
 static void test_shard_counts(void **state)
@@ -1530,6 +1545,13 @@ static void test_sharded_many(void **state)
 	cache_walk(c, 1000, count_bytes, sum);
 	assert_int_equal(sum[0], 400);
 	assert_int_equal(sum[1], st.bytes);
+	/* The visitor runs with no shard locked: it may use the cache (a lock
+	 * held across it would deadlock here, and stall every worker's
+	 * lookups for as long as dump-cache formats). */
+	struct walk_into w = { .c = c };
+	cache_walk(c, 1000, lookup_while_walking, &w);
+	assert_int_equal(w.visited, 400);
+	assert_int_equal(w.entries_seen, 400);
 
 	/* reset-statistics reaches every shard and keeps what is cached. */
 	cache_reset_stats(c);
