@@ -108,6 +108,17 @@ if command -v setpriv >/dev/null; then
 	out=$(as_member dump-cache 2>&1); rc=$?
 	check_eq "a member of control-group may dump the cache" 0 "$rc"
 	check_match "and sees the names" 'www\.example' "$out"
+	# A caller gone before its request is read is judged by what it was
+	# at connect, not by whatever holds its PID by then: still refused.
+	ctl query www.example.test -t A >/dev/null
+	entries=$(ctl --json status | sed -n 's/.*"entries": *\([0-9]*\).*/\1/p' | head -n 1)
+	check_match "the cache holds entries" '^[1-9][0-9]*$' "$entries"
+	setpriv --reuid=65534 --regid=65534 --clear-groups perl -MIO::Socket::UNIX -e '
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 3;
+		print $s "STUBCTL1 text flush-cache\n"; exit 0;' "$SOCK"
+	sleep 0.2
+	check_eq "a caller that left is refused: nothing flushed" "$entries" \
+		"$(ctl --json status | sed -n 's/.*"entries": *\([0-9]*\).*/\1/p' | head -n 1)"
 	set -e
 fi
 
