@@ -1,11 +1,11 @@
 # "cmake --install" of this build with --prefix /usr into a DESTDIR under
 # $TMP: the programs, the config in /etc (not /usr/etc), the units with
-# ExecStart=/usr/sbin/stubd, the sysusers.d and tmpfiles.d entries, the
-# resolvconf link to stubctl (STUBD_RESOLVCONF_LINK), the dhclient hook and
-# the system bus's policy for org.freedesktop.resolve1 (well-formed, taken
-# by dbus-daemon); and systemd-sysusers and systemd-tmpfiles, pointed at
-# that tree with --root, make the stubd user, /run/stubd and
-# /run/stubd/resolv.conf from them.
+# ExecStart=/usr/sbin/stubd and ExecReload=/usr/bin/stubctl reload, the
+# sysusers.d and tmpfiles.d entries, the resolvconf link to stubctl
+# (STUBD_RESOLVCONF_LINK), the dhclient hook and the system bus's policy
+# for org.freedesktop.resolve1 (well-formed, taken by dbus-daemon); and
+# systemd-sysusers and systemd-tmpfiles, pointed at that tree with --root,
+# make the stubd user, /run/stubd and /run/stubd/resolv.conf from them.
 # Nothing is written outside $TMP but the build's own install_manifest.txt
 # and the configured unit it installs from.
 . "$(dirname "$0")/lib.sh"
@@ -58,8 +58,11 @@ check_match "tmpfiles.d is where systemd looks" '/usr/lib/tmpfiles\.d$' "$TMPFIL
 # The service is the template with the install's sbindir, nothing else.
 check_eq "installed ExecStart=" "ExecStart=/usr/sbin/stubd" \
 	"$(grep '^ExecStart=' "$UNITDIR/stubd.service")"
-check "installed stubd.service is the template with @SBINDIR@=/usr/sbin" \
-	cmp -s <(sed 's|@SBINDIR@|/usr/sbin|g' "$SRC/systemd/stubd.service.in") "$UNITDIR/stubd.service"
+check_eq "installed ExecReload=" "ExecReload=/usr/bin/stubctl reload" \
+	"$(grep '^ExecReload=' "$UNITDIR/stubd.service")"
+check "installed stubd.service is the template with @SBINDIR@=/usr/sbin, @BINDIR@=/usr/bin" \
+	cmp -s <(sed -e 's|@SBINDIR@|/usr/sbin|g' -e 's|@BINDIR@|/usr/bin|g' "$SRC/systemd/stubd.service.in") \
+	"$UNITDIR/stubd.service"
 check "modes: 0644 units, 0755 programs" test "$(stat -c %a "$UNITDIR/stubd.service" \
 	"$UNITDIR/stubd.socket" "$DEST/usr/sbin/stubd" | tr '\n' ' ')" = "644 644 755 "
 
@@ -147,13 +150,15 @@ check_match "another resolvconf: the install says so" \
 	"Keeping $TMP/dest-foreign/usr/sbin/resolvconf, which is not stubd's" \
 	"$(tr -s ' \n' ' ' <"$TMP/install-foreign.log")"
 
-# Another prefix: sysconfdir follows it as GNUInstallDirs says, and so does
-# ExecStart=.
+# Another prefix: sysconfdir follows it as GNUInstallDirs says, and so do
+# ExecStart= and ExecReload=.
 DESTDIR=$TMP/dest2 cmake --install "$BUILD" --prefix /opt/stubd >"$TMP/install3.log" 2>&1 ||
 	fail "cmake --install --prefix /opt/stubd failed: $(cat "$TMP/install3.log")"
 UNITDIR2=$(dirname "$(find "$TMP/dest2" -name stubd.service | head -n1)")
 check_eq "ExecStart= under /opt/stubd" "ExecStart=/opt/stubd/sbin/stubd" \
 	"$(grep '^ExecStart=' "$UNITDIR2/stubd.service")"
+check_eq "ExecReload= under /opt/stubd" "ExecReload=/opt/stubd/bin/stubctl reload" \
+	"$(grep '^ExecReload=' "$UNITDIR2/stubd.service")"
 check "config in etc/opt/stubd/stubd" test -f "$TMP/dest2/etc/opt/stubd/stubd/stubd.conf"
 check "the dhclient hook beside it" test -f "$TMP/dest2/etc/opt/stubd/dhcp/dhclient-enter-hooks.d/stubd"
 check_eq "opt/stubd/sbin/resolvconf -> ../bin/stubctl" "../bin/stubctl" \

@@ -339,3 +339,92 @@ need_resolvectl() {
 	[ -x "$RESOLVECTL" ] ||
 		fail "no resolvectl at $RESOLVECTL: run tools/deps test, which unpacks the systemd-resolved package there (without installing it)"
 }
+
+# ---- a booted Debian 12 with systemd (the system_*.sh tests) ----
+# ../shared/system-container.md: the image is built once by
+# tools/container-image (about 90 s, then reused) and copied per test;
+# without a reachable Debian mirror the test is skipped. Used in this order:
+# ct_image, ct_install, (the test's own files in $root), ct_boot, ct ...,
+# ct_poweroff.
+
+# ct_skip REASON: the test is skipped, not failed.
+ct_skip() { echo "SKIP [$TEST_NAME]: $*"; exit 0; }
+
+# ct_image: skips unless this runs as root with systemd-nspawn and an image
+# can be had; copies the image to $TMP/root. Sets root and t_copy (seconds
+# the copy took). The container's own system bus, not the private address
+# above, is the one systemctl, busctl and resolvectl inside must use.
+ct_image() {
+	unset DBUS_SYSTEM_BUS_ADDRESS
+	[ "$(id -u)" -eq 0 ] || ct_skip "needs root (systemd-nspawn)"
+	command -v systemd-nspawn >/dev/null ||
+		fail "systemd-nspawn is missing (tools/deps test installs systemd-container)"
+	local rc=0 image
+	image=$("$SOURCE_DIR/tools/container-image") || rc=$?
+	[ "$rc" -eq 77 ] && ct_skip "no Debian mirror reachable to build the container image"
+	[ "$rc" -eq 0 ] || fail "tools/container-image failed ($rc)"
+	root="$TMP/root"
+	t_copy=$SECONDS
+	cp -a "$image" "$root"
+	t_copy=$((SECONDS - t_copy))
+}
+
+# ct_install [PROGRAM...]: installs this build into $root as a user would
+# (cmake --install --prefix /usr), and each PROGRAM (fakeup, resolvectl) as
+# /usr/local/bin/NAME; then copies in the libraries the test's build needs
+# that the minimal image lacks (ldns, libevent, libmnl, the sanitizers):
+# the host is Debian 12 too.
+ct_install() {
+	local build bin lib
+	build=$(dirname "$STUBD")
+	DESTDIR="$root" cmake --install "$build" --prefix /usr >"$TMP/install.log" 2>&1 ||
+		fail "cmake --install into the image failed: $(tail -5 "$TMP/install.log")"
+	for bin in "$@"; do
+		install -m 0755 "$bin" "$root/usr/local/bin/$(basename "$bin")"
+	done
+	for bin in "$root/usr/sbin/stubd" "$root/usr/bin/stubctl" "$@"; do
+		for lib in $(ldd "$bin" | awk '/=> \// { print $3 }'); do
+			[ -e "$root$lib" ] || cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/"
+		done
+	done
+}
+
+# ct_boot: boots $root (systemd-nspawn -b, with a veth: host0 inside; the
+# host's end is brought up with no address, which gives host0 a carrier)
+# and waits until systemd says running (or degraded). Sets NSPAWN (the
+# nspawn process), leader (the container's PID 1, as the host sees it),
+# veth and t_boot (seconds the boot took). nspawn removes its veth when it
+# exits; if it is killed, the exit trap does.
+ct_boot() {
+	local machine="stubd$$"
+	veth="ve-${machine:0:12}"
+	systemd-nspawn -D "$root" -b --network-veth --register=no --keep-unit -M "$machine" \
+		>"$TMP/nspawn.log" 2>&1 &
+	NSPAWN=$!
+	PIDS+=("$NSPAWN")
+	trap 'cleanup; ip link del "$veth" 2>/dev/null || true' EXIT
+	wait_for 20 pgrep -P "$NSPAWN" >/dev/null ||
+		fail "the container did not start: $(tail "$TMP/nspawn.log")"
+	leader=$(pgrep -P "$NSPAWN" | head -n 1)
+	t_boot=$SECONDS
+	wait_for 60 ct_booted ||
+		fail "the container did not finish booting: $(ct systemctl --failed --no-pager 2>&1 | tail -5)"
+	ip link set "$veth" up
+	t_boot=$((SECONDS - t_boot))
+}
+
+# ct COMMAND...: runs COMMAND inside the booted container (its mount, UTS,
+# IPC, network and PID namespaces: PIDs are the container's).
+ct() { nsenter -t "$leader" -m -u -i -n -p "$@"; }
+
+ct_booted() {
+	case "$(ct systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; esac
+	return 1
+}
+
+# ct_poweroff: shuts the container down and waits for nspawn to exit.
+ct_poweroff() {
+	ct systemctl poweroff >/dev/null 2>&1 || true
+	wait_for 30 ct_nspawn_gone || kill -TERM "$NSPAWN" 2>/dev/null || true
+}
+ct_nspawn_gone() { ! kill -0 "$NSPAWN" 2>/dev/null; }

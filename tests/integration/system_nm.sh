@@ -9,38 +9,10 @@
 # reused); without a reachable Debian mirror the test is skipped.
 . "$(dirname "$0")/lib.sh"
 
-# The container's own system bus, not lib.sh's private address, is the
-# one systemctl and busctl inside must use.
-unset DBUS_SYSTEM_BUS_ADDRESS
-skip() { echo "SKIP [$TEST_NAME]: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn)"
-command -v systemd-nspawn >/dev/null ||
-	fail "systemd-nspawn is missing (tools/deps test installs systemd-container)"
-
-rc=0
-image=$("$SOURCE_DIR/tools/container-image") || rc=$?
-[ "$rc" -eq 77 ] && skip "no Debian mirror reachable to build the container image"
-[ "$rc" -eq 0 ] || fail "tools/container-image failed ($rc)"
-
-root="$TMP/root"
-cp -a "$image" "$root"
+ct_image
 
 # ---- install, as a user would ---------------------------------------------
-build=$(dirname "$STUBD")
-DESTDIR="$root" cmake --install "$build" --prefix /usr >"$TMP/install.log" 2>&1 ||
-	fail "cmake --install into the image failed: $(tail -5 "$TMP/install.log")"
-# The libraries the test's build needs that the minimal image lacks (ldns,
-# libevent, libmnl, the sanitizers): the host is Debian 12 too.
-copy_libs() {
-	local bin lib
-	for bin in "$@"; do
-		for lib in $(ldd "$bin" | awk '/=> \// { print $3 }'); do
-			[ -e "$root$lib" ] || cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/"
-		done
-	done
-}
-install -m 0755 "$FAKEUP" "$root/usr/local/bin/fakeup"
-copy_libs "$root/usr/sbin/stubd" "$root/usr/bin/stubctl" "$root/usr/local/bin/fakeup"
+ct_install "$FAKEUP"
 check "the resolvconf link is installed" test -L "$root/usr/sbin/resolvconf"
 
 # The image's resolv.conf names this machine's resolver: it must never be
@@ -58,23 +30,10 @@ mkdir -p "$root/etc/systemd/system/stubd.service.d"
 printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' >"$root/etc/systemd/system/stubd.service.d/test.conf"
 
 # ---- boot ---------------------------------------------------------------
-machine="stubd$$"
-veth="ve-${machine:0:12}"
-systemd-nspawn -D "$root" -b --network-veth --register=no --keep-unit -M "$machine" \
-	>"$TMP/nspawn.log" 2>&1 &
-NSPAWN=$!
-PIDS+=("$NSPAWN")
-wait_for 20 sh -c "pgrep -P $NSPAWN >/dev/null" || fail "the container did not start: $(tail "$TMP/nspawn.log")"
-leader=$(pgrep -P "$NSPAWN" | head -n 1)
-ct() { nsenter -t "$leader" -m -u -i -n -p "$@"; }
-
-booted() { case "$(ct systemctl is-system-running 2>/dev/null)" in running|degraded) return 0 ;; esac; return 1; }
-wait_for 60 booted || fail "the container did not finish booting: $(ct systemctl --failed --no-pager 2>&1 | tail -5)"
-# The host's end of the veth, up with no address, gives host0 a carrier.
-ip link set "$veth" up
+ct_boot
 
 ct systemctl enable --now stubd.socket stubd.service >/dev/null 2>&1
-wait_for 10 sh -c "nsenter -t $leader -m -u -i -n -p systemctl is-active -q stubd" ||
+wait_for 10 ct systemctl is-active -q stubd ||
 	fail "stubd is not active: $(ct journalctl -u stubd --no-pager | tail -5)"
 pid=$(ct systemctl show -p MainPID --value stubd)
 check_eq "stubd runs as user stubd" "$(ct id -u stubd)" "$(ct awk '/^Uid:/ { print $2 }' "/proc/$pid/status")"
@@ -118,6 +77,5 @@ check "stubd still active after the reload" ct systemctl is-active -q stubd
 check_match "the journal has stubd's lines" 'configuration reloaded' \
 	"$(ct journalctl -u stubd --no-pager -o cat)"
 
-ct systemctl poweroff >/dev/null 2>&1 || true
-wait_for 30 sh -c "! kill -0 $NSPAWN 2>/dev/null" || kill -TERM "$NSPAWN" 2>/dev/null || true
+ct_poweroff
 pass

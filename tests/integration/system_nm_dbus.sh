@@ -37,29 +37,12 @@
 #   METHOD@IFINDEX failed: ..."; the test checks there is none.
 . "$(dirname "$0")/lib.sh"
 
-# The container's own system bus, not lib.sh's private address, is the
-# one systemctl, busctl and resolvectl inside must use.
-unset DBUS_SYSTEM_BUS_ADDRESS
-skip() { echo "SKIP [$TEST_NAME]: $*"; exit 0; }
-[ "$(id -u)" -eq 0 ] || skip "needs root (systemd-nspawn)"
-command -v systemd-nspawn >/dev/null ||
-	fail "systemd-nspawn is missing (tools/deps test installs systemd-container)"
-
-rc=0
-image=$("$SOURCE_DIR/tools/container-image") || rc=$?
-[ "$rc" -eq 77 ] && skip "no Debian mirror reachable to build the container image"
-[ "$rc" -eq 0 ] || fail "tools/container-image failed ($rc)"
+ct_image
 need_resolvectl
 
-root="$TMP/root"
-t_copy=$SECONDS
-cp -a "$image" "$root"
-t_copy=$((SECONDS - t_copy))
-
 # ---- install, as a user would ---------------------------------------------
-build=$(dirname "$STUBD")
-DESTDIR="$root" cmake --install "$build" --prefix /usr >"$TMP/install.log" 2>&1 ||
-	fail "cmake --install into the image failed: $(tail -5 "$TMP/install.log")"
+# resolvectl needs libsystemd-shared-252.so, which the image's systemd has.
+ct_install "$FAKEUP" "$RESOLVECTL"
 policy=/usr/share/dbus-1/system.d/stubd-resolve1.conf
 check "the D-Bus policy is installed" test -f "$root$policy"
 # The user the policy lets own the name exists before the bus reads the
@@ -67,22 +50,6 @@ check "the D-Bus policy is installed" test -f "$root$policy"
 systemd-sysusers --root "$root" >"$TMP/sysusers.log" 2>&1 ||
 	fail "systemd-sysusers: $(cat "$TMP/sysusers.log")"
 check "user stubd exists before boot" grep -q '^stubd:' "$root/etc/passwd"
-
-# resolvectl needs libsystemd-shared-252.so, which the image's systemd has.
-install -m 0755 "$RESOLVECTL" "$root/usr/local/bin/resolvectl"
-install -m 0755 "$FAKEUP" "$root/usr/local/bin/fakeup"
-# The libraries the test's build needs that the minimal image lacks (ldns,
-# libevent, libmnl, the sanitizers): the host is Debian 12 too.
-copy_libs() {
-	local bin lib
-	for bin in "$@"; do
-		for lib in $(ldd "$bin" | awk '/=> \// { print $3 }'); do
-			[ -e "$root$lib" ] || cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/"
-		done
-	done
-}
-copy_libs "$root/usr/sbin/stubd" "$root/usr/bin/stubctl" "$root/usr/local/bin/fakeup" \
-	"$root/usr/local/bin/resolvectl"
 
 # The image's resolv.conf names this machine's resolver: it must never be
 # an upstream (network rule), so the global one is a fake inside.
@@ -102,23 +69,7 @@ mkdir -p "$root/etc/systemd/system/stubd.service.d"
 printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0\n' >"$root/etc/systemd/system/stubd.service.d/test.conf"
 
 # ---- boot ---------------------------------------------------------------
-machine="stubd$$"
-veth="ve-${machine:0:12}"
-systemd-nspawn -D "$root" -b --network-veth --register=no --keep-unit -M "$machine" \
-	>"$TMP/nspawn.log" 2>&1 &
-NSPAWN=$!
-PIDS+=("$NSPAWN")
-# nspawn removes its veth when it exits; if it is killed, this does.
-trap 'cleanup; ip link del "$veth" 2>/dev/null || true' EXIT
-wait_for 20 sh -c "pgrep -P $NSPAWN >/dev/null" || fail "the container did not start: $(tail "$TMP/nspawn.log")"
-leader=$(pgrep -P "$NSPAWN" | head -n 1)
-ct() { nsenter -t "$leader" -m -u -i -n -p "$@"; }
-
-booted() { case "$(ct systemctl is-system-running 2>/dev/null)" in running|degraded) return 0 ;; esac; return 1; }
-t_boot=$SECONDS
-wait_for 60 booted || fail "the container did not finish booting: $(ct systemctl --failed --no-pager 2>&1 | tail -5)"
-ip link set "$veth" up
-t_boot=$((SECONDS - t_boot))
+ct_boot
 
 # On failure, the two journals that say what happened on the bus.
 ct_fail() {
@@ -295,6 +246,5 @@ check_no_match "stubd answered none of NetworkManager's calls with an error" "^e
 
 echo "[$TEST_NAME] image copy ${t_copy} s, boot ${t_boot} s, stubd started to" \
 	"NetworkManager's servers in it ${t_stubd} ms, ${SECONDS} s so far"
-ct systemctl poweroff >/dev/null 2>&1 || true
-wait_for 30 sh -c "! kill -0 $NSPAWN 2>/dev/null" || kill -TERM "$NSPAWN" 2>/dev/null || true
+ct_poweroff
 pass

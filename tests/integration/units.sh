@@ -10,16 +10,21 @@ SRC=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v systemd-analyze >/dev/null ||
 	fail "systemd-analyze not found: install the Debian package 'systemd'"
 
-# The service as installed, except that ExecStart= names the stubd just
-# built: verify insists that the program exists. The install rule fills in
-# @SBINDIR@ the same way (install.sh checks the result).
+# The service as installed, except that ExecStart= and ExecReload= name
+# the stubd and stubctl just built: verify insists that the programs exist.
+# The install rule fills in @SBINDIR@ and @BINDIR@ the same way (install.sh
+# checks the result).
+: "${STUBCTL:?run through ctest, which sets STUBCTL}"
 UNITS=$TMP/units
 mkdir -p "$UNITS"
-sed "s|@SBINDIR@|$(dirname "$STUBD")|g" "$SRC/systemd/stubd.service.in" >"$UNITS/stubd.service"
+sed -e "s|@SBINDIR@|$(dirname "$STUBD")|g" -e "s|@BINDIR@|$(dirname "$STUBCTL")|g" \
+	"$SRC/systemd/stubd.service.in" >"$UNITS/stubd.service"
 cp "$SRC/systemd/stubd.socket" "$UNITS/stubd.socket"
 check_no_match "no @VAR@ left in stubd.service" '@[A-Z_]+@' "$(cat "$UNITS/stubd.service")"
 check_eq "ExecStart= is the built stubd" "ExecStart=$STUBD" \
 	"$(grep '^ExecStart=' "$UNITS/stubd.service")"
+check_eq "ExecReload= is the built stubctl's reload" "ExecReload=$STUBCTL reload" \
+	"$(grep '^ExecReload=' "$UNITS/stubd.service")"
 
 # verify_units DIR: systemd-analyze verify on DIR's two units; prints what
 # it said (stdout and stderr) and returns its exit status.
@@ -72,12 +77,16 @@ check_no_match "no PrivateUsers= (it maps other users' groups away)" '^PrivateUs
 # The directives the daemon is written against.
 SERVICE=$(cat "$UNITS/stubd.service")
 for line in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=30s' 'Restart=on-failure' \
-	"ExecReload=/bin/sh -c 'kill -HUP \$MAINPID'" 'User=stubd' 'Group=stubd' 'RuntimeDirectory=stubd' \
+	'User=stubd' 'Group=stubd' 'RuntimeDirectory=stubd' \
 	'RuntimeDirectoryPreserve=yes' 'AmbientCapabilities=CAP_NET_BIND_SERVICE' \
 	'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' 'Before=nss-lookup.target' \
 	'Wants=nss-lookup.target' 'WantedBy=multi-user.target' 'Also=stubd.socket' 'After=dbus.socket'; do
 	check "stubd.service has $line" grep -qxF -- "$line" <<<"$SERVICE"
 done
+# Reload through stubd's own client, which waits for the reload and fails
+# when stubd rejects the new config: no shell, no kill (see the unit).
+check_no_match "no other ExecReload= program" '^ExecReload=.*(/bin/sh|kill|\$MAINPID)' "$SERVICE"
+check_eq "one ExecReload=" 1 "$(grep -c '^ExecReload=' <<<"$SERVICE")"
 # The D-Bus side is optional: stubd starts and serves DNS with no bus, so
 # the bus is neither required nor wanted; and no BusName=, which would clash
 # with systemd-resolved.service's (see the unit).
