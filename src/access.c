@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-bool access_may_change(const struct access_caller *c, gid_t control_gid)
+bool access_may_change(const struct access_caller *c, gid_t control_gid, uid_t self_uid)
 {
 	if (!c->known)
 		return false;
-	if (c->uid == 0 || c->cap_net_admin)
+	if (c->uid == 0 || c->cap_net_admin || (self_uid != ACCESS_NO_UID && c->uid == self_uid))
 		return true;
 	if (control_gid == ACCESS_NO_GROUP)
 		return false;

@@ -1,7 +1,7 @@
 /* access.h - who may change stubd's settings (SPEC "D-Bus", "stubctl").
  *
- * Owns the rule: root, a caller with CAP_NET_ADMIN, or a member of
- * control-group may change things (link settings, flush the cache, reset
+ * Owns the rule: root, a caller with CAP_NET_ADMIN, a member of
+ * control-group, or stubd's own user may change things (link settings, flush the cache, reset
  * the counters); anyone may read and ask. The caller's credentials come
  * from the transport (the bus's GetConnectionCredentials, SO_PEERCRED);
  * what the kernel says about its capabilities is read from
@@ -27,9 +27,14 @@ struct access_caller {
 	bool cap_net_admin;         /* in the effective set */
 };
 
+#define ACCESS_NO_UID ((uid_t)-1)
+
 /* True when the caller may change things. control_gid: the gid of
- * control-group, ACCESS_NO_GROUP when it does not exist. */
-bool access_may_change(const struct access_caller *c, gid_t control_gid);
+ * control-group, ACCESS_NO_GROUP when it does not exist. self_uid: the
+ * user stubd runs as, whose processes may too (they could do anything to
+ * stubd anyway; systemctl reload runs stubctl as that user), or
+ * ACCESS_NO_UID. */
+bool access_may_change(const struct access_caller *c, gid_t control_gid, uid_t self_uid);
 
 /* Reads CapEff from the text of /proc/PID/status into c->cap_net_admin,
  * provided its Uid line's effective uid is c->uid (a PID reused by

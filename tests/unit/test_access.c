@@ -123,31 +123,46 @@ static void test_unknown_caller_refused(void **state)
 	c.known = false;
 	c.cap_net_admin = true;
 	c.groups[0] = CONTROL_GID;
-	assert_false(access_may_change(&c, CONTROL_GID));
+	assert_false(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 	struct access_caller zero = { .known = false };
-	assert_false(access_may_change(&zero, CONTROL_GID));
-	assert_false(access_may_change(&zero, ACCESS_NO_GROUP));
+	assert_false(access_may_change(&zero, CONTROL_GID, ACCESS_NO_UID));
+	assert_false(access_may_change(&zero, ACCESS_NO_GROUP, ACCESS_NO_UID));
 }
 
 static void test_root_allowed(void **state)
 {
 	(void)state;
 	struct access_caller c = caller(0);
-	assert_true(access_may_change(&c, CONTROL_GID));
-	assert_true(access_may_change(&c, ACCESS_NO_GROUP));
+	assert_true(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
+	assert_true(access_may_change(&c, ACCESS_NO_GROUP, ACCESS_NO_UID));
 	c.n_groups = 0;
 	c.groups_complete = false;
-	assert_true(access_may_change(&c, CONTROL_GID));
+	assert_true(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
+}
+
+/* stubd's own user (systemctl reload runs stubctl as it): allowed, in no
+ * group; another user is not, and ACCESS_NO_UID matches nobody. */
+static void test_own_user_allowed(void **state)
+{
+	(void)state;
+	struct access_caller c = caller(996);
+	c.n_groups = 0;
+	assert_true(access_may_change(&c, ACCESS_NO_GROUP, 996));
+	assert_false(access_may_change(&c, ACCESS_NO_GROUP, 997));
+	assert_false(access_may_change(&c, ACCESS_NO_GROUP, ACCESS_NO_UID));
+	struct access_caller all_ones = caller(ACCESS_NO_UID);
+	all_ones.n_groups = 0;
+	assert_false(access_may_change(&all_ones, ACCESS_NO_GROUP, ACCESS_NO_UID));
 }
 
 static void test_cap_net_admin_allowed(void **state)
 {
 	(void)state;
 	struct access_caller c = caller(1000);
-	assert_false(access_may_change(&c, CONTROL_GID));
+	assert_false(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 	c.cap_net_admin = true;
-	assert_true(access_may_change(&c, CONTROL_GID));
-	assert_true(access_may_change(&c, ACCESS_NO_GROUP));
+	assert_true(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
+	assert_true(access_may_change(&c, ACCESS_NO_GROUP, ACCESS_NO_UID));
 }
 
 static void test_control_group(void **state)
@@ -158,21 +173,21 @@ static void test_control_group(void **state)
 	c.groups[c.n_groups++] = 24;
 	c.groups[c.n_groups++] = 27;
 	c.groups[c.n_groups++] = CONTROL_GID;
-	assert_true(access_may_change(&c, CONTROL_GID));
+	assert_true(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 
 	/* Primary. */
 	struct access_caller p = caller(1000);
 	p.groups[0] = CONTROL_GID;
-	assert_true(access_may_change(&p, CONTROL_GID));
+	assert_true(access_may_change(&p, CONTROL_GID, ACCESS_NO_UID));
 
 	/* The last place of a full list. */
 	struct access_caller full = caller(1000);
 	for (size_t i = 0; i < ACCESS_MAX_GROUPS; i++)
 		full.groups[i] = (gid_t)(2000 + i);
 	full.n_groups = ACCESS_MAX_GROUPS;
-	assert_false(access_may_change(&full, CONTROL_GID));
+	assert_false(access_may_change(&full, CONTROL_GID, ACCESS_NO_UID));
 	full.groups[ACCESS_MAX_GROUPS - 1] = CONTROL_GID;
-	assert_true(access_may_change(&full, CONTROL_GID));
+	assert_true(access_may_change(&full, CONTROL_GID, ACCESS_NO_UID));
 }
 
 static void test_not_a_member_refused(void **state)
@@ -181,20 +196,20 @@ static void test_not_a_member_refused(void **state)
 	struct access_caller c = caller(1000);
 	c.groups[c.n_groups++] = 24;
 	c.groups[c.n_groups++] = CONTROL_GID + 1;
-	assert_false(access_may_change(&c, CONTROL_GID));
+	assert_false(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 
 	/* Only the first n_groups count: what lies past them is stale. */
 	c.groups[c.n_groups] = CONTROL_GID;
-	assert_false(access_may_change(&c, CONTROL_GID));
+	assert_false(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 
 	/* No groups at all. */
 	c.n_groups = 0;
-	assert_false(access_may_change(&c, CONTROL_GID));
+	assert_false(access_may_change(&c, CONTROL_GID, ACCESS_NO_UID));
 
 	/* A uid equal to the group's id is not membership. */
 	struct access_caller same = caller((uid_t)CONTROL_GID);
 	same.groups[0] = 100;
-	assert_false(access_may_change(&same, CONTROL_GID));
+	assert_false(access_may_change(&same, CONTROL_GID, ACCESS_NO_UID));
 }
 
 /* No control group on this system: only root and CAP_NET_ADMIN, even
@@ -204,10 +219,10 @@ static void test_no_group(void **state)
 	(void)state;
 	struct access_caller c = caller(1000);
 	c.groups[c.n_groups++] = ACCESS_NO_GROUP;
-	assert_false(access_may_change(&c, ACCESS_NO_GROUP));
+	assert_false(access_may_change(&c, ACCESS_NO_GROUP, ACCESS_NO_UID));
 	c.groups[0] = ACCESS_NO_GROUP;
-	assert_false(access_may_change(&c, ACCESS_NO_GROUP));
-	assert_true(access_may_change(&(struct access_caller){ .known = true, .uid = 0 }, ACCESS_NO_GROUP));
+	assert_false(access_may_change(&c, ACCESS_NO_GROUP, ACCESS_NO_UID));
+	assert_true(access_may_change(&(struct access_caller){ .known = true, .uid = 0 }, ACCESS_NO_GROUP, ACCESS_NO_UID));
 }
 
 /* ---- /proc/PID/status --------------------------------------------------- */
@@ -404,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_caller_refused),
 		cmocka_unit_test(test_root_allowed),
 		cmocka_unit_test(test_cap_net_admin_allowed),
+		cmocka_unit_test(test_own_user_allowed),
 		cmocka_unit_test(test_control_group),
 		cmocka_unit_test(test_not_a_member_refused),
 		cmocka_unit_test(test_no_group),
