@@ -209,6 +209,7 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS in config.h");
 
 static int fail(struct config_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -683,6 +684,25 @@ static void clear_list(struct config *cfg, const struct key *k)
 		cfg->upstream_from_resolv_conf = false;
 }
 
+/* Records where the value just set for k came from: for a list, the entry
+ * just added. */
+static void note_origin(struct config *cfg, const struct key *k, unsigned origin)
+{
+	struct config_origin *o = &cfg->origin;
+	const void *f = field(cfg, k);
+
+	o->key[k - keys] = origin;
+	if (!is_list(k) || *list_count(cfg, k) == 0)
+		return;
+	size_t last = *list_count(cfg, k) - 1;
+	if (f == (void *)cfg->listen)
+		o->listen[last] = origin;
+	else if (f == (void *)cfg->upstream)
+		o->upstream[last] = origin;
+	else if (f == (void *)cfg->forward_zones)
+		o->forward_zone[last] = origin;
+}
+
 /* ---- unknown keys ---------------------------------------------------- */
 
 /* Levenshtein distance, ignoring case; keys are short, so one row on the
@@ -801,6 +821,7 @@ int config_set(struct config *cfg, const char *key, const char *value,
 		return unknown_key(key, err);
 	if (set_value(cfg, k, value, &why) < 0)
 		return fail(err, "key '%s': %s", k->name, why.msg);
+	note_origin(cfg, k, CONFIG_FROM_DEFAULT);
 	return 0;
 }
 
@@ -870,6 +891,7 @@ static int parse_line(struct config *cfg, struct file_state *st, char *line,
 	}
 	if (set_value(cfg, k, value, &why) < 0)
 		return fail(err, "%s:%u: key '%s': %s", st->path, st->lineno, k->name, why.msg);
+	note_origin(cfg, k, st->lineno);
 	return 0;
 }
 
@@ -1091,6 +1113,7 @@ static int apply_flags(struct config *cfg, const struct args *a, struct config_e
 		}
 		if (set_value(cfg, k, s->value, &why) < 0)
 			return fail(err, "%s: %s", flag_keys[s->flag].flag, why.msg);
+		note_origin(cfg, k, CONFIG_FROM_FLAG);
 	}
 	if (a->foreground)
 		cfg->foreground = true;
@@ -1146,6 +1169,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 	if (r < 0)
 		goto out;
 	r = config_resolve_upstreams(cfg);
+	if (r < 0)
+		goto out;
+	r = config_check(cfg, err);
 out:
 	free(a.settings);
 	return r;
@@ -1172,6 +1198,12 @@ static bool same_ip(const struct netaddr *a, const struct sockaddr *sa)
 	return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
 		      &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
 		      sizeof(struct in6_addr)) == 0;
+}
+
+static bool is_link_local6(const struct netaddr *a)
+{
+	return netaddr_family(a) == AF_INET6 &&
+	       IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
 }
 
 /* One of this machine's interface addresses: a wildcard listener receives
@@ -1234,6 +1266,10 @@ int config_resolve_upstreams(struct config *cfg)
 			 cfg->resolv_conf, strerror(-r), n);
 	for (size_t i = 0; i < n; i++) {
 		const char *why = loop_reason(cfg, &found[i], reason, sizeof(reason));
+		if (!why && is_link_local6(&found[i]) &&
+		    ((const struct sockaddr_in6 *)&found[i].ss)->sin6_scope_id == 0)
+			why = "an IPv6 link-local address without its interface cannot be reached "
+			      "(write it as fe80::1%eth0)";
 		if (why) {
 			log_warn("%s: leaving out nameserver %s: %s", cfg->resolv_conf,
 				 netaddr_str(&found[i], text, sizeof(text)), why);
@@ -1241,6 +1277,265 @@ int config_resolve_upstreams(struct config *cfg)
 		}
 		cfg->upstream[cfg->n_upstream++] = (struct route_server){ .addr = found[i] };
 	}
+	return 0;
+}
+
+/* ---- the settings as a whole ------------------------------------------ */
+
+/* One of two settings that contradict each other: the value as the
+ * subject of the message and as its object (in parentheses), and where it
+ * came from. */
+struct side {
+	const char *key;
+	unsigned origin; /* CONFIG_FROM_DEFAULT, a line, or CONFIG_FROM_FLAG */
+	char subject[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
+	char object[CONFIG_QUOTE_MAX + NETADDR_STRLEN + 16];
+};
+
+static void side_key(struct side *s, const struct config *cfg, const char *key)
+{
+	const struct key *k = find_key(key);
+	s->key = key;
+	s->origin = cfg->origin.key[k - keys];
+}
+
+/* A number with its unit, as subject and object alike. */
+static void side_number(struct side *s, const struct config *cfg, const char *key,
+			unsigned value, const char *unit)
+{
+	side_key(s, cfg, key);
+	snprintf(s->subject, sizeof(s->subject), "%u %s", value, unit);
+	snprintf(s->object, sizeof(s->object), "%u %s", value, unit);
+}
+
+static const char *flag_of(const char *key)
+{
+	for (size_t i = 0; i < N_FLAG_KEYS; i++)
+		if (strcmp(flag_keys[i].key, key) == 0)
+			return flag_keys[i].flag;
+	return "a flag";
+}
+
+/* Says that a and b cannot both hold, from the later of the two, whose
+ * file and line (or flag) start the message: "FILE:LINE: key 'A': VALUE
+ * a_to_b (OTHER, line N): why". b_to_a is the relation told from b. */
+static int contradiction(const struct config *cfg, struct config_error *err,
+			 const struct side *a, const char *a_to_b,
+			 const struct side *b, const char *b_to_a, const char *why)
+{
+	const struct side *later = a, *other = b;
+	const char *relation = a_to_b;
+	char where[PATH_MAX + 96], note[64] = "";
+
+	/* Flags are applied after the file, and both after the defaults:
+	 * CONFIG_FROM_DEFAULT < a line < CONFIG_FROM_FLAG. */
+	if (b->origin > a->origin) {
+		later = b;
+		other = a;
+		relation = b_to_a;
+	}
+	if (later->origin == CONFIG_FROM_FLAG)
+		snprintf(where, sizeof(where), "%s", flag_of(later->key));
+	else if (later->origin != CONFIG_FROM_DEFAULT && cfg->config_file[0])
+		snprintf(where, sizeof(where), "%s:%u: key '%s'", cfg->config_file, later->origin,
+			 later->key);
+	else if (later->origin != CONFIG_FROM_DEFAULT)
+		snprintf(where, sizeof(where), "line %u: key '%s'", later->origin, later->key);
+	else
+		snprintf(where, sizeof(where), "key '%s'", later->key);
+
+	if (other->origin == CONFIG_FROM_FLAG)
+		snprintf(note, sizeof(note), ", %s", flag_of(other->key));
+	else if (other->origin != CONFIG_FROM_DEFAULT)
+		snprintf(note, sizeof(note), ", line %u", other->origin);
+	else
+		snprintf(note, sizeof(note), ", the default");
+	return fail(err, "%s: %s %s (%s%s): %s", where, later->subject, relation, other->object,
+		    note, why);
+}
+
+/* A question that ends before one try has had its time can never move on
+ * to the next server: upstream-timeout would promise a failover that
+ * query-timeout cuts off. */
+static int check_timeouts(const struct config *cfg, struct config_error *err)
+{
+	struct side q, u;
+
+	if (cfg->query_timeout_ms >= cfg->upstream_timeout_ms)
+		return 0;
+	side_number(&q, cfg, "query-timeout", cfg->query_timeout_ms, "ms");
+	side_number(&u, cfg, "upstream-timeout", cfg->upstream_timeout_ms, "ms");
+	return contradiction(cfg, err, &q, "is below upstream-timeout", &u,
+			     "is above query-timeout",
+			     "a question would end in SERVFAIL before a server that does not answer "
+			     "is given up on, so the next server is never tried; make query-timeout "
+			     "at least upstream-timeout");
+}
+
+/* The cache clamps every lifetime to [cache-min-ttl, cache-max-ttl], and a
+ * negative answer's to cache-max-negative-ttl before that: a minimum
+ * above either maximum overrides it. */
+static int check_ttls(const struct config *cfg, struct config_error *err)
+{
+	struct side lo, hi;
+
+	side_number(&lo, cfg, "cache-min-ttl", cfg->cache_min_ttl, "s");
+	if (cfg->cache_min_ttl > cfg->cache_max_ttl) {
+		side_number(&hi, cfg, "cache-max-ttl", cfg->cache_max_ttl, "s");
+		return contradiction(cfg, err, &lo, "is above cache-max-ttl", &hi,
+				     "is below cache-min-ttl",
+				     "no answer can be kept at least the one and at most the other; "
+				     "make cache-min-ttl at most cache-max-ttl");
+	}
+	if (cfg->cache_min_ttl > cfg->cache_max_negative_ttl) {
+		side_number(&hi, cfg, "cache-max-negative-ttl", cfg->cache_max_negative_ttl, "s");
+		return contradiction(cfg, err, &lo, "is above cache-max-negative-ttl", &hi,
+				     "is below cache-min-ttl",
+				     "NXDOMAIN and NODATA answers would be kept cache-min-ttl seconds "
+				     "all the same; make cache-min-ttl at most cache-max-negative-ttl");
+	}
+	return 0;
+}
+
+/* addr as IPv4 when it is IPv4-mapped IPv6: a socket sends there over IPv4. */
+static struct netaddr unmapped(const struct netaddr *a)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+	struct netaddr v4 = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *in = (struct sockaddr_in *)&v4.ss;
+
+	if (netaddr_family(a) != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return *a;
+	in->sin_family = AF_INET;
+	in->sin_port = in6->sin6_port;
+	memcpy(&in->sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+	return v4;
+}
+
+/* Whether what is sent to addr reaches stubd's listen address l: the
+ * same address and port, or a wildcard of the same family on that port
+ * when addr is loopback or one of this machine's own addresses. Unlike
+ * loop_reason(), which leaves out a nameserver when in doubt, this is an
+ * error, so it follows the sockets exactly: an IPv6 listener takes IPv6
+ * only (listener.c sets IPV6_V6ONLY). */
+static bool listener_receives(const struct netaddr *l, const struct netaddr *server)
+{
+	struct netaddr a = unmapped(server);
+
+	if (netaddr_equal(l, &a))
+		return true;
+	if (!is_wildcard(l) || netaddr_family(l) != netaddr_family(&a) ||
+	    netaddr_port(l) != netaddr_port(&a))
+		return false;
+	return netaddr_is_loopback(&a) || is_local_address(&a);
+}
+
+static void side_listen(struct side *s, const struct config *cfg, size_t i)
+{
+	char text[NETADDR_STRLEN];
+	s->key = "listen";
+	s->origin = cfg->origin.listen[i];
+	netaddr_str(&cfg->listen[i], text, sizeof(text));
+	snprintf(s->subject, sizeof(s->subject), "%s", text);
+	snprintf(s->object, sizeof(s->object), "%s", text);
+}
+
+/* A server whose questions would come back to stubd: every miss would
+ * loop until query-timeout. */
+static int check_server_loop(const struct config *cfg, struct config_error *err,
+			     const struct side *server, const struct netaddr *addr)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		struct side l;
+		if (!listener_receives(&cfg->listen[i], addr))
+			continue;
+		side_listen(&l, cfg, i);
+		bool same = netaddr_equal(&cfg->listen[i], addr);
+		return contradiction(cfg, err, server,
+				     same ? "is stubd's own listen address"
+					  : "would reach stubd itself through its listen address",
+				     &l,
+				     same ? (strcmp(server->key, "upstream") == 0
+						     ? "is also an upstream"
+						     : "is also a forward-zone server")
+					  : (strcmp(server->key, "upstream") == 0
+						     ? "would receive what stubd sends to its upstream"
+						     : "would receive what stubd sends to the forward-zone"),
+				     "every question stubd forwards there would come back to it; "
+				     "name another server");
+	}
+	return 0;
+}
+
+static int check_loops(const struct config *cfg, struct config_error *err)
+{
+	char text[NETADDR_STRLEN], why[256];
+	struct quote q;
+
+	/* resolv.conf's nameservers were left out by loop_reason() already. */
+	for (size_t i = 0; i < cfg->n_upstream && !cfg->upstream_from_resolv_conf; i++) {
+		struct side s = { .key = "upstream", .origin = cfg->origin.upstream[i] };
+		netaddr_str(&cfg->upstream[i].addr, text, sizeof(text));
+		snprintf(s.subject, sizeof(s.subject), "%s", text);
+		snprintf(s.object, sizeof(s.object), "%s", text);
+		if (check_server_loop(cfg, err, &s, &cfg->upstream[i].addr) < 0)
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->n_forward_zones; i++) {
+		struct route_domain zone;
+		struct route_server servers[CONFIG_ZONE_MAX_SERVERS];
+		size_t n;
+		const char *line = cfg->forward_zones[i];
+		if (config_forward_zone_parse(line, &zone, servers, CONFIG_ZONE_MAX_SERVERS, &n, why,
+					      sizeof(why)) < 0)
+			continue; /* checked when it was set */
+		struct side s = { .key = "forward-zone", .origin = cfg->origin.forward_zone[i] };
+		snprintf(s.object, sizeof(s.object), "%s", quote(line, &q));
+		for (size_t j = 0; j < n; j++) {
+			snprintf(s.subject, sizeof(s.subject), "the server %s of %.*s",
+				 netaddr_str(&servers[j].addr, text, sizeof(text)),
+				 (int)strcspn(line, " \t"), line);
+			if (check_server_loop(cfg, err, &s, &servers[j].addr) < 0)
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Two listen addresses one of which receives what is sent to the other:
+ * the second bind() fails with "address in use", which would blame
+ * another program. IPv6 listeners take IPv6 only, so [::] and 0.0.0.0
+ * go together. */
+static int check_listens(const struct config *cfg, struct config_error *err)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct netaddr *a = &cfg->listen[i], *b = &cfg->listen[j];
+			if (netaddr_family(a) != netaddr_family(b) || netaddr_port(a) != netaddr_port(b))
+				continue;
+			if (!netaddr_equal(a, b) && !is_wildcard(a) && !is_wildcard(b))
+				continue;
+			struct side sa, sb;
+			side_listen(&sa, cfg, i);
+			side_listen(&sb, cfg, j);
+			if (netaddr_equal(a, b))
+				return contradiction(cfg, err, &sa, "is also an earlier listen address",
+						     &sb, "is also a later listen address",
+						     "stubd cannot bind the same address twice; keep one");
+			return contradiction(cfg, err, &sa, "overlaps another listen address", &sb,
+					     "overlaps another listen address",
+					     "a wildcard address receives what is sent to the other, "
+					     "so stubd cannot bind both; keep one");
+		}
+	}
+	return 0;
+}
+
+int config_check(const struct config *cfg, struct config_error *err)
+{
+	if (check_timeouts(cfg, err) < 0 || check_ttls(cfg, err) < 0 ||
+	    check_listens(cfg, err) < 0 || check_loops(cfg, err) < 0)
+		return -EINVAL;
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 # Process lifecycle and command line: clean and quick exit on SIGTERM/SIGINT
 # (status 0, even with a question in flight), SIGHUP keeps serving, an
 # address in use is exit 1 with a useful message, usage and config errors
-# are exit 2 naming file, line and key, --check-config prints the effective
-# settings, and default upstreams from resolv.conf leave stubd itself out.
+# are exit 2 naming file, line and key, settings that contradict each other
+# are exit 2 naming both, --check-config prints the effective settings, and
+# default upstreams from resolv.conf leave stubd itself out.
 . "$(dirname "$0")/lib.sh"
 
 fakeup_start UP
@@ -123,6 +124,40 @@ check "unknown key: names the key ($ERR)" grep -qF -- 'no-such-key' <<<"$ERR"
 run_stubd -f -c "$TMP/no-such-file.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
 check_eq "missing config file: exit status 2" 2 "$RC"
 check "missing config file: named ($ERR)" grep -qF -- "$TMP/no-such-file.conf" <<<"$ERR"
+
+# --- settings that contradict each other: exit 2, naming both keys, and
+# the file and line of the later one ---
+printf '# line 1\nupstream-timeout = 2000\n\nquery-timeout = 1500\n' >"$TMP/contra.conf"
+run_stubd -f -c "$TMP/contra.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
+check_eq "contradiction: exit status 2" 2 "$RC"
+check "contradiction: names file, the later line and its key ($ERR)" \
+	grep -qF -- "$TMP/contra.conf:4: key 'query-timeout': 1500 ms is below" <<<"$ERR"
+check "contradiction: names the other key and its line ($ERR)" grep -qF -- 'upstream-timeout (2000 ms, line 2)' <<<"$ERR"
+run_stubd --check-config -c "$TMP/contra.conf" --resolv-conf "$TMP/empty"
+check_eq "contradiction with --check-config: exit status 2" 2 "$RC"
+check "contradiction with --check-config: names both keys ($ERR)" \
+	grep -qF -- "$TMP/contra.conf:4: key 'query-timeout': 1500 ms is below upstream-timeout" <<<"$ERR"
+check_eq "contradiction with --check-config: no settings printed" "" "$OUT"
+printf 'cache-min-ttl = 600\ncache-max-ttl = 300\n' >"$TMP/ttl.conf"
+run_stubd --check-config -c "$TMP/ttl.conf" --resolv-conf "$TMP/empty"
+check_eq "cache-min-ttl above cache-max-ttl: exit status 2" 2 "$RC"
+check "cache-min-ttl above cache-max-ttl: both named ($ERR)" \
+	grep -qF -- "$TMP/ttl.conf:2: key 'cache-max-ttl': 300 s is below cache-min-ttl (600 s, line 1)" <<<"$ERR"
+# An upstream that is stubd itself: every miss would loop.
+self="$(rand_addr):$(rand_port)"
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "$self" -u "$self"
+check_eq "upstream = listen: exit status 2" 2 "$RC"
+check "upstream = listen: names both ($ERR)" \
+	grep -qF -- "--upstream: $self is stubd's own listen address ($self, --listen)" <<<"$ERR"
+printf 'listen = 0.0.0.0:%s\n' "${self##*:}" >"$TMP/wild.conf"
+run_stubd --check-config -c "$TMP/wild.conf" --resolv-conf "$TMP/empty" -u "127.0.0.1:${self##*:}"
+check_eq "upstream on loopback, listen on 0.0.0.0: exit status 2" 2 "$RC"
+check "upstream on loopback, listen on 0.0.0.0: names both ($ERR)" \
+	grep -qF -- "--upstream: 127.0.0.1:${self##*:} would reach stubd itself through its listen address (0.0.0.0:${self##*:}, line 1)" <<<"$ERR"
+run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/empty" -u 'fe80::1'
+check_eq "link-local upstream without its interface: exit status 2" 2 "$RC"
+check "link-local upstream without its interface: says how to write it ($ERR)" \
+	grep -qF -- "--upstream: fe80::1 is an IPv6 link-local address: give its interface, as in fe80::1%eth0" <<<"$ERR"
 
 # --- usage errors: exit 2 ---
 run_stubd --no-such-flag
