@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "stubd/report.h"
 #include "stubd/resolvconf.h"
 
 #define CONFIG_MAX_LINE (PATH_MAX + 64) /* the longest key, " = " and the longest path fit */
@@ -956,6 +957,7 @@ enum {
 	OPT_HELP,
 	OPT_RESOLV_CONF,
 	OPT_WORKERS,
+	OPT_JSON,
 };
 
 static const struct option long_options[] = {
@@ -969,6 +971,7 @@ static const struct option long_options[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -1006,6 +1009,7 @@ struct args {
 	struct flag_setting *settings; /* argc entries at most */
 	size_t n_settings;
 	bool foreground;
+	bool json;
 	unsigned verbose;
 	enum config_action action;
 };
@@ -1057,6 +1061,9 @@ static int parse_option(struct args *a, int opt, const char *word, struct config
 		if (a->action == CONFIG_ACTION_RUN)
 			a->action = CONFIG_ACTION_CHECK;
 		return 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
 	case OPT_VERSION:
 		if (a->action != CONFIG_ACTION_HELP)
 			a->action = CONFIG_ACTION_VERSION;
@@ -1075,9 +1082,25 @@ static int parse_option(struct args *a, int opt, const char *word, struct config
 	return 0;
 }
 
+/* a->action, with --json: only --check-config prints settings. */
+static int finish_action(struct args *a, struct config_error *err)
+{
+	if (!a->json || a->action == CONFIG_ACTION_HELP || a->action == CONFIG_ACTION_VERSION)
+		return 0;
+	if (a->action != CONFIG_ACTION_CHECK)
+		return fail(err, "--json goes with --check-config; run '" CONFIG_PROGRAM
+			    " --help' for usage");
+	a->action = CONFIG_ACTION_CHECK_JSON;
+	return 0;
+}
+
+/* Reports the first error, but reads every option all the same: a script
+ * that asked for --check-config --json gets its error as JSON wherever
+ * the flags stood. */
 static int parse_args(struct args *a, int argc, char **argv, struct config_error *err)
 {
-	int opt;
+	struct config_error ignored;
+	int opt, r = 0;
 
 	/* optind = 0 makes glibc start over, including inside a group of
 	 * short options: config_from_args runs again on every reload. */
@@ -1090,13 +1113,15 @@ static int parse_args(struct args *a, int argc, char **argv, struct config_error
 		opt = getopt_long(argc, argv, short_options, long_options, NULL);
 		if (opt == -1)
 			break;
-		int r = parse_option(a, opt, word < argc ? argv[word] : "", err);
-		if (r < 0)
-			return r;
+		int one = parse_option(a, opt, word < argc ? argv[word] : "",
+				       r < 0 ? &ignored : err);
+		if (r == 0)
+			r = one;
 	}
-	if (optind < argc)
-		return usage_error(err, "unexpected argument", argv[optind]);
-	return 0;
+	if (r == 0 && optind < argc)
+		r = usage_error(err, "unexpected argument", argv[optind]);
+	int action = finish_action(a, r < 0 ? &ignored : err);
+	return r < 0 ? r : action;
 }
 
 static int apply_flags(struct config *cfg, const struct args *a, struct config_error *err)
@@ -1156,9 +1181,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 		return fail(err, "out of memory");
 
 	r = parse_args(&a, argc, argv, err);
+	*action = a.action;
 	if (r < 0)
 		goto out;
-	*action = a.action;
 	/* --help and --version must work even with a broken config file. */
 	if (a.action == CONFIG_ACTION_HELP || a.action == CONFIG_ACTION_VERSION)
 		goto out;
@@ -1657,12 +1682,129 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 }
 
+/* ---- printing as JSON -------------------------------------------------- */
+
+/* Room for one list's entries as text. */
+struct text_list {
+	char text[CONFIG_MAX_ADDRS][NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
+	const char *values[CONFIG_MAX_FORWARD_ZONES];
+	size_t n;
+};
+
+static void json_key(struct report *r, const struct config *cfg, const struct key *k,
+		     struct text_list *l)
+{
+	const void *f = cfield(cfg, k);
+
+	l->n = 0;
+	switch (k->kind) {
+	case KEY_SERVERS:
+		for (size_t i = 0; i < cfg->n_upstream; i++)
+			l->values[l->n++] = config_server_str(&cfg->upstream[i], l->text[i],
+							      sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		report_bool(r, "upstream_from_resolv_conf", NULL, cfg->upstream_from_resolv_conf);
+		return;
+	case KEY_FORWARD_ZONES:
+		for (size_t i = 0; i < cfg->n_forward_zones; i++)
+			l->values[l->n++] = cfg->forward_zones[i];
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_ADDRS:
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			l->values[l->n++] = netaddr_str((const struct netaddr *)f + i, l->text[i],
+							sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_PREFIXES:
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			l->values[l->n++] = netaddr_prefix_str((const struct netaddr_prefix *)f + i,
+							       l->text[i], sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_PATH:
+	case KEY_HOSTS:
+	case KEY_SOCKET:
+	case KEY_ACCOUNT:
+		report_str(r, k->name, NULL, f, REPORT_TONE_NONE);
+		return;
+	case KEY_UINT:
+	case KEY_DURATION:
+	case KEY_SIZE:
+		report_u64(r, k->name, NULL, *(const unsigned *)f);
+		return;
+	case KEY_WORKERS:
+		if (*(const unsigned *)f == CONFIG_WORKERS_AUTO)
+			report_str(r, k->name, NULL, "auto", REPORT_TONE_NONE);
+		else
+			report_u64(r, k->name, NULL, *(const unsigned *)f);
+		return;
+	case KEY_LOG_LEVEL:
+		report_str(r, k->name, NULL, log_level_names[*(const enum log_level *)f],
+			   REPORT_TONE_NONE);
+		return;
+	case KEY_STRATEGY:
+		report_str(r, k->name, NULL,
+			   policy_strategy_names[*(const enum policy_strategy *)f], REPORT_TONE_NONE);
+		return;
+	case KEY_DBUS:
+		report_str(r, k->name, NULL, config_dbus_names[*(const enum config_dbus *)f],
+			   REPORT_TONE_NONE);
+		return;
+	case KEY_BOOL:
+		report_bool(r, k->name, NULL, *(const bool *)f);
+		return;
+	}
+}
+
+#define CONFIG_JSON_OOM "{\"error\": \"out of memory\"}\n"
+
+/* A report's text (its own short JSON error when memory ran out midway). */
+static void print_report(struct report *r, FILE *out)
+{
+	size_t len;
+	const char *text = report_finish(r, &len);
+	fwrite(text, 1, len, out);
+	report_free(r);
+}
+
+void config_print_json(const struct config *cfg, FILE *out)
+{
+	struct report *r = report_new(REPORT_JSON);
+	struct text_list *l = malloc(sizeof(*l));
+
+	if (!r || !l) {
+		fputs(CONFIG_JSON_OOM, out);
+		goto out;
+	}
+	report_str(r, "config_file", NULL, cfg->config_file[0] ? cfg->config_file : NULL,
+		   REPORT_TONE_NONE);
+	for (size_t i = 0; i < N_KEYS; i++)
+		json_key(r, cfg, &keys[i], l);
+	print_report(r, out);
+	r = NULL;
+out:
+	report_free(r);
+	free(l);
+}
+
+void config_print_json_error(const char *msg, FILE *out)
+{
+	struct report *r = report_new(REPORT_JSON);
+	if (!r) {
+		fputs(CONFIG_JSON_OOM, out);
+		return;
+	}
+	report_str(r, "error", NULL, msg, REPORT_TONE_NONE);
+	print_report(r, out);
+}
+
 void config_usage(FILE *out)
 {
 	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]...\n"
 	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N]\n"
 	      "             [--workers N|auto] [-f] [-v]\n"
-	      "             [--check-config] [--version] [--help]\n"
+	      "             [--check-config [--json]] [--version] [--help]\n"
 	      "\n"
 	      "A caching DNS stub resolver.\n"
 	      "\n"
@@ -1683,6 +1825,8 @@ void config_usage(FILE *out)
 	      "                              (default under systemd and when not root)\n"
 	      "  -v                          more logging; repeat for more\n"
 	      "      --check-config          validate the config, print the settings, exit\n"
+	      "      --json                  with --check-config: print them as one JSON\n"
+	      "                              object (or {\"error\": ...}), for scripts\n"
 	      "      --version               print the version and exit\n"
 	      "      --help                  print this help and exit\n"
 	      "\n"

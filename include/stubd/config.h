@@ -131,6 +131,7 @@ struct config {
 enum config_action {
 	CONFIG_ACTION_RUN,
 	CONFIG_ACTION_CHECK,   /* --check-config */
+	CONFIG_ACTION_CHECK_JSON, /* --check-config --json */
 	CONFIG_ACTION_VERSION, /* --version */
 	CONFIG_ACTION_HELP,    /* --help */
 };
@@ -151,11 +152,12 @@ int config_load_file(struct config *cfg, const char *path, struct config_error *
 
 /* The whole start-up sequence: defaults, then the config file (-c FILE, or
  * CONFIG_DEFAULT_FILE when it exists), then the flags, then the default
- * upstreams from resolv.conf, then config_check(). Returns 0 and sets
- * *action, or -EINVAL with err set (a usage or config error: exit status
- * 2). A reload (SIGHUP) calls it again with the same argv, so flags keep
- * overriding the file, and a file that contradicts itself is refused as at
- * start-up. */
+ * upstreams from resolv.conf, then config_check(). Returns 0, or -EINVAL
+ * with err set (a usage or config error: exit status 2); *action is set
+ * either way, to what the command line asked for as far as it was read
+ * (so that --check-config --json can report an error as JSON). A reload
+ * (SIGHUP) calls it again with the same argv, so flags keep overriding the
+ * file, and a file that contradicts itself is refused as at start-up. */
 int config_from_args(struct config *cfg, int argc, char **argv,
 		     enum config_action *action, struct config_error *err);
 
@@ -187,6 +189,17 @@ int config_forward_zone_parse(const char *text, struct route_domain *zone,
 
 /* Prints the effective settings in config file syntax (--check-config). */
 void config_print(const struct config *cfg, FILE *out);
+
+/* The same as one JSON object, for scripts (--check-config --json): every
+ * key under its config file name, lists as arrays, numbers (ms for
+ * durations, bytes for sizes) as numbers, booleans as true/false; workers
+ * is a number or "auto". "upstream" is the servers in force, from the
+ * config or from resolv-conf ("upstream_from_resolv_conf": true), and
+ * "config_file" the file read (null: built-in defaults only). */
+void config_print_json(const struct config *cfg, FILE *out);
+
+/* {"error": msg} as one JSON object, for --check-config --json. */
+void config_print_json_error(const char *msg, FILE *out);
 
 /* Usage text for --help. */
 void config_usage(FILE *out);

@@ -105,6 +105,68 @@ check_match "--check-config: defaults shown too" '^query-timeout = 5000$' "$OUT"
 check_match "--check-config: defaults shown too" '^edns-buffer-size = 1232$' "$OUT"
 stubd_stop
 
+# --check-config --json: the same settings as one JSON object, for scripts:
+# every key of conf/stubd.conf, lists as arrays, numbers and booleans bare.
+SRC=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+printf 'resolv-conf = /dev/null\nupstream-timeout = 300\nserve-stale = no\nworkers = auto\nforward-zone = corp.example 192.0.2.53\n' >"$TMP/json.conf"
+run_stubd --check-config -c "$TMP/json.conf" --json -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+check_eq "--check-config --json: exit status 0" 0 "$RC"
+run_stubd --check-config -c "$TMP/json.conf" -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+TEXT=$OUT
+run_stubd --check-config -c "$TMP/json.conf" --json -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+# Read as scripts read it; each "key = value" line of the text form has the
+# same value in the JSON, and each key the shipped file documents is there.
+json_check=$(python3 - "$TMP/run.out" "$SRC/conf/stubd.conf" "$TMP/json.conf" 3<<<"$TEXT" <<'PY' 2>&1
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+want = {"config_file": sys.argv[3], "upstream": ["127.0.0.9:5300", "[::1]:5301"],
+        "upstream_from_resolv_conf": False, "cache-size": 7, "upstream-timeout": 300,
+        "serve-stale": False, "workers": "auto", "listen": ["127.0.0.53:53"],
+        "forward-zone": ["corp.example 192.0.2.53"], "allow": []}
+for k, v in want.items():
+    if d.get(k) != v:
+        print("%s: expected %r, got %r" % (k, v, d.get(k)))
+documented = re.findall(r"^# ([a-z-]+) = ", open(sys.argv[2]).read(), re.M)
+for k in documented:
+    if k not in d:
+        print("%s: documented in conf/stubd.conf, missing from the JSON" % k)
+lists = {}
+for line in open(3).read().splitlines():
+    if line.startswith("#") or " = " not in line:
+        continue
+    k, v = line.split(" = ", 1)
+    lists.setdefault(k, []).append(v)
+for k, vs in lists.items():
+    j = d.get(k)
+    if isinstance(j, bool):
+        j = ["yes" if j else "no"]
+    elif isinstance(j, list):
+        pass
+    else:
+        j = [str(j)]
+    if j != vs:
+        print("%s: text says %r, JSON %r" % (k, vs, d.get(k)))
+for k, v in d.items():
+    if isinstance(v, float) or (isinstance(v, str) and re.fullmatch(r"[0-9]+", v)):
+        print("%s: a number as %r" % (k, v))
+PY
+)
+check_eq "--check-config --json: values, every key, same as the text" "" "$json_check"
+
+# A bad config: exit 2, {"error": ...} on stdout, the message on stderr.
+printf '# line 1\nupstream-timeout = 300\ncache-size = ten\n' >"$TMP/bad.conf"
+run_stubd --check-config --json -c "$TMP/bad.conf" --resolv-conf "$TMP/empty"
+check_eq "--check-config --json, bad value: exit status 2" 2 "$RC"
+check_eq "--check-config --json, bad value: the error as JSON on stdout" \
+	"$ERR" "stubd: $(python3 -c 'import json,sys; print(json.load(sys.stdin)["error"])' <<<"$OUT")"
+check "--check-config --json, bad value: names file and line ($ERR)" grep -qF -- "$TMP/bad.conf:3:" <<<"$ERR"
+run_stubd --check-config --json --no-such-flag
+check_eq "--check-config --json, usage error: exit status 2" 2 "$RC"
+check_match "--check-config --json, usage error: as JSON" '"error": "unknown option' "$OUT"
+run_stubd --json -c "$TMP/empty"
+check_eq "--json without --check-config: exit status 2" 2 "$RC"
+check_match "--json without --check-config: says so" '--json goes with --check-config' "$ERR"
+
 # --- config errors: exit 2, naming file, line and key ---
 printf '# line 1\nupstream-timeout = 300\ncache-size = ten\n' >"$TMP/bad.conf"
 run_stubd -f -c "$TMP/bad.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"

@@ -1643,6 +1643,212 @@ static void test_print_round_trip_with_resolv_conf_upstreams(void **state)
 	free(second);
 }
 
+/* ---- config_print_json ------------------------------------------------ */
+
+static char *read_all(const char *path);
+
+static char *print_json_to_string(const struct config *c)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print_json(c, f);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* The whole shape, for the defaults. */
+static void test_print_json_defaults(void **state)
+{
+	unsetenv("RUNTIME_DIRECTORY");
+	config_defaults(&cfg);
+	cfg.foreground = false;
+	char *text = print_json_to_string(&cfg);
+	assert_string_equal(text,
+			    "{\n"
+			    "  \"config_file\": null,\n"
+			    "  \"listen\": [\"127.0.0.53:53\"],\n"
+			    "  \"upstream\": [],\n"
+			    "  \"upstream_from_resolv_conf\": false,\n"
+			    "  \"forward-zone\": [],\n"
+			    "  \"allow\": [],\n"
+			    "  \"resolv-conf\": \"/etc/resolv.conf\",\n"
+			    "  \"hosts-file\": \"/etc/hosts\",\n"
+			    "  \"hosts-ttl\": 0,\n"
+			    "  \"forward-single-label\": false,\n"
+			    "  \"control-socket\": \"/run/stubd/control.sock\",\n"
+			    "  \"user\": \"stubd\",\n"
+			    "  \"control-group\": \"stubd\",\n"
+			    "  \"cache-size\": 10000,\n"
+			    "  \"cache-memory\": 67108864,\n"
+			    "  \"cache-min-ttl\": 0,\n"
+			    "  \"cache-max-ttl\": 86400,\n"
+			    "  \"cache-max-negative-ttl\": 3600,\n"
+			    "  \"serve-stale\": true,\n"
+			    "  \"stale-max-age\": 86400,\n"
+			    "  \"stale-answer-timeout\": 1800,\n"
+			    "  \"max-inflight\": 1024,\n"
+			    "  \"upstream-strategy\": \"fastest\",\n"
+			    "  \"upstream-timeout\": 1000,\n"
+			    "  \"query-timeout\": 5000,\n"
+			    "  \"edns-buffer-size\": 1232,\n"
+			    "  \"tcp-idle-timeout\": 10000,\n"
+			    "  \"tcp-max-clients\": 256,\n"
+			    "  \"tcp-max-queries\": 64,\n"
+			    "  \"workers\": 1,\n"
+			    "  \"runtime-directory\": \"/run/stubd\",\n"
+			    "  \"networkd-links-dir\": \"/run/systemd/netif/links\",\n"
+			    "  \"dbus\": \"auto\",\n"
+			    "  \"max-links\": 64,\n"
+			    "  \"max-link-servers\": 16,\n"
+			    "  \"max-link-domains\": 256,\n"
+			    "  \"log-level\": \"info\",\n"
+			    "  \"foreground\": false\n"
+			    "}\n");
+	free(text);
+}
+
+/* Values as a file and the flags set them: lists in order, numbers in ms
+ * and bytes, "auto", strings escaped; then upstreams from resolv.conf. */
+static void test_print_json_values(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+	char want[PATH_MAX + 64];
+
+	write_file(fx->conf, "listen = 127.0.0.1:5300\n"
+			     "listen = [::1]:5353\n"
+			     "upstream = 192.0.2.1\n"
+			     "upstream = [fe80::1%lo]:853#dns.example\n"
+			     "forward-zone = corp.example 10.0.0.53\n"
+			     "allow = 192.168.1.0/24\n"
+			     "hosts-file = /tmp/a\"b\n"
+			     "cache-memory = 1M\n"
+			     "upstream-timeout = 2s\n"
+			     "serve-stale = off\n"
+			     "workers = auto\n"
+			     "log-level = warning\n");
+	char *argv[] = { "stubd", "-c", fx->conf, "--cache-size", "7", "--check-config", "--json",
+			 NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+	char *text = print_json_to_string(&cfg);
+	snprintf(want, sizeof(want), "{\n  \"config_file\": \"%s\",\n", fx->conf);
+	assert_true(strncmp(text, want, strlen(want)) == 0);
+	static const char *const members[] = {
+		"\n  \"listen\": [\"127.0.0.1:5300\", \"[::1]:5353\"],\n",
+		"\n  \"upstream\": [\"192.0.2.1:53\", \"[fe80::1]:853%lo#dns.example\"],\n",
+		"\n  \"upstream_from_resolv_conf\": false,\n",
+		"\n  \"forward-zone\": [\"corp.example 10.0.0.53\"],\n",
+		"\n  \"allow\": [\"192.168.1.0/24\"],\n",
+		"\n  \"hosts-file\": \"/tmp/a\\\"b\",\n",
+		"\n  \"cache-size\": 7,\n",
+		"\n  \"cache-memory\": 1048576,\n",
+		"\n  \"serve-stale\": false,\n",
+		"\n  \"upstream-timeout\": 2000,\n",
+		"\n  \"workers\": \"auto\",\n",
+		"\n  \"log-level\": \"warning\",\n",
+	};
+	const char *at = text;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		const char *found = strstr(at, members[i]);
+		if (!found)
+			fail_msg("'%s' missing or out of order in:\n%s", members[i], text);
+		at = found + 1;
+	}
+	free(text);
+
+	/* No upstream set: the ones in force come from resolv.conf. */
+	write_file(fx->resolv, "nameserver 192.0.2.9\nnameserver 127.0.0.53\n");
+	assert_int_equal(args_with_resolv(fx, "cache-size = 5\n"), 0);
+	text = print_json_to_string(&cfg);
+	assert_non_null(strstr(text, "\n  \"upstream\": [\"192.0.2.9:53\"],\n"
+				     "  \"upstream_from_resolv_conf\": true,\n"));
+	free(text);
+}
+
+/* Every key the shipped file documents, in its order, and the members
+ * that are not keys. */
+static void test_print_json_has_every_key(void **state)
+{
+	char *conf = read_all(STUBD_SOURCE_DIR "/conf/stubd.conf");
+	config_defaults(&cfg);
+	char *text = print_json_to_string(&cfg);
+	const char *at = text;
+	char last[96] = "";
+	int n = 0;
+
+	for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t key = strspn(line + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (strncmp(line, "# ", 2) != 0 || key == 0 || strncmp(line + 2 + key, " = ", 3) != 0)
+			continue;
+		char want[96];
+		snprintf(want, sizeof(want), "\n  \"%.*s\": ", (int)key, line + 2);
+		if (strcmp(want, last) == 0)
+			continue; /* upstream is shown twice */
+		snprintf(last, sizeof(last), "%s", want);
+		const char *found = strstr(at, want);
+		if (!found)
+			fail_msg("JSON lacks '%s' (or has it out of order):\n%s", want + 1, text);
+		at = found + 1;
+		n++;
+	}
+	assert_int_equal(n, 36);
+	assert_non_null(strstr(text, "\n  \"config_file\": "));
+	assert_non_null(strstr(text, "\n  \"upstream_from_resolv_conf\": "));
+	free(text);
+	free(conf);
+}
+
+static void test_print_json_error(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print_json_error("/etc/stubd/stubd.conf:3: key 'x': 'a\"b' is\tbad", f);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(text, "{\n  \"error\": \"/etc/stubd/stubd.conf:3: key 'x': "
+				  "'a\\\"b' is\\u0009bad\"\n}\n");
+	free(text);
+}
+
+/* --json goes with --check-config, and a script that asked for it gets
+ * CONFIG_ACTION_CHECK_JSON back with the error, to print it as JSON,
+ * wherever the flags stood. */
+static void test_args_json(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "");
+	char *a1[] = { "stubd", "-c", fx->conf, "--json", "--check-config", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+
+	char *a2[] = { "stubd", "-c", fx->conf, "--json", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--json goes with --check-config; run 'stubd --help' for usage");
+	assert_int_equal(action, CONFIG_ACTION_RUN);
+
+	char *a3[] = { "stubd", "--json", "--help", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_HELP);
+
+	char *a4[] = { "stubd", "--bogus", "--check-config", "-x", "--json", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a4) - 1, a4, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '--bogus'; run 'stubd --help' for usage");
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+
+	write_file(fx->conf, "query-timeout = 500\n");
+	char *a5[] = { "stubd", "--check-config", "--json", "-c", fx->conf, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a5) - 1, a5, &action, &err), -EINVAL);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+	assert_non_null(strstr(err.msg, ":1: key 'query-timeout': 500 ms is below "
+					"upstream-timeout (1000 ms, the default)"));
+}
+
 /* ---- the shipped conf/stubd.conf ------------------------------------- */
 
 static char *read_all(const char *path)
@@ -1729,7 +1935,7 @@ static void test_usage_lists_every_flag(void **state)
 	static const char *const flags[] = {
 		"-c, --config FILE", "-l, --listen ADDR[:PORT]", "-u, --upstream ADDR[:PORT]",
 		"--hosts FILE|none", "-s, --control SOCKET", "--cache-size N", "-f, --foreground",
-		"\n  -v ", "--check-config", "--version", "--help", "--resolv-conf FILE",
+		"\n  -v ", "--check-config", "--json", "--version", "--help", "--resolv-conf FILE",
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -1816,6 +2022,11 @@ int main(void)
 		TEST(test_print_defaults),
 		TEST(test_print_round_trip),
 		TEST(test_print_round_trip_with_resolv_conf_upstreams),
+		TEST(test_print_json_defaults),
+		TEST(test_print_json_values),
+		TEST(test_print_json_has_every_key),
+		TEST(test_print_json_error),
+		TEST(test_args_json),
 		TEST(test_shipped_conf_loads_as_defaults),
 		TEST(test_shipped_conf_documents_every_default),
 		TEST(test_shipped_conf_uncommented_loads),
