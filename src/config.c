@@ -2,8 +2,10 @@
  * from resolv.conf. See config.h.
  *
  * Every key is one row of the keys[] table: its parser, limits, default and
- * help line. Defaults, the file, the flags and config_print all go through
- * that table, so a key cannot be known to one of them and not the others.
+ * help line. Defaults, the file, the flags, config_print and
+ * config_print_json all go through that table, so a key cannot be known to
+ * one of them and not the others. Values are checked one by one as they are
+ * set, and as a whole by config_check() once everything is read.
  */
 #define _GNU_SOURCE
 #include "stubd/config.h"
