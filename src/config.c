@@ -2,8 +2,10 @@
  * from resolv.conf. See config.h.
  *
  * Every key is one row of the keys[] table: its parser, limits, default and
- * help line. Defaults, the file, the flags and config_print all go through
- * that table, so a key cannot be known to one of them and not the others.
+ * help line. Defaults, the file, the flags, config_print and
+ * config_print_json all go through that table, so a key cannot be known to
+ * one of them and not the others. Values are checked one by one as they are
+ * set, and as a whole by config_check() once everything is read.
  */
 #define _GNU_SOURCE
 #include "stubd/config.h"
@@ -23,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "stubd/report.h"
 #include "stubd/resolvconf.h"
 
 #define CONFIG_MAX_LINE (PATH_MAX + 64) /* the longest key, " = " and the longest path fit */
@@ -209,6 +212,7 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS in config.h");
 
 static int fail(struct config_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -683,6 +687,25 @@ static void clear_list(struct config *cfg, const struct key *k)
 		cfg->upstream_from_resolv_conf = false;
 }
 
+/* Records where the value just set for k came from: for a list, the entry
+ * just added. */
+static void note_origin(struct config *cfg, const struct key *k, unsigned origin)
+{
+	struct config_origin *o = &cfg->origin;
+	const void *f = field(cfg, k);
+
+	o->key[k - keys] = origin;
+	if (!is_list(k) || *list_count(cfg, k) == 0)
+		return;
+	size_t last = *list_count(cfg, k) - 1;
+	if (f == (void *)cfg->listen)
+		o->listen[last] = origin;
+	else if (f == (void *)cfg->upstream)
+		o->upstream[last] = origin;
+	else if (f == (void *)cfg->forward_zones)
+		o->forward_zone[last] = origin;
+}
+
 /* ---- unknown keys ---------------------------------------------------- */
 
 /* Levenshtein distance, ignoring case; keys are short, so one row on the
@@ -801,6 +824,7 @@ int config_set(struct config *cfg, const char *key, const char *value,
 		return unknown_key(key, err);
 	if (set_value(cfg, k, value, &why) < 0)
 		return fail(err, "key '%s': %s", k->name, why.msg);
+	note_origin(cfg, k, CONFIG_FROM_DEFAULT);
 	return 0;
 }
 
@@ -870,6 +894,7 @@ static int parse_line(struct config *cfg, struct file_state *st, char *line,
 	}
 	if (set_value(cfg, k, value, &why) < 0)
 		return fail(err, "%s:%u: key '%s': %s", st->path, st->lineno, k->name, why.msg);
+	note_origin(cfg, k, st->lineno);
 	return 0;
 }
 
@@ -934,6 +959,7 @@ enum {
 	OPT_HELP,
 	OPT_RESOLV_CONF,
 	OPT_WORKERS,
+	OPT_JSON,
 };
 
 static const struct option long_options[] = {
@@ -947,6 +973,7 @@ static const struct option long_options[] = {
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "json", no_argument, NULL, OPT_JSON },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -984,6 +1011,7 @@ struct args {
 	struct flag_setting *settings; /* argc entries at most */
 	size_t n_settings;
 	bool foreground;
+	bool json;
 	unsigned verbose;
 	enum config_action action;
 };
@@ -1035,6 +1063,9 @@ static int parse_option(struct args *a, int opt, const char *word, struct config
 		if (a->action == CONFIG_ACTION_RUN)
 			a->action = CONFIG_ACTION_CHECK;
 		return 0;
+	case OPT_JSON:
+		a->json = true;
+		return 0;
 	case OPT_VERSION:
 		if (a->action != CONFIG_ACTION_HELP)
 			a->action = CONFIG_ACTION_VERSION;
@@ -1053,9 +1084,25 @@ static int parse_option(struct args *a, int opt, const char *word, struct config
 	return 0;
 }
 
+/* a->action, with --json: only --check-config prints settings. */
+static int finish_action(struct args *a, struct config_error *err)
+{
+	if (!a->json || a->action == CONFIG_ACTION_HELP || a->action == CONFIG_ACTION_VERSION)
+		return 0;
+	if (a->action != CONFIG_ACTION_CHECK)
+		return fail(err, "--json goes with --check-config; run '" CONFIG_PROGRAM
+			    " --help' for usage");
+	a->action = CONFIG_ACTION_CHECK_JSON;
+	return 0;
+}
+
+/* Reports the first error, but reads every option all the same: a script
+ * that asked for --check-config --json gets its error as JSON wherever
+ * the flags stood. */
 static int parse_args(struct args *a, int argc, char **argv, struct config_error *err)
 {
-	int opt;
+	struct config_error ignored;
+	int opt, r = 0;
 
 	/* optind = 0 makes glibc start over, including inside a group of
 	 * short options: config_from_args runs again on every reload. */
@@ -1068,13 +1115,15 @@ static int parse_args(struct args *a, int argc, char **argv, struct config_error
 		opt = getopt_long(argc, argv, short_options, long_options, NULL);
 		if (opt == -1)
 			break;
-		int r = parse_option(a, opt, word < argc ? argv[word] : "", err);
-		if (r < 0)
-			return r;
+		int one = parse_option(a, opt, word < argc ? argv[word] : "",
+				       r < 0 ? &ignored : err);
+		if (r == 0)
+			r = one;
 	}
-	if (optind < argc)
-		return usage_error(err, "unexpected argument", argv[optind]);
-	return 0;
+	if (r == 0 && optind < argc)
+		r = usage_error(err, "unexpected argument", argv[optind]);
+	int action = finish_action(a, r < 0 ? &ignored : err);
+	return r < 0 ? r : action;
 }
 
 static int apply_flags(struct config *cfg, const struct args *a, struct config_error *err)
@@ -1091,6 +1140,7 @@ static int apply_flags(struct config *cfg, const struct args *a, struct config_e
 		}
 		if (set_value(cfg, k, s->value, &why) < 0)
 			return fail(err, "%s: %s", flag_keys[s->flag].flag, why.msg);
+		note_origin(cfg, k, CONFIG_FROM_FLAG);
 	}
 	if (a->foreground)
 		cfg->foreground = true;
@@ -1133,9 +1183,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 		return fail(err, "out of memory");
 
 	r = parse_args(&a, argc, argv, err);
+	*action = a.action;
 	if (r < 0)
 		goto out;
-	*action = a.action;
 	/* --help and --version must work even with a broken config file. */
 	if (a.action == CONFIG_ACTION_HELP || a.action == CONFIG_ACTION_VERSION)
 		goto out;
@@ -1146,6 +1196,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 	if (r < 0)
 		goto out;
 	r = config_resolve_upstreams(cfg);
+	if (r < 0)
+		goto out;
+	r = config_check(cfg, err);
 out:
 	free(a.settings);
 	return r;
@@ -1172,6 +1225,12 @@ static bool same_ip(const struct netaddr *a, const struct sockaddr *sa)
 	return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr,
 		      &((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
 		      sizeof(struct in6_addr)) == 0;
+}
+
+static bool is_link_local6(const struct netaddr *a)
+{
+	return netaddr_family(a) == AF_INET6 &&
+	       IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
 }
 
 /* One of this machine's interface addresses: a wildcard listener receives
@@ -1234,6 +1293,10 @@ int config_resolve_upstreams(struct config *cfg)
 			 cfg->resolv_conf, strerror(-r), n);
 	for (size_t i = 0; i < n; i++) {
 		const char *why = loop_reason(cfg, &found[i], reason, sizeof(reason));
+		if (!why && is_link_local6(&found[i]) &&
+		    ((const struct sockaddr_in6 *)&found[i].ss)->sin6_scope_id == 0)
+			why = "an IPv6 link-local address without its interface cannot be reached "
+			      "(write it as fe80::1%eth0)";
 		if (why) {
 			log_warn("%s: leaving out nameserver %s: %s", cfg->resolv_conf,
 				 netaddr_str(&found[i], text, sizeof(text)), why);
@@ -1241,6 +1304,265 @@ int config_resolve_upstreams(struct config *cfg)
 		}
 		cfg->upstream[cfg->n_upstream++] = (struct route_server){ .addr = found[i] };
 	}
+	return 0;
+}
+
+/* ---- the settings as a whole ------------------------------------------ */
+
+/* One of two settings that contradict each other: the value as the
+ * subject of the message and as its object (in parentheses), and where it
+ * came from. */
+struct side {
+	const char *key;
+	unsigned origin; /* CONFIG_FROM_DEFAULT, a line, or CONFIG_FROM_FLAG */
+	char subject[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
+	char object[CONFIG_QUOTE_MAX + NETADDR_STRLEN + 16];
+};
+
+static void side_key(struct side *s, const struct config *cfg, const char *key)
+{
+	const struct key *k = find_key(key);
+	s->key = key;
+	s->origin = cfg->origin.key[k - keys];
+}
+
+/* A number with its unit, as subject and object alike. */
+static void side_number(struct side *s, const struct config *cfg, const char *key,
+			unsigned value, const char *unit)
+{
+	side_key(s, cfg, key);
+	snprintf(s->subject, sizeof(s->subject), "%u %s", value, unit);
+	snprintf(s->object, sizeof(s->object), "%u %s", value, unit);
+}
+
+static const char *flag_of(const char *key)
+{
+	for (size_t i = 0; i < N_FLAG_KEYS; i++)
+		if (strcmp(flag_keys[i].key, key) == 0)
+			return flag_keys[i].flag;
+	return "a flag";
+}
+
+/* Says that a and b cannot both hold, from the later of the two, whose
+ * file and line (or flag) start the message: "FILE:LINE: key 'A': VALUE
+ * a_to_b (OTHER, line N): why". b_to_a is the relation told from b. */
+static int contradiction(const struct config *cfg, struct config_error *err,
+			 const struct side *a, const char *a_to_b,
+			 const struct side *b, const char *b_to_a, const char *why)
+{
+	const struct side *later = a, *other = b;
+	const char *relation = a_to_b;
+	char where[PATH_MAX + 96], note[64] = "";
+
+	/* Flags are applied after the file, and both after the defaults:
+	 * CONFIG_FROM_DEFAULT < a line < CONFIG_FROM_FLAG. */
+	if (b->origin > a->origin) {
+		later = b;
+		other = a;
+		relation = b_to_a;
+	}
+	if (later->origin == CONFIG_FROM_FLAG)
+		snprintf(where, sizeof(where), "%s", flag_of(later->key));
+	else if (later->origin != CONFIG_FROM_DEFAULT && cfg->config_file[0])
+		snprintf(where, sizeof(where), "%s:%u: key '%s'", cfg->config_file, later->origin,
+			 later->key);
+	else if (later->origin != CONFIG_FROM_DEFAULT)
+		snprintf(where, sizeof(where), "line %u: key '%s'", later->origin, later->key);
+	else
+		snprintf(where, sizeof(where), "key '%s'", later->key);
+
+	if (other->origin == CONFIG_FROM_FLAG)
+		snprintf(note, sizeof(note), ", %s", flag_of(other->key));
+	else if (other->origin != CONFIG_FROM_DEFAULT)
+		snprintf(note, sizeof(note), ", line %u", other->origin);
+	else
+		snprintf(note, sizeof(note), ", the default");
+	return fail(err, "%s: %s %s (%s%s): %s", where, later->subject, relation, other->object,
+		    note, why);
+}
+
+/* A question that ends before one try has had its time can never move on
+ * to the next server: upstream-timeout would promise a failover that
+ * query-timeout cuts off. */
+static int check_timeouts(const struct config *cfg, struct config_error *err)
+{
+	struct side q, u;
+
+	if (cfg->query_timeout_ms >= cfg->upstream_timeout_ms)
+		return 0;
+	side_number(&q, cfg, "query-timeout", cfg->query_timeout_ms, "ms");
+	side_number(&u, cfg, "upstream-timeout", cfg->upstream_timeout_ms, "ms");
+	return contradiction(cfg, err, &q, "is below upstream-timeout", &u,
+			     "is above query-timeout",
+			     "a question would end in SERVFAIL before a server that does not answer "
+			     "is given up on, so the next server is never tried; make query-timeout "
+			     "at least upstream-timeout");
+}
+
+/* The cache clamps every lifetime to [cache-min-ttl, cache-max-ttl], and a
+ * negative answer's to cache-max-negative-ttl before that: a minimum
+ * above either maximum overrides it. */
+static int check_ttls(const struct config *cfg, struct config_error *err)
+{
+	struct side lo, hi;
+
+	side_number(&lo, cfg, "cache-min-ttl", cfg->cache_min_ttl, "s");
+	if (cfg->cache_min_ttl > cfg->cache_max_ttl) {
+		side_number(&hi, cfg, "cache-max-ttl", cfg->cache_max_ttl, "s");
+		return contradiction(cfg, err, &lo, "is above cache-max-ttl", &hi,
+				     "is below cache-min-ttl",
+				     "no answer can be kept at least the one and at most the other; "
+				     "make cache-min-ttl at most cache-max-ttl");
+	}
+	if (cfg->cache_min_ttl > cfg->cache_max_negative_ttl) {
+		side_number(&hi, cfg, "cache-max-negative-ttl", cfg->cache_max_negative_ttl, "s");
+		return contradiction(cfg, err, &lo, "is above cache-max-negative-ttl", &hi,
+				     "is below cache-min-ttl",
+				     "NXDOMAIN and NODATA answers would be kept cache-min-ttl seconds "
+				     "all the same; make cache-min-ttl at most cache-max-negative-ttl");
+	}
+	return 0;
+}
+
+/* addr as IPv4 when it is IPv4-mapped IPv6: a socket sends there over IPv4. */
+static struct netaddr unmapped(const struct netaddr *a)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+	struct netaddr v4 = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *in = (struct sockaddr_in *)&v4.ss;
+
+	if (netaddr_family(a) != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return *a;
+	in->sin_family = AF_INET;
+	in->sin_port = in6->sin6_port;
+	memcpy(&in->sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+	return v4;
+}
+
+/* Whether what is sent to addr reaches stubd's listen address l: the
+ * same address and port, or a wildcard of the same family on that port
+ * when addr is loopback or one of this machine's own addresses. Unlike
+ * loop_reason(), which leaves out a nameserver when in doubt, this is an
+ * error, so it follows the sockets exactly: an IPv6 listener takes IPv6
+ * only (listener.c sets IPV6_V6ONLY). */
+static bool listener_receives(const struct netaddr *l, const struct netaddr *server)
+{
+	struct netaddr a = unmapped(server);
+
+	if (netaddr_equal(l, &a))
+		return true;
+	if (!is_wildcard(l) || netaddr_family(l) != netaddr_family(&a) ||
+	    netaddr_port(l) != netaddr_port(&a))
+		return false;
+	return netaddr_is_loopback(&a) || is_local_address(&a);
+}
+
+static void side_listen(struct side *s, const struct config *cfg, size_t i)
+{
+	char text[NETADDR_STRLEN];
+	s->key = "listen";
+	s->origin = cfg->origin.listen[i];
+	netaddr_str(&cfg->listen[i], text, sizeof(text));
+	snprintf(s->subject, sizeof(s->subject), "%s", text);
+	snprintf(s->object, sizeof(s->object), "%s", text);
+}
+
+/* A server whose questions would come back to stubd: every miss would
+ * loop until query-timeout. */
+static int check_server_loop(const struct config *cfg, struct config_error *err,
+			     const struct side *server, const struct netaddr *addr)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		struct side l;
+		if (!listener_receives(&cfg->listen[i], addr))
+			continue;
+		side_listen(&l, cfg, i);
+		bool same = netaddr_equal(&cfg->listen[i], addr);
+		return contradiction(cfg, err, server,
+				     same ? "is stubd's own listen address"
+					  : "would reach stubd itself through its listen address",
+				     &l,
+				     same ? (strcmp(server->key, "upstream") == 0
+						     ? "is also an upstream"
+						     : "is also a forward-zone server")
+					  : (strcmp(server->key, "upstream") == 0
+						     ? "would receive what stubd sends to its upstream"
+						     : "would receive what stubd sends to the forward-zone"),
+				     "every question stubd forwards there would come back to it; "
+				     "name another server");
+	}
+	return 0;
+}
+
+static int check_loops(const struct config *cfg, struct config_error *err)
+{
+	char text[NETADDR_STRLEN], why[256];
+	struct quote q;
+
+	/* resolv.conf's nameservers were left out by loop_reason() already. */
+	for (size_t i = 0; i < cfg->n_upstream && !cfg->upstream_from_resolv_conf; i++) {
+		struct side s = { .key = "upstream", .origin = cfg->origin.upstream[i] };
+		netaddr_str(&cfg->upstream[i].addr, text, sizeof(text));
+		snprintf(s.subject, sizeof(s.subject), "%s", text);
+		snprintf(s.object, sizeof(s.object), "%s", text);
+		if (check_server_loop(cfg, err, &s, &cfg->upstream[i].addr) < 0)
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->n_forward_zones; i++) {
+		struct route_domain zone;
+		struct route_server servers[CONFIG_ZONE_MAX_SERVERS];
+		size_t n;
+		const char *line = cfg->forward_zones[i];
+		if (config_forward_zone_parse(line, &zone, servers, CONFIG_ZONE_MAX_SERVERS, &n, why,
+					      sizeof(why)) < 0)
+			continue; /* checked when it was set */
+		struct side s = { .key = "forward-zone", .origin = cfg->origin.forward_zone[i] };
+		snprintf(s.object, sizeof(s.object), "%s", quote(line, &q));
+		for (size_t j = 0; j < n; j++) {
+			snprintf(s.subject, sizeof(s.subject), "the server %s of %.*s",
+				 netaddr_str(&servers[j].addr, text, sizeof(text)),
+				 (int)strcspn(line, " \t"), line);
+			if (check_server_loop(cfg, err, &s, &servers[j].addr) < 0)
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Two listen addresses one of which receives what is sent to the other:
+ * the second bind() fails with "address in use", which would blame
+ * another program. IPv6 listeners take IPv6 only, so [::] and 0.0.0.0
+ * go together. */
+static int check_listens(const struct config *cfg, struct config_error *err)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		for (size_t j = 0; j < i; j++) {
+			const struct netaddr *a = &cfg->listen[i], *b = &cfg->listen[j];
+			if (netaddr_family(a) != netaddr_family(b) || netaddr_port(a) != netaddr_port(b))
+				continue;
+			if (!netaddr_equal(a, b) && !is_wildcard(a) && !is_wildcard(b))
+				continue;
+			struct side sa, sb;
+			side_listen(&sa, cfg, i);
+			side_listen(&sb, cfg, j);
+			if (netaddr_equal(a, b))
+				return contradiction(cfg, err, &sa, "is also an earlier listen address",
+						     &sb, "is also a later listen address",
+						     "stubd cannot bind the same address twice; keep one");
+			return contradiction(cfg, err, &sa, "overlaps another listen address", &sb,
+					     "overlaps another listen address",
+					     "a wildcard address receives what is sent to the other, "
+					     "so stubd cannot bind both; keep one");
+		}
+	}
+	return 0;
+}
+
+int config_check(const struct config *cfg, struct config_error *err)
+{
+	if (check_timeouts(cfg, err) < 0 || check_ttls(cfg, err) < 0 ||
+	    check_listens(cfg, err) < 0 || check_loops(cfg, err) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1362,12 +1684,129 @@ void config_print(const struct config *cfg, FILE *out)
 	}
 }
 
+/* ---- printing as JSON -------------------------------------------------- */
+
+/* Room for one list's entries as text. */
+struct text_list {
+	char text[CONFIG_MAX_ADDRS][NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
+	const char *values[CONFIG_MAX_FORWARD_ZONES];
+	size_t n;
+};
+
+static void json_key(struct report *r, const struct config *cfg, const struct key *k,
+		     struct text_list *l)
+{
+	const void *f = cfield(cfg, k);
+
+	l->n = 0;
+	switch (k->kind) {
+	case KEY_SERVERS:
+		for (size_t i = 0; i < cfg->n_upstream; i++)
+			l->values[l->n++] = config_server_str(&cfg->upstream[i], l->text[i],
+							      sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		report_bool(r, "upstream_from_resolv_conf", NULL, cfg->upstream_from_resolv_conf);
+		return;
+	case KEY_FORWARD_ZONES:
+		for (size_t i = 0; i < cfg->n_forward_zones; i++)
+			l->values[l->n++] = cfg->forward_zones[i];
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_ADDRS:
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			l->values[l->n++] = netaddr_str((const struct netaddr *)f + i, l->text[i],
+							sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_PREFIXES:
+		for (size_t i = 0; i < clist_count(cfg, k); i++)
+			l->values[l->n++] = netaddr_prefix_str((const struct netaddr_prefix *)f + i,
+							       l->text[i], sizeof(l->text[i]));
+		report_list(r, k->name, NULL, l->values, l->n);
+		return;
+	case KEY_PATH:
+	case KEY_HOSTS:
+	case KEY_SOCKET:
+	case KEY_ACCOUNT:
+		report_str(r, k->name, NULL, f, REPORT_TONE_NONE);
+		return;
+	case KEY_UINT:
+	case KEY_DURATION:
+	case KEY_SIZE:
+		report_u64(r, k->name, NULL, *(const unsigned *)f);
+		return;
+	case KEY_WORKERS:
+		if (*(const unsigned *)f == CONFIG_WORKERS_AUTO)
+			report_str(r, k->name, NULL, "auto", REPORT_TONE_NONE);
+		else
+			report_u64(r, k->name, NULL, *(const unsigned *)f);
+		return;
+	case KEY_LOG_LEVEL:
+		report_str(r, k->name, NULL, log_level_names[*(const enum log_level *)f],
+			   REPORT_TONE_NONE);
+		return;
+	case KEY_STRATEGY:
+		report_str(r, k->name, NULL,
+			   policy_strategy_names[*(const enum policy_strategy *)f], REPORT_TONE_NONE);
+		return;
+	case KEY_DBUS:
+		report_str(r, k->name, NULL, config_dbus_names[*(const enum config_dbus *)f],
+			   REPORT_TONE_NONE);
+		return;
+	case KEY_BOOL:
+		report_bool(r, k->name, NULL, *(const bool *)f);
+		return;
+	}
+}
+
+#define CONFIG_JSON_OOM "{\"error\": \"out of memory\"}\n"
+
+/* A report's text (its own short JSON error when memory ran out midway). */
+static void print_report(struct report *r, FILE *out)
+{
+	size_t len;
+	const char *text = report_finish(r, &len);
+	fwrite(text, 1, len, out);
+	report_free(r);
+}
+
+void config_print_json(const struct config *cfg, FILE *out)
+{
+	struct report *r = report_new(REPORT_JSON);
+	struct text_list *l = malloc(sizeof(*l));
+
+	if (!r || !l) {
+		fputs(CONFIG_JSON_OOM, out);
+		goto out;
+	}
+	report_str(r, "config_file", NULL, cfg->config_file[0] ? cfg->config_file : NULL,
+		   REPORT_TONE_NONE);
+	for (size_t i = 0; i < N_KEYS; i++)
+		json_key(r, cfg, &keys[i], l);
+	print_report(r, out);
+	r = NULL;
+out:
+	report_free(r);
+	free(l);
+}
+
+void config_print_json_error(const char *msg, FILE *out)
+{
+	struct report *r = report_new(REPORT_JSON);
+	if (!r) {
+		fputs(CONFIG_JSON_OOM, out);
+		return;
+	}
+	report_str(r, "error", NULL, msg, REPORT_TONE_NONE);
+	print_report(r, out);
+}
+
 void config_usage(FILE *out)
 {
 	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]...\n"
 	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N]\n"
 	      "             [--workers N|auto] [-f] [-v]\n"
-	      "             [--check-config] [--version] [--help]\n"
+	      "             [--check-config [--json]] [--version] [--help]\n"
 	      "\n"
 	      "A caching DNS stub resolver.\n"
 	      "\n"
@@ -1388,6 +1827,8 @@ void config_usage(FILE *out)
 	      "                              (default under systemd and when not root)\n"
 	      "  -v                          more logging; repeat for more\n"
 	      "      --check-config          validate the config, print the settings, exit\n"
+	      "      --json                  with --check-config: print them as one JSON\n"
+	      "                              object (or {\"error\": ...}), for scripts\n"
 	      "      --version               print the version and exit\n"
 	      "      --help                  print this help and exit\n"
 	      "\n"

@@ -35,6 +35,9 @@ int main(int argc, char **argv)
 	log_init();
 	if (config_from_args(&cfg, argc, argv, &action, &err) < 0) {
 		fprintf(stderr, "stubd: %s\n", err.msg);
+		/* A script reads stdout: it gets the error there too. */
+		if (action == CONFIG_ACTION_CHECK_JSON)
+			config_print_json_error(err.msg, stdout);
 		return EXIT_USAGE;
 	}
 	switch (action) {
@@ -46,6 +49,9 @@ int main(int argc, char **argv)
 		return 0;
 	case CONFIG_ACTION_CHECK:
 		config_print(&cfg, stdout);
+		return 0;
+	case CONFIG_ACTION_CHECK_JSON:
+		config_print_json(&cfg, stdout);
 		return 0;
 	case CONFIG_ACTION_RUN:
 		break;

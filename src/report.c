@@ -688,6 +688,37 @@ void report_bool(struct report *r, const char *key, const char *title, bool valu
 	      REPORT_TONE_NONE);
 }
 
+void report_list(struct report *r, const char *key, const char *title,
+		 const char *const *values, size_t n)
+{
+	if (!accepting(r))
+		return;
+	if (is_json(r)) {
+		table_close(r);
+		json_member(r, key);
+		buf_addc(&r->out, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				buf_adds(&r->out, ", ");
+			json_string(&r->out, or_empty(values[i]));
+		}
+		buf_addc(&r->out, ']');
+		return;
+	}
+	struct buf joined = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			buf_adds(&joined, ", ");
+		buf_adds(&joined, or_empty(values[i]));
+	}
+	buf_addc(&joined, '\0');
+	if (joined.oom)
+		r->oom = true;
+	else
+		field(r, key, title, n > 0 ? joined.data : "-", NULL, true, REPORT_TONE_NONE);
+	free(joined.data);
+}
+
 /* Which columns are numbers; kinds may be NULL or shorter than ncols. */
 static void table_kinds(struct report *r, const char *kinds)
 {

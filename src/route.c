@@ -174,9 +174,18 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 		return 0; /* a zone means nothing to a routed address */
 	if (scope == 0)
 		scope = ifindex;
-	if (scope == 0)
+	if (scope == 0) {
+		/* The example in the form written: with a port, the zone goes
+		 * inside the brackets. Without a zone the kernel cannot tell
+		 * which network the address is on, and refuses to send. */
+		const char *close = buf[0] == '[' ? strchr(buf, ']') : NULL;
+		if (close)
+			return fail(why, why_size, "%s is an IPv6 link-local address: give its "
+				    "interface, as in %.*s%%eth0%s", buf, (int)(close - buf), buf,
+				    close);
 		return fail(why, why_size, "%s is an IPv6 link-local address: give its interface, "
-			    "as in fe80::1%%eth0", buf);
+			    "as in %s%%eth0", buf, buf);
+	}
 	((struct sockaddr_in6 *)&out->addr.ss)->sin6_scope_id = scope;
 	return 0;
 }

@@ -53,9 +53,27 @@ struct config_error {
 	char msg[512];
 };
 
+/* Where a value came from: a line of config_file, CONFIG_FROM_FLAG, or
+ * CONFIG_FROM_DEFAULT (the built-in default, or config_set()). */
+#define CONFIG_FROM_DEFAULT 0u
+#define CONFIG_FROM_FLAG UINT_MAX
+/* Room for every key of config.c's table (a static assertion there). */
+#define CONFIG_MAX_KEYS 48
+
+/* Where each setting came from, so that config_check() can name the file
+ * and line of both settings that contradict each other. Lists keep one
+ * origin per entry. */
+struct config_origin {
+	unsigned key[CONFIG_MAX_KEYS];  /* by key, in conf/stubd.conf's order */
+	unsigned listen[CONFIG_MAX_ADDRS];
+	unsigned upstream[CONFIG_MAX_ADDRS];
+	unsigned forward_zone[CONFIG_MAX_FORWARD_ZONES];
+};
+
 struct config {
 	/* Where the settings came from, for logs and --check-config. */
 	char config_file[PATH_MAX];  /* "" when built-in defaults only */
+	struct config_origin origin;
 
 	struct netaddr listen[CONFIG_MAX_ADDRS];
 	size_t n_listen;
@@ -113,6 +131,7 @@ struct config {
 enum config_action {
 	CONFIG_ACTION_RUN,
 	CONFIG_ACTION_CHECK,   /* --check-config */
+	CONFIG_ACTION_CHECK_JSON, /* --check-config --json */
 	CONFIG_ACTION_VERSION, /* --version */
 	CONFIG_ACTION_HELP,    /* --help */
 };
@@ -133,16 +152,29 @@ int config_load_file(struct config *cfg, const char *path, struct config_error *
 
 /* The whole start-up sequence: defaults, then the config file (-c FILE, or
  * CONFIG_DEFAULT_FILE when it exists), then the flags, then the default
- * upstreams from resolv.conf. Returns 0 and sets *action, or -EINVAL with
- * err set (a usage or config error: exit status 2). A reload (SIGHUP) calls
- * it again with the same argv, so flags keep overriding the file. */
+ * upstreams from resolv.conf, then config_check(). Returns 0, or -EINVAL
+ * with err set (a usage or config error: exit status 2); *action is set
+ * either way, to what the command line asked for as far as it was read
+ * (so that --check-config --json can report an error as JSON). A reload
+ * (SIGHUP) calls it again with the same argv, so flags keep overriding the
+ * file, and a file that contradicts itself is refused as at start-up. */
 int config_from_args(struct config *cfg, int argc, char **argv,
 		     enum config_action *action, struct config_error *err);
 
 /* Fills cfg->upstream from cfg->resolv_conf when no upstream is set,
- * leaving out our own listen addresses. Logs each address left out.
- * Returns 0 (an empty list is not an error: see the caller). */
+ * leaving out our own listen addresses and IPv6 link-local addresses
+ * without an interface. Logs each address left out. Returns 0 (an empty
+ * list is not an error: see the caller). */
 int config_resolve_upstreams(struct config *cfg);
+
+/* Checks the settings as a whole, for values that are each valid but
+ * cannot work together: query-timeout below upstream-timeout, cache-min-ttl
+ * above cache-max-ttl or cache-max-negative-ttl, an upstream or forward-zone
+ * server that is one of stubd's own listen addresses (or that a wildcard
+ * listen address receives), listen addresses that overlap. Returns 0, or
+ * -EINVAL with err naming both keys and, for what came from the file, the
+ * file and the line of the later one ("FILE:LINE: key 'K': ..."). */
+int config_check(const struct config *cfg, struct config_error *err);
 
 /* "yes"/"no", and "true"/"false", "on"/"off", "1"/"0", any case: how
  * stubd.conf and the files of other programs (networkd) say a boolean.
@@ -157,6 +189,17 @@ int config_forward_zone_parse(const char *text, struct route_domain *zone,
 
 /* Prints the effective settings in config file syntax (--check-config). */
 void config_print(const struct config *cfg, FILE *out);
+
+/* The same as one JSON object, for scripts (--check-config --json): every
+ * key under its config file name, lists as arrays, numbers (ms for
+ * durations, bytes for sizes) as numbers, booleans as true/false; workers
+ * is a number or "auto". "upstream" is the servers in force, from the
+ * config or from resolv-conf ("upstream_from_resolv_conf": true), and
+ * "config_file" the file read (null: built-in defaults only). */
+void config_print_json(const struct config *cfg, FILE *out);
+
+/* {"error": msg} as one JSON object, for --check-config --json. */
+void config_print_json_error(const char *msg, FILE *out);
 
 /* Usage text for --help. */
 void config_usage(FILE *out);

@@ -4,7 +4,8 @@
  * Owns the output buffer and the formatting rules, so no control command
  * writes text or JSON by hand and the two forms never drift apart. Callers
  * describe the content (sections, fields, tables, lines); report_finish()
- * returns the rendered text. Used by the control module in the daemon.
+ * returns the rendered text. Used by the control module in the daemon, and
+ * by config for --check-config --json.
  */
 #ifndef STUBD_REPORT_H
 #define STUBD_REPORT_H
@@ -48,6 +49,10 @@ void report_u64(struct report *r, const char *key, const char *title, uint64_t v
 void report_double(struct report *r, const char *key, const char *title, double value,
 		   int decimals);
 void report_bool(struct report *r, const char *key, const char *title, bool value);
+/* A list of n strings: JSON an array ([] when n is 0), text one field
+ * with the values joined by ", " ("-" when there are none). */
+void report_list(struct report *r, const char *key, const char *title,
+		 const char *const *values, size_t n);
 
 /* A table: JSON an array of objects under key, one member per column;
  * text a heading, a header row and aligned rows. Cells are given as

@@ -1,8 +1,9 @@
 # Process lifecycle and command line: clean and quick exit on SIGTERM/SIGINT
 # (status 0, even with a question in flight), SIGHUP keeps serving, an
 # address in use is exit 1 with a useful message, usage and config errors
-# are exit 2 naming file, line and key, --check-config prints the effective
-# settings, and default upstreams from resolv.conf leave stubd itself out.
+# are exit 2 naming file, line and key, settings that contradict each other
+# are exit 2 naming both, --check-config prints the effective settings, and
+# default upstreams from resolv.conf leave stubd itself out.
 . "$(dirname "$0")/lib.sh"
 
 fakeup_start UP
@@ -104,6 +105,68 @@ check_match "--check-config: defaults shown too" '^query-timeout = 5000$' "$OUT"
 check_match "--check-config: defaults shown too" '^edns-buffer-size = 1232$' "$OUT"
 stubd_stop
 
+# --check-config --json: the same settings as one JSON object, for scripts:
+# every key of conf/stubd.conf, lists as arrays, numbers and booleans bare.
+SRC=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+printf 'resolv-conf = /dev/null\nupstream-timeout = 300\nserve-stale = no\nworkers = auto\nforward-zone = corp.example 192.0.2.53\n' >"$TMP/json.conf"
+run_stubd --check-config -c "$TMP/json.conf" --json -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+check_eq "--check-config --json: exit status 0" 0 "$RC"
+run_stubd --check-config -c "$TMP/json.conf" -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+TEXT=$OUT
+run_stubd --check-config -c "$TMP/json.conf" --json -u 127.0.0.9:5300 -u '[::1]:5301' --cache-size 7
+# Read as scripts read it; each "key = value" line of the text form has the
+# same value in the JSON, and each key the shipped file documents is there.
+json_check=$(python3 - "$TMP/run.out" "$SRC/conf/stubd.conf" "$TMP/json.conf" 3<<<"$TEXT" <<'PY' 2>&1
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+want = {"config_file": sys.argv[3], "upstream": ["127.0.0.9:5300", "[::1]:5301"],
+        "upstream_from_resolv_conf": False, "cache-size": 7, "upstream-timeout": 300,
+        "serve-stale": False, "workers": "auto", "listen": ["127.0.0.53:53"],
+        "forward-zone": ["corp.example 192.0.2.53"], "allow": []}
+for k, v in want.items():
+    if d.get(k) != v:
+        print("%s: expected %r, got %r" % (k, v, d.get(k)))
+documented = re.findall(r"^# ([a-z-]+) = ", open(sys.argv[2]).read(), re.M)
+for k in documented:
+    if k not in d:
+        print("%s: documented in conf/stubd.conf, missing from the JSON" % k)
+lists = {}
+for line in open(3).read().splitlines():
+    if line.startswith("#") or " = " not in line:
+        continue
+    k, v = line.split(" = ", 1)
+    lists.setdefault(k, []).append(v)
+for k, vs in lists.items():
+    j = d.get(k)
+    if isinstance(j, bool):
+        j = ["yes" if j else "no"]
+    elif isinstance(j, list):
+        pass
+    else:
+        j = [str(j)]
+    if j != vs:
+        print("%s: text says %r, JSON %r" % (k, vs, d.get(k)))
+for k, v in d.items():
+    if isinstance(v, float) or (isinstance(v, str) and re.fullmatch(r"[0-9]+", v)):
+        print("%s: a number as %r" % (k, v))
+PY
+)
+check_eq "--check-config --json: values, every key, same as the text" "" "$json_check"
+
+# A bad config: exit 2, {"error": ...} on stdout, the message on stderr.
+printf '# line 1\nupstream-timeout = 300\ncache-size = ten\n' >"$TMP/bad.conf"
+run_stubd --check-config --json -c "$TMP/bad.conf" --resolv-conf "$TMP/empty"
+check_eq "--check-config --json, bad value: exit status 2" 2 "$RC"
+check_eq "--check-config --json, bad value: the error as JSON on stdout" \
+	"$ERR" "stubd: $(python3 -c 'import json,sys; print(json.load(sys.stdin)["error"])' <<<"$OUT")"
+check "--check-config --json, bad value: names file and line ($ERR)" grep -qF -- "$TMP/bad.conf:3:" <<<"$ERR"
+run_stubd --check-config --json --no-such-flag
+check_eq "--check-config --json, usage error: exit status 2" 2 "$RC"
+check_match "--check-config --json, usage error: as JSON" '"error": "unknown option' "$OUT"
+run_stubd --json -c "$TMP/empty"
+check_eq "--json without --check-config: exit status 2" 2 "$RC"
+check_match "--json without --check-config: says so" '--json goes with --check-config' "$ERR"
+
 # --- config errors: exit 2, naming file, line and key ---
 printf '# line 1\nupstream-timeout = 300\ncache-size = ten\n' >"$TMP/bad.conf"
 run_stubd -f -c "$TMP/bad.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
@@ -123,6 +186,40 @@ check "unknown key: names the key ($ERR)" grep -qF -- 'no-such-key' <<<"$ERR"
 run_stubd -f -c "$TMP/no-such-file.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
 check_eq "missing config file: exit status 2" 2 "$RC"
 check "missing config file: named ($ERR)" grep -qF -- "$TMP/no-such-file.conf" <<<"$ERR"
+
+# --- settings that contradict each other: exit 2, naming both keys, and
+# the file and line of the later one ---
+printf '# line 1\nupstream-timeout = 2000\n\nquery-timeout = 1500\n' >"$TMP/contra.conf"
+run_stubd -f -c "$TMP/contra.conf" --resolv-conf "$TMP/empty" --hosts none -l "$(rand_addr):$(rand_port)" -u "$UP"
+check_eq "contradiction: exit status 2" 2 "$RC"
+check "contradiction: names file, the later line and its key ($ERR)" \
+	grep -qF -- "$TMP/contra.conf:4: key 'query-timeout': 1500 ms is below" <<<"$ERR"
+check "contradiction: names the other key and its line ($ERR)" grep -qF -- 'upstream-timeout (2000 ms, line 2)' <<<"$ERR"
+run_stubd --check-config -c "$TMP/contra.conf" --resolv-conf "$TMP/empty"
+check_eq "contradiction with --check-config: exit status 2" 2 "$RC"
+check "contradiction with --check-config: names both keys ($ERR)" \
+	grep -qF -- "$TMP/contra.conf:4: key 'query-timeout': 1500 ms is below upstream-timeout" <<<"$ERR"
+check_eq "contradiction with --check-config: no settings printed" "" "$OUT"
+printf 'cache-min-ttl = 600\ncache-max-ttl = 300\n' >"$TMP/ttl.conf"
+run_stubd --check-config -c "$TMP/ttl.conf" --resolv-conf "$TMP/empty"
+check_eq "cache-min-ttl above cache-max-ttl: exit status 2" 2 "$RC"
+check "cache-min-ttl above cache-max-ttl: both named ($ERR)" \
+	grep -qF -- "$TMP/ttl.conf:2: key 'cache-max-ttl': 300 s is below cache-min-ttl (600 s, line 1)" <<<"$ERR"
+# An upstream that is stubd itself: every miss would loop.
+self="$(rand_addr):$(rand_port)"
+run_stubd -f -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -l "$self" -u "$self"
+check_eq "upstream = listen: exit status 2" 2 "$RC"
+check "upstream = listen: names both ($ERR)" \
+	grep -qF -- "--upstream: $self is stubd's own listen address ($self, --listen)" <<<"$ERR"
+printf 'listen = 0.0.0.0:%s\n' "${self##*:}" >"$TMP/wild.conf"
+run_stubd --check-config -c "$TMP/wild.conf" --resolv-conf "$TMP/empty" -u "127.0.0.1:${self##*:}"
+check_eq "upstream on loopback, listen on 0.0.0.0: exit status 2" 2 "$RC"
+check "upstream on loopback, listen on 0.0.0.0: names both ($ERR)" \
+	grep -qF -- "--upstream: 127.0.0.1:${self##*:} would reach stubd itself through its listen address (0.0.0.0:${self##*:}, line 1)" <<<"$ERR"
+run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/empty" -u 'fe80::1'
+check_eq "link-local upstream without its interface: exit status 2" 2 "$RC"
+check "link-local upstream without its interface: says how to write it ($ERR)" \
+	grep -qF -- "--upstream: fe80::1 is an IPv6 link-local address: give its interface, as in fe80::1%eth0" <<<"$ERR"
 
 # --- usage errors: exit 2 ---
 run_stubd --no-such-flag

@@ -1295,6 +1295,251 @@ static void test_upstreams_missing_resolv_conf(void **state)
 	assert_non_null(strstr(log, "does not exist"));
 }
 
+/* An IPv6 link-local nameserver without its interface cannot be reached
+ * (the kernel refuses to send there): left out, and said why. */
+static void test_upstreams_leave_out_link_local_without_zone(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver fe80::1\nnameserver fe80::2%lo\nnameserver 192.0.2.1\n");
+	log_begin(fx);
+	int r = args_with_resolv(fx, "");
+	const char *log = log_end(fx);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_upstream, 2);
+	assert_string_equal(str(&cfg.upstream[0].addr), "[fe80::2]:53");
+	assert_int_equal(((struct sockaddr_in6 *)&cfg.upstream[0].addr.ss)->sin6_scope_id, 1);
+	assert_string_equal(str(&cfg.upstream[1].addr), "192.0.2.1:53");
+	assert_non_null(strstr(log, "leaving out nameserver [fe80::1]:53: an IPv6 link-local "
+				    "address without its interface cannot be reached (write it as "
+				    "fe80::1%eth0)\n"));
+}
+
+/* ---- the settings as a whole: config_check --------------------------- */
+
+#define NO_FAILOVER "a question would end in SERVFAIL before a server that does not answer " \
+		    "is given up on, so the next server is never tried; make query-timeout at " \
+		    "least upstream-timeout"
+#define LOOP "every question stubd forwards there would come back to it; name another server"
+
+/* Asserts that conf_text, as the file, is refused with "CONF:rest" (rest
+ * starts with the line: "5: key ..."), or with exactly rest when it
+ * starts with '-' (a flag) or "key". */
+static void assert_check_error(struct fixture *fx, const char *conf_text, const char *rest)
+{
+	char want[sizeof(err.msg) + PATH_MAX];
+	assert_int_equal(args_with_resolv(fx, conf_text), -EINVAL);
+	if (rest[0] == '-' || strncmp(rest, "key", 3) == 0)
+		snprintf(want, sizeof(want), "%s", rest);
+	else
+		snprintf(want, sizeof(want), "%s:%s", fx->conf, rest);
+	assert_string_equal(err.msg, want);
+}
+
+/* Failover needs a try to end before the question does. */
+static void test_check_query_timeout_below_upstream_timeout(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "upstream-timeout = 2s\nquery-timeout = 1500\n",
+			   "2: key 'query-timeout': 1500 ms is below upstream-timeout (2000 ms, "
+			   "line 1): " NO_FAILOVER);
+	/* Told from the later line, whichever key it holds. */
+	assert_check_error(fx, "query-timeout = 800\n# a comment\nupstream-timeout = 900ms\n",
+			   "3: key 'upstream-timeout': 900 ms is above query-timeout (800 ms, "
+			   "line 1): " NO_FAILOVER);
+	assert_check_error(fx, "\nquery-timeout = 800\n",
+			   "2: key 'query-timeout': 800 ms is below upstream-timeout (1000 ms, "
+			   "the default): " NO_FAILOVER);
+	assert_check_error(fx, "upstream-timeout = 6s\n",
+			   "1: key 'upstream-timeout': 6000 ms is above query-timeout (5000 ms, "
+			   "the default): " NO_FAILOVER);
+	/* Equal: one try may take the whole question. */
+	assert_int_equal(args_with_resolv(fx, "upstream-timeout = 2000\nquery-timeout = 2s\n"), 0);
+}
+
+static void test_check_cache_min_ttl_above_max_ttl(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "cache-max-ttl = 300\ncache-min-ttl = 600\n",
+			   "2: key 'cache-min-ttl': 600 s is above cache-max-ttl (300 s, line 1): "
+			   "no answer can be kept at least the one and at most the other; make "
+			   "cache-min-ttl at most cache-max-ttl");
+	assert_check_error(fx, "cache-min-ttl = 600\ncache-max-ttl = 300\n",
+			   "2: key 'cache-max-ttl': 300 s is below cache-min-ttl (600 s, line 1): "
+			   "no answer can be kept at least the one and at most the other; make "
+			   "cache-min-ttl at most cache-max-ttl");
+	assert_int_equal(args_with_resolv(fx, "cache-min-ttl = 300\ncache-max-ttl = 300\n"), 0);
+}
+
+/* The minimum applies to negative answers too, after their own cap. */
+static void test_check_cache_min_ttl_above_max_negative_ttl(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "cache-min-ttl = 60\ncache-max-negative-ttl = 0\n",
+			   "2: key 'cache-max-negative-ttl': 0 s is below cache-min-ttl (60 s, "
+			   "line 1): NXDOMAIN and NODATA answers would be kept cache-min-ttl "
+			   "seconds all the same; make cache-min-ttl at most cache-max-negative-ttl");
+	assert_check_error(fx, "cache-min-ttl = 7200\n",
+			   "1: key 'cache-min-ttl': 7200 s is above cache-max-negative-ttl (3600 s, "
+			   "the default): NXDOMAIN and NODATA answers would be kept cache-min-ttl "
+			   "seconds all the same; make cache-min-ttl at most cache-max-negative-ttl");
+	/* Above the negative cap but under cache-max-ttl is no contradiction:
+	 * cache-max-ttl caps negative answers too. */
+	assert_int_equal(args_with_resolv(fx, "cache-max-negative-ttl = 86400\n"
+					      "cache-max-ttl = 600\n"), 0);
+}
+
+/* 127.0.0.53:53 as listen address and 127.0.0.53 (port 53) as upstream. */
+static void test_check_upstream_is_own_listen_address(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	assert_check_error(fx, "listen = 127.0.0.53:53\nupstream = 127.0.0.53\n",
+			   "2: key 'upstream': 127.0.0.53:53 is stubd's own listen address "
+			   "(127.0.0.53:53, line 1): " LOOP);
+	assert_check_error(fx, "upstream = 192.0.2.1\nupstream = 127.0.0.53\n",
+			   "2: key 'upstream': 127.0.0.53:53 is stubd's own listen address "
+			   "(127.0.0.53:53, the default): " LOOP);
+	assert_check_error(fx, "upstream = [::1]:5300\nlisten = [::1]:5300\n",
+			   "2: key 'listen': [::1]:5300 is also an upstream ([::1]:5300, line 1): "
+			   LOOP);
+	/* Another port is another server. */
+	assert_int_equal(args_with_resolv(fx, "upstream = 127.0.0.53:5353\n"), 0);
+
+	/* Flags come after the file: told from the flag. */
+	write_file(fx->conf, "upstream = 127.0.0.1:5300\n");
+	char *a1[] = { "stubd", "-c", fx->conf, "-l", "127.0.0.1:5300", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--listen: 127.0.0.1:5300 is also an upstream "
+				     "(127.0.0.1:5300, line 1): " LOOP);
+	write_file(fx->conf, "");
+	char *a2[] = { "stubd", "-c", fx->conf, "-u", "127.0.0.53", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--upstream: 127.0.0.53:53 is stubd's own listen address "
+				     "(127.0.0.53:53, the default): " LOOP);
+	/* Set with config_set: neither has a line, so none is named. */
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "upstream", "127.0.0.53", &err), 0);
+	assert_int_equal(config_check(&cfg, &err), -EINVAL);
+	assert_string_equal(err.msg, "key 'upstream': 127.0.0.53:53 is stubd's own listen address "
+				     "(127.0.0.53:53, the default): " LOOP);
+}
+
+/* A wildcard listen address receives what is sent to loopback on its
+ * port, in its own family only (IPV6_V6ONLY); IPv4-mapped IPv6 goes over
+ * IPv4. */
+static void test_check_upstream_reached_through_wildcard(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "listen = 0.0.0.0:53\nupstream = 127.0.0.1\n",
+			   "2: key 'upstream': 127.0.0.1:53 would reach stubd itself through its "
+			   "listen address (0.0.0.0:53, line 1): " LOOP);
+	assert_check_error(fx, "upstream = ::1\nlisten = [::]:53\n",
+			   "2: key 'listen': [::]:53 would receive what stubd sends to its upstream "
+			   "([::1]:53, line 1): " LOOP);
+	assert_check_error(fx, "listen = 0.0.0.0:53\nupstream = [::ffff:127.0.0.2]:53\n",
+			   "2: key 'upstream': [::ffff:127.0.0.2]:53 would reach stubd itself "
+			   "through its listen address (0.0.0.0:53, line 1): " LOOP);
+	assert_int_equal(args_with_resolv(fx, "listen = [::]:53\nupstream = 127.0.0.1\n"), 0);
+	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:53\nupstream = ::1\n"), 0);
+	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:5353\nupstream = 127.0.0.1\n"), 0);
+	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:53\nupstream = 192.0.2.1\n"), 0);
+}
+
+/* A LAN address of this machine, under a wildcard listen address. */
+static void test_check_upstream_local_address_through_wildcard(void **state)
+{
+	struct fixture *fx = *state;
+	struct ifaddrs *ifs;
+	char addr[INET_ADDRSTRLEN] = "";
+	char text[256], want[512];
+
+	assert_int_equal(getifaddrs(&ifs), 0);
+	for (struct ifaddrs *i = ifs; i && !addr[0]; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		const struct in_addr *in = &((const struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		if ((ntohl(in->s_addr) >> 24) != 127)
+			inet_ntop(AF_INET, in, addr, sizeof(addr));
+	}
+	freeifaddrs(ifs);
+	if (!addr[0])
+		skip(); /* only loopback here: nothing to test */
+
+	snprintf(text, sizeof(text), "listen = 0.0.0.0\nupstream = %s\n", addr);
+	snprintf(want, sizeof(want), "2: key 'upstream': %s:53 would reach stubd itself through "
+		 "its listen address (0.0.0.0:53, line 1): " LOOP, addr);
+	assert_check_error(fx, text, want);
+	/* Listening on loopback only, that address does not reach us. */
+	snprintf(text, sizeof(text), "upstream = %s\n", addr);
+	assert_int_equal(args_with_resolv(fx, text), 0);
+}
+
+static void test_check_forward_zone_server_loops(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "listen = 127.0.0.53\n"
+			       "forward-zone = corp.example 10.0.0.1 127.0.0.53\n",
+			   "2: key 'forward-zone': the server 127.0.0.53:53 of corp.example is "
+			   "stubd's own listen address (127.0.0.53:53, line 1): " LOOP);
+	assert_check_error(fx, "forward-zone = corp.example\t10.0.0.1 127.0.0.1:5300\n"
+			       "listen = 0.0.0.0:5300\n",
+			   "2: key 'listen': 0.0.0.0:5300 would receive what stubd sends to the "
+			   "forward-zone (corp.example\t10.0.0.1 127.0.0.1:5300, line 1): " LOOP);
+	assert_int_equal(args_with_resolv(fx, "forward-zone = corp.example 127.0.0.53:5300\n"), 0);
+}
+
+/* The second bind() would fail with "address in use", blaming another
+ * program. */
+static void test_check_listen_addresses_overlap(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	assert_check_error(fx, "listen = 127.0.0.1\nlisten = 127.0.0.2\nlisten = 127.0.0.1:53\n",
+			   "3: key 'listen': 127.0.0.1:53 is also an earlier listen address "
+			   "(127.0.0.1:53, line 1): stubd cannot bind the same address twice; "
+			   "keep one");
+	assert_check_error(fx, "listen = [::1]:5300\nlisten = [::]:5300\n",
+			   "2: key 'listen': [::]:5300 overlaps another listen address "
+			   "([::1]:5300, line 1): a wildcard address receives what is sent to the "
+			   "other, so stubd cannot bind both; keep one");
+	char *a1[] = { "stubd", "-c", fx->conf, "-l", "0.0.0.0:5300", "-l", "127.0.0.9:5300",
+		       NULL };
+	write_file(fx->conf, "");
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--listen: 127.0.0.9:5300 overlaps another listen address "
+				     "(0.0.0.0:5300, --listen): a wildcard address receives what is "
+				     "sent to the other, so stubd cannot bind both; keep one");
+	/* Other families or other ports do not overlap. */
+	assert_int_equal(args_with_resolv(fx, "listen = 0.0.0.0:53\nlisten = [::]:53\n"
+					      "listen = 127.0.0.1:5300\n"), 0);
+}
+
+/* Checked where the server is read (route_server_parse): the message
+ * says how to write the interface, in the form the server was written. */
+static void test_check_link_local_upstream_needs_zone(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_check_error(fx, "upstream = fe80::1\n",
+			   "1: key 'upstream': fe80::1 is an IPv6 link-local address: give its "
+			   "interface, as in fe80::1%eth0");
+	assert_check_error(fx, "\nupstream = [fe80::1]:5353\n",
+			   "2: key 'upstream': [fe80::1]:5353 is an IPv6 link-local address: give "
+			   "its interface, as in [fe80::1%eth0]:5353");
+	assert_check_error(fx, "forward-zone = lan fe80::53\n",
+			   "1: key 'forward-zone': fe80::53 is an IPv6 link-local address: give "
+			   "its interface, as in fe80::53%eth0");
+	assert_int_equal(args_with_resolv(fx, "upstream = [fe80::1%lo]:5353\n"), 0);
+}
+
 /* ---- config_print ---------------------------------------------------- */
 
 static void test_print_defaults(void **state)
@@ -1358,6 +1603,9 @@ static void test_print_round_trip(void **state)
 	assert_int_equal(config_load_file(&loaded, temp_path(fx, "printed.conf"), &err), 0);
 	char *second = print_to_string(&loaded);
 	assert_string_equal(second, first);
+	/* The same settings, from other lines of another file. */
+	memset(&loaded.origin, 0, sizeof(loaded.origin));
+	memset(&cfg.origin, 0, sizeof(cfg.origin));
 	assert_memory_equal(&loaded, &cfg, sizeof(cfg));
 	free(first);
 	free(second);
@@ -1393,6 +1641,212 @@ static void test_print_round_trip_with_resolv_conf_upstreams(void **state)
 	assert_string_equal(strchr(second, '\n'), strchr(first, '\n'));
 	free(first);
 	free(second);
+}
+
+/* ---- config_print_json ------------------------------------------------ */
+
+static char *read_all(const char *path);
+
+static char *print_json_to_string(const struct config *c)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print_json(c, f);
+	assert_int_equal(fclose(f), 0);
+	return text;
+}
+
+/* The whole shape, for the defaults. */
+static void test_print_json_defaults(void **state)
+{
+	unsetenv("RUNTIME_DIRECTORY");
+	config_defaults(&cfg);
+	cfg.foreground = false;
+	char *text = print_json_to_string(&cfg);
+	assert_string_equal(text,
+			    "{\n"
+			    "  \"config_file\": null,\n"
+			    "  \"listen\": [\"127.0.0.53:53\"],\n"
+			    "  \"upstream\": [],\n"
+			    "  \"upstream_from_resolv_conf\": false,\n"
+			    "  \"forward-zone\": [],\n"
+			    "  \"allow\": [],\n"
+			    "  \"resolv-conf\": \"/etc/resolv.conf\",\n"
+			    "  \"hosts-file\": \"/etc/hosts\",\n"
+			    "  \"hosts-ttl\": 0,\n"
+			    "  \"forward-single-label\": false,\n"
+			    "  \"control-socket\": \"/run/stubd/control.sock\",\n"
+			    "  \"user\": \"stubd\",\n"
+			    "  \"control-group\": \"stubd\",\n"
+			    "  \"cache-size\": 10000,\n"
+			    "  \"cache-memory\": 67108864,\n"
+			    "  \"cache-min-ttl\": 0,\n"
+			    "  \"cache-max-ttl\": 86400,\n"
+			    "  \"cache-max-negative-ttl\": 3600,\n"
+			    "  \"serve-stale\": true,\n"
+			    "  \"stale-max-age\": 86400,\n"
+			    "  \"stale-answer-timeout\": 1800,\n"
+			    "  \"max-inflight\": 1024,\n"
+			    "  \"upstream-strategy\": \"fastest\",\n"
+			    "  \"upstream-timeout\": 1000,\n"
+			    "  \"query-timeout\": 5000,\n"
+			    "  \"edns-buffer-size\": 1232,\n"
+			    "  \"tcp-idle-timeout\": 10000,\n"
+			    "  \"tcp-max-clients\": 256,\n"
+			    "  \"tcp-max-queries\": 64,\n"
+			    "  \"workers\": 1,\n"
+			    "  \"runtime-directory\": \"/run/stubd\",\n"
+			    "  \"networkd-links-dir\": \"/run/systemd/netif/links\",\n"
+			    "  \"dbus\": \"auto\",\n"
+			    "  \"max-links\": 64,\n"
+			    "  \"max-link-servers\": 16,\n"
+			    "  \"max-link-domains\": 256,\n"
+			    "  \"log-level\": \"info\",\n"
+			    "  \"foreground\": false\n"
+			    "}\n");
+	free(text);
+}
+
+/* Values as a file and the flags set them: lists in order, numbers in ms
+ * and bytes, "auto", strings escaped; then upstreams from resolv.conf. */
+static void test_print_json_values(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+	char want[PATH_MAX + 64];
+
+	write_file(fx->conf, "listen = 127.0.0.1:5300\n"
+			     "listen = [::1]:5353\n"
+			     "upstream = 192.0.2.1\n"
+			     "upstream = [fe80::1%lo]:853#dns.example\n"
+			     "forward-zone = corp.example 10.0.0.53\n"
+			     "allow = 192.168.1.0/24\n"
+			     "hosts-file = /tmp/a\"b\n"
+			     "cache-memory = 1M\n"
+			     "upstream-timeout = 2s\n"
+			     "serve-stale = off\n"
+			     "workers = auto\n"
+			     "log-level = warning\n");
+	char *argv[] = { "stubd", "-c", fx->conf, "--cache-size", "7", "--check-config", "--json",
+			 NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(argv) - 1, argv, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+	char *text = print_json_to_string(&cfg);
+	snprintf(want, sizeof(want), "{\n  \"config_file\": \"%s\",\n", fx->conf);
+	assert_true(strncmp(text, want, strlen(want)) == 0);
+	static const char *const members[] = {
+		"\n  \"listen\": [\"127.0.0.1:5300\", \"[::1]:5353\"],\n",
+		"\n  \"upstream\": [\"192.0.2.1:53\", \"[fe80::1]:853%lo#dns.example\"],\n",
+		"\n  \"upstream_from_resolv_conf\": false,\n",
+		"\n  \"forward-zone\": [\"corp.example 10.0.0.53\"],\n",
+		"\n  \"allow\": [\"192.168.1.0/24\"],\n",
+		"\n  \"hosts-file\": \"/tmp/a\\\"b\",\n",
+		"\n  \"cache-size\": 7,\n",
+		"\n  \"cache-memory\": 1048576,\n",
+		"\n  \"serve-stale\": false,\n",
+		"\n  \"upstream-timeout\": 2000,\n",
+		"\n  \"workers\": \"auto\",\n",
+		"\n  \"log-level\": \"warning\",\n",
+	};
+	const char *at = text;
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		const char *found = strstr(at, members[i]);
+		if (!found)
+			fail_msg("'%s' missing or out of order in:\n%s", members[i], text);
+		at = found + 1;
+	}
+	free(text);
+
+	/* No upstream set: the ones in force come from resolv.conf. */
+	write_file(fx->resolv, "nameserver 192.0.2.9\nnameserver 127.0.0.53\n");
+	assert_int_equal(args_with_resolv(fx, "cache-size = 5\n"), 0);
+	text = print_json_to_string(&cfg);
+	assert_non_null(strstr(text, "\n  \"upstream\": [\"192.0.2.9:53\"],\n"
+				     "  \"upstream_from_resolv_conf\": true,\n"));
+	free(text);
+}
+
+/* Every key the shipped file documents, in its order, and the members
+ * that are not keys. */
+static void test_print_json_has_every_key(void **state)
+{
+	char *conf = read_all(STUBD_SOURCE_DIR "/conf/stubd.conf");
+	config_defaults(&cfg);
+	char *text = print_json_to_string(&cfg);
+	const char *at = text;
+	char last[96] = "";
+	int n = 0;
+
+	for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t key = strspn(line + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (strncmp(line, "# ", 2) != 0 || key == 0 || strncmp(line + 2 + key, " = ", 3) != 0)
+			continue;
+		char want[96];
+		snprintf(want, sizeof(want), "\n  \"%.*s\": ", (int)key, line + 2);
+		if (strcmp(want, last) == 0)
+			continue; /* upstream is shown twice */
+		snprintf(last, sizeof(last), "%s", want);
+		const char *found = strstr(at, want);
+		if (!found)
+			fail_msg("JSON lacks '%s' (or has it out of order):\n%s", want + 1, text);
+		at = found + 1;
+		n++;
+	}
+	assert_int_equal(n, 36);
+	assert_non_null(strstr(text, "\n  \"config_file\": "));
+	assert_non_null(strstr(text, "\n  \"upstream_from_resolv_conf\": "));
+	free(text);
+	free(conf);
+}
+
+static void test_print_json_error(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	config_print_json_error("/etc/stubd/stubd.conf:3: key 'x': 'a\"b' is\tbad", f);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(text, "{\n  \"error\": \"/etc/stubd/stubd.conf:3: key 'x': "
+				  "'a\\\"b' is\\u0009bad\"\n}\n");
+	free(text);
+}
+
+/* --json goes with --check-config, and a script that asked for it gets
+ * CONFIG_ACTION_CHECK_JSON back with the error, to print it as JSON,
+ * wherever the flags stood. */
+static void test_args_json(void **state)
+{
+	struct fixture *fx = *state;
+	enum config_action action;
+
+	write_file(fx->conf, "");
+	char *a1[] = { "stubd", "-c", fx->conf, "--json", "--check-config", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a1) - 1, a1, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+
+	char *a2[] = { "stubd", "-c", fx->conf, "--json", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a2) - 1, a2, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "--json goes with --check-config; run 'stubd --help' for usage");
+	assert_int_equal(action, CONFIG_ACTION_RUN);
+
+	char *a3[] = { "stubd", "--json", "--help", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a3) - 1, a3, &action, &err), 0);
+	assert_int_equal(action, CONFIG_ACTION_HELP);
+
+	char *a4[] = { "stubd", "--bogus", "--check-config", "-x", "--json", NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a4) - 1, a4, &action, &err), -EINVAL);
+	assert_string_equal(err.msg, "unknown option '--bogus'; run 'stubd --help' for usage");
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+
+	write_file(fx->conf, "query-timeout = 500\n");
+	char *a5[] = { "stubd", "--check-config", "--json", "-c", fx->conf, NULL };
+	assert_int_equal(config_from_args(&cfg, ARGC(a5) - 1, a5, &action, &err), -EINVAL);
+	assert_int_equal(action, CONFIG_ACTION_CHECK_JSON);
+	assert_non_null(strstr(err.msg, ":1: key 'query-timeout': 500 ms is below "
+					"upstream-timeout (1000 ms, the default)"));
 }
 
 /* ---- the shipped conf/stubd.conf ------------------------------------- */
@@ -1481,7 +1935,7 @@ static void test_usage_lists_every_flag(void **state)
 	static const char *const flags[] = {
 		"-c, --config FILE", "-l, --listen ADDR[:PORT]", "-u, --upstream ADDR[:PORT]",
 		"--hosts FILE|none", "-s, --control SOCKET", "--cache-size N", "-f, --foreground",
-		"\n  -v ", "--check-config", "--version", "--help", "--resolv-conf FILE",
+		"\n  -v ", "--check-config", "--json", "--version", "--help", "--resolv-conf FILE",
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -1555,9 +2009,24 @@ int main(void)
 		TEST(test_upstreams_wildcard_listen_leaves_out_local_address),
 		TEST(test_upstream_set_replaces_resolv_conf_list),
 		TEST(test_upstreams_missing_resolv_conf),
+		TEST(test_upstreams_leave_out_link_local_without_zone),
+		TEST(test_check_query_timeout_below_upstream_timeout),
+		TEST(test_check_cache_min_ttl_above_max_ttl),
+		TEST(test_check_cache_min_ttl_above_max_negative_ttl),
+		TEST(test_check_upstream_is_own_listen_address),
+		TEST(test_check_upstream_reached_through_wildcard),
+		TEST(test_check_upstream_local_address_through_wildcard),
+		TEST(test_check_forward_zone_server_loops),
+		TEST(test_check_listen_addresses_overlap),
+		TEST(test_check_link_local_upstream_needs_zone),
 		TEST(test_print_defaults),
 		TEST(test_print_round_trip),
 		TEST(test_print_round_trip_with_resolv_conf_upstreams),
+		TEST(test_print_json_defaults),
+		TEST(test_print_json_values),
+		TEST(test_print_json_has_every_key),
+		TEST(test_print_json_error),
+		TEST(test_args_json),
 		TEST(test_shipped_conf_loads_as_defaults),
 		TEST(test_shipped_conf_documents_every_default),
 		TEST(test_shipped_conf_uncommented_loads),

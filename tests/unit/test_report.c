@@ -394,6 +394,27 @@ static void test_null_strings(void **state)
 		   "{\n  \"value\": null,\n  \"\": \"\",\n  \"json_only\": 7\n}\n");
 }
 
+static void build_lists(struct report *r)
+{
+	report_begin(r, "s", "S");
+	report_list(r, "listen", "Listen", (const char *const[]){ "127.0.0.53:53", "[::1]:53" }, 2);
+	report_list(r, "none", "None", NULL, 0);
+	report_list(r, "odd", "Odd", (const char *const[]){ "a\"b", NULL, "\x01" }, 3);
+	report_end(r);
+	report_list(r, "top", NULL, (const char *const[]){ "x" }, 1);
+}
+
+/* Lists: JSON arrays of strings (escaped, null as ""), text one field. */
+static void test_lists(void **state)
+{
+	expect_doc(build_lists, REPORT_JSON,
+		   "{\n  \"s\": {\n    \"listen\": [\"127.0.0.53:53\", \"[::1]:53\"],\n"
+		   "    \"none\": [],\n    \"odd\": [\"a\\\"b\", \"\", \"\\u0001\"]\n  },\n"
+		   "  \"top\": [\"x\"]\n}\n");
+	expect_doc(build_lists, REPORT_TEXT,
+		   "S\n  Listen: 127.0.0.53:53, [::1]:53\n  None:   -\n  Odd:    a\"b, , \\x01\n");
+}
+
 static void build_bool_table(struct report *r)
 {
 	static const char *const keys[] = { "k", "ok" };
@@ -1092,6 +1113,7 @@ int main(void)
 		cmocka_unit_test(test_nested_sections),
 		cmocka_unit_test(test_empty_document),
 		cmocka_unit_test(test_null_strings),
+		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_bool_columns),
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_table),

@@ -276,6 +276,14 @@ static void test_server_parse_link_local(void **state)
 	why[0] = '\0';
 	assert_int_equal(route_server_parse("[fe80::1]:53", 0, &s, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "give its interface"));
+	/* The example is in the form written: the zone inside the brackets. */
+	assert_int_equal(route_server_parse("[fe80::1:2]:5353#dns.example", 0, &s, why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(why, "[fe80::1:2]:5353 is an IPv6 link-local address: give its "
+				 "interface, as in [fe80::1:2%eth0]:5353");
+	assert_int_equal(route_server_parse("fe80::9", 0, &s, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "fe80::9 is an IPv6 link-local address: give its interface, as in "
+				 "fe80::9%eth0");
 	/* Link-local multicast is scoped too. */
 	assert_int_equal(route_server_parse("ff02::fb", 0, &s, why, sizeof(why)), -EINVAL);
 
