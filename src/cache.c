@@ -765,8 +765,10 @@ static uint32_t answer_lifetime(const struct cache_config *cfg, const uint8_t *a
 	case WIRE_RCODE_SERVFAIL:
 		if (cfg->servfail_ttl == 0)
 			return 0;
-		life = cfg->servfail_ttl; /* RFC 9520 §3.2 */
-		break;
+		/* RFC 9520 §3.2: at least 1 s, at most 5 minutes; cache-min-ttl
+		 * is about answers and must not stretch a failure to an hour. */
+		life = cfg->servfail_ttl;
+		return life < cfg->max_ttl ? life : cfg->max_ttl;
 	default:
 		return 0; /* REFUSED, FORMERR, NOTIMP...: about this server, not the name */
 	}

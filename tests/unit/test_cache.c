@@ -667,6 +667,16 @@ static void test_servfail(void **state)
 	assert_int_equal(stats(c).entries, 1);
 	cache_free(c);
 
+	/* cache-min-ttl is for answers: a failure stays remembered for
+	 * servfail_ttl, not for an hour (RFC 9520 §3.2: at most 5 minutes). */
+	cfg.stale_max_age = 0;
+	cfg.min_ttl = 3600;
+	c = cache_new(&cfg);
+	assert_int_equal(cache_store(c, &q, p.b, p.len, 0), 0);
+	assert_int_equal(lookup(c, &q, 4999, &len), CACHE_HIT);
+	expect_miss(c, &q, 5000);
+	cache_free(c);
+
 	/* servfail_ttl 0 turns it off, whatever min_ttl says. */
 	cfg.stale_max_age = 0;
 	cfg.servfail_ttl = 0;
