@@ -7,6 +7,11 @@
 # trip to stubd, so process start-up does not count.
 . "$(dirname "$0")/lib.sh"
 
+# A question that waited on the silent server took at least its RTO, which
+# is never below 100 ms; one that did not takes a few ms, more on a busy
+# machine. WAITED_MS tells them apart with room for the latter.
+WAITED_MS=90
+
 # qt NAME: "ANSWER MS" for one question (answer "-" when none).
 qt() {
 	local out ip ms
@@ -30,7 +35,7 @@ slow=0
 for i in $(seq 1 20); do
 	read -r ip ms <<<"$(qt "next$i.example.test")"
 	[ "$ip" = 192.0.2.20 ] || fail "question $i not answered: $ip"
-	[ "$ms" -le 20 ] || slow=$((slow + 1))
+	[ "$ms" -lt "$WAITED_MS" ] || slow=$((slow + 1))
 done
 check_eq "the next 20 questions do not wait on the silent server" 0 "$slow"
 
@@ -48,7 +53,7 @@ while [ $(($(now_ms) - start)) -lt 3500 ]; do
 	burst=$((burst + 1))
 	sleep 0.1
 done
-late=$(cat "$TMP"/burst.* | awk '$2 > 50 || $1 != "192.0.2.20"' | wc -l)
+late=$(cat "$TMP"/burst.* | awk -v w="$WAITED_MS" '$2 >= w || $1 != "192.0.2.20"' | wc -l)
 check_eq "bursts at the probe moments: nobody waits ($(cat "$TMP"/burst.* | wc -l) questions)" 0 "$late"
 check "the silent server was probed meanwhile" test "$(count_log DEAD 'burst')" -ge 1
 check_match "it is shown down or probing" "$DEAD +(down|probing)" "$(status)"
@@ -116,7 +121,7 @@ for i in 1 2 3; do qt "warm$i.example.test" >/dev/null; done
 slow=0
 for i in $(seq 1 40); do
 	read -r ip ms <<<"$(qt "w$i.example.test")"
-	[ "$ip" = 192.0.2.21 ] && [ "$ms" -le 20 ] || slow=$((slow + 1))
+	[ "$ip" = 192.0.2.21 ] && [ "$ms" -lt "$WAITED_MS" ] || slow=$((slow + 1))
 done
 check_eq "with two workers no question waits on the silent server" 0 "$slow"
 
