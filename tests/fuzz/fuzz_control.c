@@ -329,6 +329,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			 "hosts-file = %s\n"
 			 "control-socket = %s\n"
 			 "user = root\n"
+			 "dbus = no\n" /* never the machine's system bus */
 			 "control-group = root\n"
 			 "cache-size = 64\n"
 			 "upstream-timeout = 50\n"
