@@ -23,6 +23,9 @@ fi
 
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/stubd-test-$TEST_NAME.XXXXXX")
+# Started as root, stubd runs as its user, or nobody where there is none:
+# it must still reach the files and sockets a test makes for it here.
+chmod 755 "$TMP"
 # Every stubd a test starts keeps its link settings and resolv.conf here,
 # never in the machine's /run/stubd (runtime-directory follows this).
 export RUNTIME_DIRECTORY="$TMP/run"

@@ -8,8 +8,11 @@ fakeup_start UP
 printf '192.0.2.77 box.test\n' >"$TMP/hosts"
 # control-group: a group every Debian has, for the member's check below.
 stubd_conf "control-group = adm"
-stubd_start -c "$TMP/stubd.conf" -u "$UP" --hosts "$TMP/hosts"
-SOCK="$TMP/control.sock"
+# The socket in the runtime directory, as /run/stubd/control.sock is:
+# started as root, stubd hands that directory to the user it runs as, so
+# it can still remove the socket when it stops.
+SOCK="$RUNTIME_DIRECTORY/control.sock"
+stubd_start -c "$TMP/stubd.conf" -u "$UP" --hosts "$TMP/hosts" -s "$SOCK"
 ctl() { "$STUBCTL" -s "$SOCK" "$@"; }
 json_ok() { command -v python3 >/dev/null || return 0; python3 -c 'import json,sys; json.load(sys.stdin)'; }
 
