@@ -104,7 +104,8 @@ static const struct key keys[] = {
 	{ .name = "user", .kind = KEY_ACCOUNT,
 	  .offset = offsetof(struct config, user),
 	  .default_text = "stubd",
-	  .help = "started as root, stubd opens its sockets and then runs as this user" },
+	  .help = "started as root, stubd opens its sockets and then runs as this user "
+		  "(nobody, with a warning, when it does not exist; root keeps root)" },
 	{ .name = "control-group", .kind = KEY_ACCOUNT,
 	  .offset = offsetof(struct config, control_group),
 	  .default_text = "stubd",

@@ -395,11 +395,14 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		log_warn("reload: workers changed; restart stubd to use them");
 	if (next.dbus != d->cfg.dbus)
 		log_warn("reload: dbus changed; restart stubd to use it");
+	if (strcmp(next.user, d->cfg.user) != 0)
+		log_warn("reload: user changed; restart stubd to run as another user");
 	drop_self_upstreams(d, &next);
 	log_set_level(next.log_level);
 	next.n_listen = d->cfg.n_listen;
 	memcpy(next.listen, d->cfg.listen, sizeof(next.listen));
 	memcpy(next.control_socket, d->cfg.control_socket, sizeof(next.control_socket));
+	memcpy(next.user, d->cfg.user, sizeof(next.user));
 	next.workers = d->cfg.workers;
 	next.dbus = d->cfg.dbus;
 	d->cfg = next;
@@ -536,7 +539,7 @@ static int start_routing(struct daemon *d, struct config_error *err)
 	size_t n = listener_set_addrs(daemon_main_worker(d)->listeners, served, 2 * SERVICE_MAX_FDS);
 	if (n == 0)
 		netaddr_parse(CONFIG_DEFAULT_LISTEN, 53, &served[0]);
-	service_prepare_dir(&d->cfg, d->cfg.runtime_dir);
+	service_prepare_dir(&d->run_as, d->cfg.runtime_dir);
 	d->routing = routing_new(d->base, &d->cfg, d->workers, d->n_workers, d->cache, d->policy,
 				 &served[0], err);
 	return d->routing ? 0 : -1;
@@ -567,6 +570,9 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	d->started = time(NULL);
 	snprintf(err->msg, sizeof(err->msg), "out of memory");
 
+	/* Before any socket: with no user to run as but root, stop now. */
+	if (service_choose_user(&d->cfg, &d->run_as, err) < 0)
+		return -1;
 	/* A client vanishing must not kill the daemon through SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	struct worker_plan plan;
@@ -634,8 +640,10 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 		if (!d->watchdog || event_add(d->watchdog, &half) < 0)
 			return -1;
 	}
-	/* Last: every socket is open, nothing has been read yet. */
-	if (service_drop_privileges(&d->cfg, err) < 0)
+	/* Last: every socket is open, nothing has been read yet, and no
+	 * thread but this one runs (daemon_run starts them): capabilities
+	 * are per thread, and each thread starts with this one's. */
+	if (service_drop_privileges(&d->run_as, err) < 0)
 		return -1;
 	/* On the bus as the user stubd runs as: the policy lets it own the name. */
 	if (start_dbus(d, err) < 0)

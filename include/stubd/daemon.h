@@ -19,6 +19,7 @@
 #include "stubd/cache.h"
 #include "stubd/config.h"
 #include "stubd/hosts.h"
+#include "stubd/service.h"
 #include "stubd/upstream_policy.h"
 #include "stubd/worker.h"
 
@@ -42,6 +43,7 @@ struct daemon {
 	int argc;                 /* kept to re-read the config on SIGHUP */
 	char **argv;
 	time_t started;
+	struct service_user run_as; /* chosen at start; a reload does not change it */
 
 	/* The hosts stage's table and options, rebuilt whole when the file
 	 * changes and swapped into every worker before the old ones go. */
