@@ -1,4 +1,4 @@
-/* log.c - leveled logging to stderr. See log.h. */
+/* log.c - leveled logging to the journal, stderr or syslog. See log.h. */
 #include "stubd/log.h"
 
 #include <errno.h>
@@ -18,11 +18,20 @@ const char *const log_level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
+/* Where messages go. Chosen here only: at start (log_init) and when
+ * stubd leaves its terminal (log_detached), both before any other thread
+ * runs, so the threads only ever read it. */
+enum log_sink {
+	LOG_SINK_STDERR,  /* the foreground: -f, a terminal, a test's pipe */
+	LOG_SINK_JOURNAL, /* systemd connected stderr to the journal */
+	LOG_SINK_SYSLOG,  /* detached: stderr is /dev/null */
+};
+
 /* The one piece of process-wide state outside the daemon context: every
- * module logs, and threading the level through each call would add noise
- * to every signature for no gain. */
+ * module logs, and threading the level and the sink through each call
+ * would add noise to every signature for no gain. */
 static enum log_level current_level = LOG_LEVEL_INFO;
-static bool to_journal;
+static enum log_sink sink = LOG_SINK_STDERR;
 
 /* systemd sets JOURNAL_STREAM to the device and inode of the stream it
  * connected our stderr to; if stderr is still that, structured journal
@@ -32,13 +41,26 @@ void log_init(void)
 	const char *env = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
-	to_journal = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
-		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	bool journal = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+		       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+	sink = journal ? LOG_SINK_JOURNAL : LOG_SINK_STDERR;
+}
+
+/* daemon() pointed stderr at /dev/null: without this, nothing stubd says
+ * from here on would reach anyone. The journal does not go through
+ * stderr and stays. LOG_NDELAY connects to /dev/log now rather than at
+ * the first message; glibc reconnects by itself if syslogd restarts. */
+void log_detached(void)
+{
+	if (sink == LOG_SINK_JOURNAL)
+		return;
+	openlog("stubd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	sink = LOG_SINK_SYSLOG;
 }
 
 bool log_to_journal(void)
 {
-	return to_journal;
+	return sink == LOG_SINK_JOURNAL;
 }
 
 void log_set_level(enum log_level level)
@@ -71,15 +93,22 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (to_journal) {
-		static const int priority[] = {
-			[LOG_LEVEL_ERR] = LOG_ERR,
-			[LOG_LEVEL_WARN] = LOG_WARNING,
-			[LOG_LEVEL_INFO] = LOG_INFO,
-			[LOG_LEVEL_DEBUG] = LOG_DEBUG,
-		};
+	/* syslog(3) priorities, which the journal uses too. */
+	static const int priority[] = {
+		[LOG_LEVEL_ERR] = LOG_ERR,
+		[LOG_LEVEL_WARN] = LOG_WARNING,
+		[LOG_LEVEL_INFO] = LOG_INFO,
+		[LOG_LEVEL_DEBUG] = LOG_DEBUG,
+	};
+	switch (sink) {
+	case LOG_SINK_JOURNAL:
 		sd_journal_print(priority[level], "%s", line);
 		return;
+	case LOG_SINK_SYSLOG:
+		syslog(priority[level], "%s", line);
+		return;
+	case LOG_SINK_STDERR:
+		break;
 	}
 	/* One fprintf per line so that concurrent writers do not interleave. */
 	fprintf(stderr, "stubd[%s]: %s\n", log_level_names[level], line);

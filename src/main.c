@@ -12,13 +12,15 @@
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Detaches after the sockets are open, so that errors such as "address in
- * use" still reach the terminal and the exit status. */
+ * use" still reach the terminal and the exit status; what follows goes to
+ * syslog. */
 static int detach(struct daemon *d)
 {
 	if (daemon(0, 0) < 0) {
 		log_err("cannot detach into the background: %m");
 		return -1;
 	}
+	log_detached();
 	if (event_reinit(d->base) < 0) {
 		log_err("cannot re-initialize the event loop after detaching");
 		return -1;

@@ -24,6 +24,11 @@ extern const char *const log_level_names[];
 void log_init(void);
 bool log_to_journal(void);
 
+/* Says that stubd has detached (daemon(): stderr is /dev/null): from now
+ * on messages go to syslog, unless they go to the journal. Call it before
+ * any other thread starts. */
+void log_detached(void);
+
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 
