@@ -6,7 +6,7 @@
  * (worker.h: each a loop with its listeners, pipeline and upstream stage;
  * worker 0 runs on the main base). The main loop also runs the control
  * socket, the signals and the timers. Nothing else in stubd keeps mutable
- * state outside this struct (log.h's level aside).
+ * state outside this struct (log.c's level and sink aside).
  */
 #ifndef STUBD_DAEMON_H
 #define STUBD_DAEMON_H
