@@ -196,7 +196,8 @@ static void run_request(struct control_request *conn, char *line)
 		return control_reply_error(conn, CONTROL_EXIT_USAGE,
 					   "unknown command '%s'; see stubctl --help", words[1]);
 	if (control_verb_needs_privilege(verb, n - 2, words + 2) &&
-	    !access_may_change(&conn->peer, conn->ctl->d->control_gid, geteuid())) {
+	    !access_may_change(&conn->peer, conn->ctl->d->control_gid,
+			       daemon_self_uid(conn->ctl->d))) {
 		log_info("control: %s refused for uid %u", words[1], (unsigned)conn->peer.uid);
 		return control_reply_error(conn, CONTROL_EXIT_FAILED,
 					   "permission denied: %s needs root or membership of "

@@ -198,6 +198,11 @@ static void load_hosts_now(struct daemon *d)
 	hosts_job_apply(d, d->hosts_job);
 }
 
+uid_t daemon_self_uid(const struct daemon *d)
+{
+	return d->run_as.fallback ? ACCESS_NO_UID : geteuid();
+}
+
 bool daemon_hosts_loading(const struct daemon *d)
 {
 	return offload_busy(d->hosts_offload);

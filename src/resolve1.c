@@ -270,7 +270,7 @@ static int on_credentials(sd_bus_message *reply, void *arg, sd_bus_error *ret_er
 	 * taken over by another user's process does not count (uid checked). */
 	if (caller.known && caller.uid != 0 && pid > 0)
 		(void)access_read_proc(pid, &caller);
-	if (!access_may_change(&caller, r1->d->control_gid, geteuid())) {
+	if (!access_may_change(&caller, r1->d->control_gid, daemon_self_uid(r1->d))) {
 		log_info("dbus: %s refused for %s (uid %d)", c->method->what, sender ? sender : "?",
 			 caller.known ? (int)caller.uid : -1);
 		sd_bus_error_setf(&e, SD_BUS_ERROR_ACCESS_DENIED,

@@ -193,6 +193,7 @@ int service_choose_user(const struct config *cfg, struct service_user *who,
 		group = FALLBACK_GROUP;
 	}
 	set_user(who, FALLBACK_USER, uid, gid);
+	who->fallback = true;
 	log_warn("%s: running as " FALLBACK_USER " (group %s) instead, an account other programs "
 		 "may share; create its own user (%suseradd --system --no-create-home %s) or set "
 		 "'user =' in stubd.conf", why, group, sysusers, cfg->user);

@@ -94,6 +94,11 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size);
  * while that runs. daemon_wait_hosts() calls w->fn once it is in (and
  * swapped into every worker); daemon_unwait_hosts() takes a waiter back. */
 bool daemon_hosts_loading(const struct daemon *d);
+
+/* The user whose processes may change things as stubd's own (access.h):
+ * the one stubd runs as, or ACCESS_NO_UID while it runs as nobody only
+ * because its user is missing, since other programs run as nobody too. */
+uid_t daemon_self_uid(const struct daemon *d);
 void daemon_wait_hosts(struct daemon *d, struct daemon_waiter *w);
 void daemon_unwait_hosts(struct daemon *d, struct daemon_waiter *w);
 

@@ -38,6 +38,7 @@ int service_take_fds(struct service_fds *fds, struct config_error *err);
 struct service_user {
 	bool change;                      /* started as root: become uid/gid */
 	bool stay_root;                   /* started as root with user = root */
+	bool fallback;                    /* nobody, as the user is missing: shared */
 	uid_t uid;
 	gid_t gid;
 	char name[CONFIG_ACCOUNT_MAX];    /* for logs: cfg->user, or "nobody" */

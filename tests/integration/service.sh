@@ -134,6 +134,11 @@ if [ "$(id -u)" -eq 0 ]; then
 		[ "$(stat -c %U "$RUNTIME_DIRECTORY")" = "$own" ]
 	kill -HUP "$STUBD_PID"
 	check "reload works as $own" wait_for 3 grep -q 'configuration reloaded' "$TMP/stubd.log"
+	if [ "$own" != nobody ] && command -v setpriv >/dev/null; then
+		check_match "a process of its own user may reload it (access.h)" 'reloaded' \
+			"$(setpriv --reuid="$own" --regid="$(id -g "$own")" --clear-groups \
+				"$STUBCTL" -s "$TMP/control.sock" reload 2>&1 || true)"
+	fi
 	stubd_stop
 
 	# A user that does not exist: nobody, never root, and the log says how
@@ -149,6 +154,15 @@ if [ "$(id -u)" -eq 0 ]; then
 		"$(cat "$TMP/stubd.log")"
 	check_eq "serving as nobody" "192.0.2.1" "$(q +short nobody.example.test)"
 	check "its runtime directory is nobody's" [ "$(stat -c %u "$RUNTIME_DIRECTORY")" = "$nobody" ]
+	# nobody is not stubd's own user here, only a stand-in other programs
+	# share: its processes get no say (an own user's would, access.h).
+	if command -v setpriv >/dev/null; then
+		rc=0
+		err=$(setpriv --reuid="$nobody" --regid="$nogroup" --clear-groups \
+			"$STUBCTL" -s "$TMP/control.sock" reload 2>&1) || rc=$?
+		check_eq "a process of nobody's may not reload the fallback's stubd" 1 "$rc"
+		check_match "and is told why" 'permission denied' "$err"
+	fi
 	stubd_stop
 
 	# The default user, stubd, where it is not created: nobody too, and
