@@ -1,8 +1,8 @@
 # stubd.service and stubd.socket under a real systemd, PID 1 of a booted
 # Debian 12 (../shared/system-container.md), installed as a user installs
 # them (cmake --install, systemd-sysusers, both units enabled before boot):
-# - start: the boot starts stubd (Type=notify), as user stubd with only
-#   CAP_NET_BIND_SERVICE, and it answers on 127.0.0.53 (stubd.socket's);
+# - start: the boot starts stubd (Type=notify), as user stubd holding no
+#   capability once serving, and it answers on 127.0.0.53 (stubd.socket's);
 # - workers = auto: one worker thread pinned to each CPU the container has,
 #   none refused by the unit's system-call filter;
 # - reload: "systemctl reload stubd" (ExecReload= is "stubctl reload")
@@ -93,8 +93,11 @@ status=$(ct cat "/proc/$pid/status")
 check_match "stubd runs as user stubd (real, effective, saved, fs)" \
 	"^Uid:\s+$uid\s+$uid\s+$uid\s+$uid\$" "$status"
 check_match "... and group stubd" "^Gid:\s+$gid\s+$gid\s+$gid\s+$gid\$" "$status"
-check_match "... with CAP_NET_BIND_SERVICE (bit 10) its only capability" \
-	'^CapEff:\s+0000000000000400$' "$status"
+# The unit grants CAP_NET_BIND_SERVICE (for a start without stubd.socket);
+# once its sockets are open stubd gives it up: no capability is left.
+check_match "... with no capability left once serving (effective)" \
+	'^CapEff:\s+0000000000000000$' "$status"
+check_match "... nor permitted" '^CapPrm:\s+0000000000000000$' "$status"
 check_eq "the process is stubd" stubd "$(ct cat "/proc/$pid/comm")"
 wait_for 10 answers www.unit.example 192.0.2.99 ||
 	ct_fail "stubd does not answer from the fake upstream: '$(ask www.unit.example)'"
