@@ -6,7 +6,7 @@
  *
  *   completed N lost L latency_us AVG noerror K p50_us P p99_us Q max_us M
  *
- *   dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS]]]
+ *   dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS [TIMES-FILE]]]]
  *
  * NAMES-FILE is dnsperf's format, "name TYPE" per line (A, AAAA, or a
  * number); the names are asked in turn, round and round, for SECONDS or
@@ -14,7 +14,9 @@
  * names asks each name once). RATE paces the questions, at most RATE a
  * second (0: each as soon as the last is answered). A question without an
  * answer in TIMEOUT-MS (1000) is lost. The percentiles are of the answered
- * questions' times (nearest rank).
+ * questions' times (nearest rank). TIMES-FILE, if given, gets every answered
+ * question's time in microseconds, one a line in the order asked, so that
+ * several runs can be pooled.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -141,8 +143,8 @@ static double ask(const struct sockaddr_in *sa, struct question *q, unsigned id,
 
 int main(int argc, char **argv)
 {
-	if (argc < 5 || argc > 8) {
-		fprintf(stderr, "usage: dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS]]]\n");
+	if (argc < 5 || argc > 9) {
+		fprintf(stderr, "usage: dnsseq ADDR PORT NAMES-FILE SECONDS [COUNT [RATE [TIMEOUT-MS [TIMES-FILE]]]]\n");
 		return 2;
 	}
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[2])) };
@@ -195,6 +197,19 @@ int main(int argc, char **argv)
 		sum += took;
 		done++;
 		noerror += rcode == 0;
+	}
+	if (argc > 8) {
+		FILE *tf = fopen(argv[8], "w");
+		if (!tf) {
+			perror("dnsseq: times file");
+			return 1;
+		}
+		for (size_t k = 0; k < done; k++)
+			fprintf(tf, "%.1f\n", times[k] * 1e6);
+		if (fclose(tf) != 0) {
+			perror("dnsseq: times file");
+			return 1;
+		}
 	}
 	qsort(times, done, sizeof(*times), cmp_double);
 	printf("completed %lu lost %lu latency_us %.1f noerror %lu p50_us %.1f p99_us %.1f max_us %.1f\n",
