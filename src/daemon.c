@@ -159,16 +159,23 @@ static void load_hosts(struct daemon *d);
 static void on_hosts_loaded(void *arg)
 {
 	struct daemon *d = arg;
+	unsigned long done = d->hosts_loads_started;
 	hosts_job_apply(d, d->hosts_job);
 	if (d->hosts_again) {
 		d->hosts_again = false;
 		load_hosts(d);
-		return;
 	}
-	/* Those who waited for this load (stubctl reload) hear it is done. */
-	struct daemon_waiter *w;
-	while ((w = d->hosts_waiters)) {
-		d->hosts_waiters = w->next;
+	/* Those whose change this load read (stubctl reload) hear it is done;
+	 * a change made while it ran waits for the next one only, so a stream
+	 * of reloads holds nobody back for long. */
+	struct daemon_waiter **p = &d->hosts_waiters;
+	while (*p) {
+		struct daemon_waiter *w = *p;
+		if (w->until > done) {
+			p = &w->next;
+			continue;
+		}
+		*p = w->next;
 		w->next = NULL;
 		w->fn(w->arg);
 	}
@@ -183,6 +190,7 @@ static void load_hosts(struct daemon *d)
 		return;
 	}
 	hosts_job_prepare(d->hosts_job, &d->cfg);
+	d->hosts_loads_started++;
 	if (offload_start(d->hosts_offload, hosts_job_work, d->hosts_job, on_hosts_loaded, d) == 0)
 		return;
 	/* No thread to be had: read it here rather than not at all. */
@@ -210,6 +218,9 @@ bool daemon_hosts_loading(const struct daemon *d)
 
 void daemon_wait_hosts(struct daemon *d, struct daemon_waiter *w)
 {
+	/* The load that reads the settings of now: the one under way, or the
+	 * one that follows it when it started before them. */
+	w->until = d->hosts_loads_started + (d->hosts_again ? 1 : 0);
 	w->next = d->hosts_waiters;
 	d->hosts_waiters = w;
 }

@@ -34,6 +34,7 @@ struct hosts_job;
 struct daemon_waiter {
 	void (*fn)(void *arg);
 	void *arg;
+	unsigned long until;       /* the load (count) that must be in: set by daemon_wait_hosts */
 	struct daemon_waiter *next;
 };
 
@@ -54,6 +55,7 @@ struct daemon {
 	struct offload *hosts_offload; /* the file is read on a thread of its own */
 	struct hosts_job *hosts_job;   /* the load under way, or the last one */
 	bool hosts_again;              /* asked for again while a load ran */
+	unsigned long hosts_loads_started; /* loads begun so far (for waiters) */
 	struct daemon_waiter *hosts_waiters; /* told when the load under way is in */
 
 	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
