@@ -148,8 +148,10 @@ static void set_user(struct service_user *who, const char *name, uid_t uid, gid_
 int service_choose_user(const struct config *cfg, struct service_user *who,
 			struct config_error *err)
 {
-	uid_t uid;
-	gid_t gid;
+	/* Set by lookup_user() when it succeeds; zeroed so the optimizer
+	 * need not prove that. */
+	uid_t uid = 0;
+	gid_t gid = 0;
 
 	memset(who, 0, sizeof(*who));
 	if (geteuid() != 0)
