@@ -86,6 +86,7 @@ struct hosts_job {
 	unsigned ttl;
 	bool forward_single_label;
 	struct hosts_table *table;   /* results, taken by hosts_job_apply() */
+	struct hosts_table *retired; /* the table it replaced: freed off the loop too */
 	struct hosts_options *opt;
 	struct hosts_load_info info;
 	struct stat st;
@@ -94,7 +95,9 @@ struct hosts_job {
 
 static void hosts_job_prepare(struct hosts_job *job, const struct config *cfg)
 {
+	struct hosts_table *retired = job->retired;
 	memset(job, 0, sizeof(*job));
+	job->retired = retired;
 	snprintf(job->path, sizeof(job->path), "%s", cfg->hosts_file);
 	job->enabled = hosts_enabled(cfg);
 	job->ttl = cfg->hosts_ttl;
@@ -102,9 +105,18 @@ static void hosts_job_prepare(struct hosts_job *job, const struct config *cfg)
 }
 
 /* On the job's thread: reads the file and the machine's own names. */
+/* Freeing a table of 100,000 names takes milliseconds: not on a DNS loop. */
+static void hosts_job_retire(void *arg)
+{
+	struct hosts_job *job = arg;
+	hosts_free(job->retired);
+	job->retired = NULL;
+}
+
 static void hosts_job_work(void *arg)
 {
 	struct hosts_job *job = arg;
+	hosts_job_retire(job);
 	job->opt = calloc(1, sizeof(*job->opt));
 	if (!job->opt) {
 		job->err = ENOMEM;
@@ -148,13 +160,22 @@ static void hosts_job_apply(struct daemon *d, struct hosts_job *job)
 	struct hosts_swap swap = { .table = job->table, .opt = job->opt };
 	for (unsigned i = 0; i < d->n_workers; i++)
 		worker_call(&d->workers[i], set_hosts_on_loop, &swap);
-	hosts_free(d->hosts);
+	job->retired = d->hosts;
 	free(d->hosts_opt);
 	d->hosts = job->table;
 	d->hosts_opt = job->opt;
 }
 
 static void load_hosts(struct daemon *d);
+
+static void on_hosts_retired(void *arg)
+{
+	struct daemon *d = arg;
+	if (d->hosts_again) {
+		d->hosts_again = false;
+		load_hosts(d);
+	}
+}
 
 static void on_hosts_loaded(void *arg)
 {
@@ -163,7 +184,11 @@ static void on_hosts_loaded(void *arg)
 	hosts_job_apply(d, d->hosts_job);
 	if (d->hosts_again) {
 		d->hosts_again = false;
-		load_hosts(d);
+		load_hosts(d); /* its thread frees the old table first */
+	} else if (d->hosts_job->retired &&
+		   offload_start(d->hosts_offload, hosts_job_retire, d->hosts_job, on_hosts_retired,
+				 d) < 0) {
+		hosts_job_retire(d->hosts_job);
 	}
 	/* Those whose change this load read (stubctl reload) hear it is done;
 	 * a change made while it ran waits for the next one only, so a stream
@@ -204,6 +229,7 @@ static void load_hosts_now(struct daemon *d)
 	hosts_job_prepare(d->hosts_job, &d->cfg);
 	hosts_job_work(d->hosts_job);
 	hosts_job_apply(d, d->hosts_job);
+	hosts_job_retire(d->hosts_job);
 }
 
 uid_t daemon_self_uid(const struct daemon *d)
@@ -703,6 +729,7 @@ void daemon_fini(struct daemon *d)
 	/* A load under way finishes first (its result is dropped). */
 	offload_free(d->hosts_offload);
 	if (d->hosts_job) {
+		hosts_job_retire(d->hosts_job);
 		if (d->hosts_job->table != d->hosts)
 			hosts_free(d->hosts_job->table);
 		if (d->hosts_job->opt != d->hosts_opt)
