@@ -111,6 +111,9 @@ if command -v setpriv >/dev/null; then
 	out=$(as_member dump-cache 2>&1); rc=$?
 	check_eq "a member of control-group may dump the cache" 0 "$rc"
 	check_match "and sees the names" 'www\.example' "$out"
+	out=$(as_member flush-cache 2>&1); rc=$?
+	check_eq "and may flush it" 0 "$rc"
+	check_match "which it did" 'Flushed [0-9]+ cache entr' "$out"
 	# A caller gone before its request is read is judged by what it was
 	# at connect, not by whatever holds its PID by then: still refused.
 	ctl query www.example.test -t A >/dev/null
