@@ -640,7 +640,9 @@ check_eq "odd stubd.conf: the first file names stubd's first listen address" "na
 	"$(grep '^nameserver' "$ROOT/run/alt/resolv.conf")"
 check_eq "odd stubd.conf: no listen line added" 0 "$(sed -n '/^# BEGIN/,/^# END/p' "$CONF" | grep -c '^listen' || true)"
 check_match "odd stubd.conf: stubd leaves out ::1, its own" "leaving out nameserver \\[::1\\]:53: it is stubd's own listen address" "$OUT"
-# 192.0.2.1 is named twice; 127.0.0.53 is not stubd here, so no loop.
+# 192.0.2.1 is named twice, and stubd asks it once; 127.0.0.53 is not
+# stubd here, so no loop.
+check_match "odd stubd.conf: stubd says it asks 192.0.2.1 once" "nameserver 192\\.0\\.2\\.1:53 is named more than once; asking it once" "$OUT"
 check_eq "odd stubd.conf: the upstreams, each once" "upstream = 192.0.2.1:53,upstream = 127.0.0.53:53" \
 	"$(grep '^upstream' "$CONF" | paste -sd,)"
 cfg=$(check_config "$CONF")
