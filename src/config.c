@@ -1270,6 +1270,22 @@ static const char *loop_reason(const struct config *cfg, const struct netaddr *n
 	return NULL;
 }
 
+/* Whether ns is in cfg->upstream already: resolv.conf may name a server
+ * twice (a DHCP client's line and a static one), and asking it twice would
+ * only double its probes. The zone counts: fe80::1%eth0 is not %eth1. */
+static bool listed(const struct config *cfg, const struct netaddr *ns)
+{
+	for (size_t i = 0; i < cfg->n_upstream; i++) {
+		const struct netaddr *u = &cfg->upstream[i].addr;
+		if (netaddr_equal(u, ns) &&
+		    (netaddr_family(ns) != AF_INET6 ||
+		     ((const struct sockaddr_in6 *)&u->ss)->sin6_scope_id ==
+			     ((const struct sockaddr_in6 *)&ns->ss)->sin6_scope_id))
+			return true;
+	}
+	return false;
+}
+
 int config_resolve_upstreams(struct config *cfg)
 {
 	struct netaddr found[CONFIG_MAX_ADDRS];
@@ -1301,6 +1317,11 @@ int config_resolve_upstreams(struct config *cfg)
 		if (why) {
 			log_warn("%s: leaving out nameserver %s: %s", cfg->resolv_conf,
 				 netaddr_str(&found[i], text, sizeof(text)), why);
+			continue;
+		}
+		if (listed(cfg, &found[i])) {
+			log_info("%s: nameserver %s is named more than once; asking it once",
+				 cfg->resolv_conf, netaddr_str(&found[i], text, sizeof(text)));
 			continue;
 		}
 		cfg->upstream[cfg->n_upstream++] = (struct route_server){ .addr = found[i] };

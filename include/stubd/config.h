@@ -162,9 +162,9 @@ int config_from_args(struct config *cfg, int argc, char **argv,
 		     enum config_action *action, struct config_error *err);
 
 /* Fills cfg->upstream from cfg->resolv_conf when no upstream is set,
- * leaving out our own listen addresses and IPv6 link-local addresses
- * without an interface. Logs each address left out. Returns 0 (an empty
- * list is not an error: see the caller). */
+ * leaving out our own listen addresses, IPv6 link-local addresses without
+ * an interface, and a server named again. Logs each address left out, and
+ * why. Returns 0 (an empty list is not an error: see the caller). */
 int config_resolve_upstreams(struct config *cfg);
 
 /* Checks the settings as a whole, for values that are each valid but

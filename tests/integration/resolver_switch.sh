@@ -1,9 +1,10 @@
 # tools/resolver-switch: makes stubd the system resolver and undoes it.
 # Everything runs on a temporary root under $TMP (--root), never on the
-# machine's /etc or /run; what listens on port 53 is faked with
-# STUBD_SWITCH_SS. The stubd.conf it writes is checked with the real config
-# parser (stubd --check-config). /etc/resolv.conf becomes a symlink to an
-# absolute path, so under the root it is never read through (that would
+# machine's /etc or /run. What addresses mean (which nameservers stubd
+# leaves out, and why; which --upstream it refuses) is stubd's to say, and
+# the messages checked are stubd's own. The stubd.conf it writes is checked
+# with the real config parser (stubd --check-config). /etc/resolv.conf
+# becomes a symlink to an absolute path, so under the root it is never read through (that would
 # read this machine's /run): the file it points at is read as $RUNF.
 . "$(dirname "$0")/lib.sh"
 
@@ -18,29 +19,6 @@ INITIAL_TAIL="stubd replaces it when it starts."
 BLOCK_COMMENT=('# Written by "resolver-switch enable": the servers stubd forwards to, so that it'
 	'# never forwards to itself. "resolver-switch disable" removes this block.')
 CREATED='# resolver-switch created this file; "resolver-switch disable" removes it.'
-
-# Fake probes: nothing on port 53; systemd-resolved on 127.0.0.53; dnsmasq
-# on every address; dnsmasq on 127.0.0.1 only; stubd itself.
-: >"$TMP/ss-free"
-cat >"$TMP/ss-resolved" <<'EOF'
-UNCONN 0      0         127.0.0.54:53        0.0.0.0:*    users:(("systemd-resolve",pid=4242,fd=15))
-UNCONN 0      0      127.0.0.53%lo:53        0.0.0.0:*    users:(("systemd-resolve",pid=4242,fd=13))
-LISTEN 0      4096   127.0.0.53%lo:53        0.0.0.0:*    users:(("systemd-resolve",pid=4242,fd=14))
-EOF
-cat >"$TMP/ss-dnsmasq-any" <<'EOF'
-UNCONN 0      0            0.0.0.0:53        0.0.0.0:*    users:(("dnsmasq",pid=77,fd=4))
-UNCONN 0      0               [::]:53           [::]:*    users:(("dnsmasq",pid=77,fd=6))
-EOF
-cat >"$TMP/ss-dnsmasq-lo" <<'EOF'
-UNCONN 0      0          127.0.0.1:53        0.0.0.0:*    users:(("dnsmasq",pid=77,fd=4))
-LISTEN 0      32         127.0.0.1:53        0.0.0.0:*    users:(("dnsmasq",pid=77,fd=5))
-EOF
-cat >"$TMP/ss-stubd" <<'EOF'
-UNCONN 0      0         127.0.0.53:53        0.0.0.0:*    users:(("stubd",pid=999,fd=7))
-LISTEN 0      128       127.0.0.53:53        0.0.0.0:*    users:(("stubd",pid=999,fd=8))
-EOF
-probe() { export STUBD_SWITCH_SS="cat '$TMP/ss-$1'"; }
-probe free
 
 ROOT="$TMP/root"
 RC="$ROOT/etc/resolv.conf"
@@ -121,10 +99,11 @@ shape_before=$(shape)
 
 sw enable
 check_eq "enable: exit status" 0 "$STATUS"
-check_match "enable: says which nameserver it left out" 'leaving out nameserver 127\.0\.0\.53' "$OUT"
-check_match "enable: names the upstreams" 'upstreams for stubd.*: 192\.0\.2\.1$' "$(grep upstreams <<<"$OUT")"
+check_match "enable: stubd says which nameserver it left out, and why" \
+	"^stubd\\[warning\\]: .*/etc/resolv\\.conf: leaving out nameserver 127\\.0\\.0\\.53:53: it is stubd's own listen address" "$OUT"
+check_match "enable: names the upstreams, as stubd writes them" 'upstreams for stubd.*: 192\.0\.2\.1:53$' "$(grep upstreams <<<"$OUT")"
 check_match "enable: says it made a backup" 'backed up .*resolv\.conf.*stubd-backup' "$OUT"
-check_match "enable: nothing listens yet, so it says to start stubd" 'nothing listens on 127\.0\.0\.53:53' "$OUT"
+check_match "enable: says to start stubd, or reload it" 'next: start stubd .*stubctl reload' "$OUT"
 check_match "enable: says the search line and ndots do not carry over" \
 	"does not carry over 'search corp\\.example\\.test lab\\.example\\.test, options ndots:2'" "$OUT"
 check_link "enable" /run/stubd/resolv.conf
@@ -141,7 +120,7 @@ check_eq "enable's first file and tmpfiles.d's say the same" "$(printf '%b' "$TM
 	echo "# BEGIN resolver-switch"
 	echo "$CREATED"
 	printf '%s\n' "${BLOCK_COMMENT[@]}"
-	echo "upstream = 192.0.2.1"
+	echo "upstream = 192.0.2.1:53"
 	echo "# END resolver-switch"
 } >"$TMP/expect-conf"
 check_file "enable: new stubd.conf is just the block" "$TMP/expect-conf" "$CONF"
@@ -174,14 +153,13 @@ check_match "status: resolv.conf is the symlink" '^resolv\.conf: .*points at stu
 check_match "status: the file it points at is enable's, naming stubd" \
 	"^stubd's resolv\\.conf: .*/run/stubd/resolv\\.conf, the first one, from resolver-switch enable .*nameservers: 127\\.0\\.0\\.53$" "$OUT"
 check_match "status: names the backup and its nameservers" '^backup: .*stubd-backup, a file, nameservers: 192\.0\.2\.1 127\.0\.0\.53' "$OUT"
-check_match "status: upstreams in stubd.conf" '^upstreams: 192\.0\.2\.1 ' "$OUT"
-check_match "status: what listens" '^listener: nothing listens on 127\.0\.0\.53:53' "$OUT"
+check_match "status: upstreams in stubd.conf, as stubd reads them" "^upstreams: 192\\.0\\.2\\.1:53 \\(the '# BEGIN resolver-switch' block" "$OUT"
 
 # ---- --dry-run changes nothing ----------------------------------------------
 before=$(tree)
 sw --dry-run disable
 check_eq "dry-run disable: exit status" 0 "$STATUS"
-check_match "dry-run disable: says what it would do" 'would put back .*resolv\.conf' "$OUT"
+check_match "dry-run disable: says what it would do" 'would restore .*resolv\.conf from the backup' "$OUT"
 check_match "dry-run disable: and that the first file goes" 'would remove .*/run/stubd/resolv\.conf .*and .*/run/stubd when empty' "$OUT"
 check_eq "dry-run disable: nothing changed" "$before" "$(tree)"
 
@@ -215,8 +193,10 @@ check_eq "dry-run enable: nothing changed" "$before" "$(tree)"
 
 # ---- stubd has written its resolv.conf: enable and disable leave it -------
 sw enable
-printf '# Generated by stubd: it listens on 127.0.0.53\nnameserver 127.0.0.53\nsearch corp.example lan\noptions edns0 trust-ad\n' \
-	>"$TMP/stubd-resolv"
+# The first two lines are the ones stubd writes (routing.c).
+printf '%s\n' "# Generated by stubd from its network interfaces' DNS settings; do not edit." \
+	"# See 'stubctl status' for the servers behind it and 'stubctl dns' to change them." \
+	"nameserver 127.0.0.53" "search corp.example lan" "options edns0 trust-ad" >"$TMP/stubd-resolv"
 cp "$TMP/stubd-resolv" "$RUNF.new" && mv "$RUNF.new" "$RUNF" # stubd renames
 sw status
 check_match "status: the file stubd wrote, with its search domains" \
@@ -236,7 +216,6 @@ check_match "disable: says it left it" "left .*/run/stubd/resolv\\.conf: stubd's
 
 # stubd's file there before enable (stubd running, or tmpfiles.d at boot):
 # kept, not rewritten, and kept by disable.
-probe stubd
 before_run=$(cd "$ROOT/run" && find . -printf '%p %y %m %i %T@\n' | sort)
 sw enable
 check_eq "enable with stubd's file there: exit status" 0 "$STATUS"
@@ -247,11 +226,21 @@ check_eq "enable: run/ untouched, stubd's file not rewritten" "$before_run" \
 sw disable
 check_file "disable: resolv.conf is the original again" "$TMP/orig-resolv.conf" "$RC"
 check_eq "disable: run/ untouched" "$before_run" "$(cd "$ROOT/run" && find . -printf '%p %y %m %i %T@\n' | sort)"
-probe free
+rm -r "$ROOT/run/stubd"
 
-# stubd's file names another address than --stubd-address: said.
-sw --stubd-address 127.0.0.2 --dry-run enable
-check_match "stubd's file names another address: warned" "names 127\\.0\\.0\\.53, not 127\\.0\\.0\\.2" "$OUT"
+# What a real stubd writes there is stubd's, whatever its first line says
+# today.
+mkdir "$ROOT/run/stubd"
+RUNTIME_DIRECTORY=$ROOT/run/stubd stubd_start -u "$(closed_addr)"
+wait_for 5 test -s "$RUNF" || fail "stubd wrote no $RUNF: $(cat "$TMP/stubd.log")"
+kill "$STUBD_PID" && wait "$STUBD_PID" || true
+sw status
+check_match "status: the file a real stubd wrote is stubd's" "^stubd's resolv\\.conf: .*, generated by stubd, nameservers: $STUBD_ADDR$" "$OUT"
+cp -a "$RUNF" "$TMP/real-stubd-resolv"
+sw enable
+check_match "enable: keeps it" "kept .*/run/stubd/resolv\\.conf: stubd's" "$OUT"
+sw disable
+check_file "disable: leaves it" "$TMP/real-stubd-resolv" "$RUNF"
 rm -r "$ROOT/run/stubd"
 
 # ---- an existing stubd.conf: its other lines stay ---------------------------
@@ -276,7 +265,7 @@ check_match "enable with a stubd.conf: says it set the old upstream aside" 'sett
 	echo "hosts-file = none"
 	echo "# BEGIN resolver-switch"
 	printf '%s\n' "${BLOCK_COMMENT[@]}"
-	echo "upstream = 192.0.2.1"
+	echo "upstream = 192.0.2.1:53"
 	echo "# END resolver-switch"
 } >"$TMP/expect-conf2"
 check_file "enable: the block is added, the old upstream set aside" "$TMP/expect-conf2" "$CONF"
@@ -323,7 +312,7 @@ check_eq "enable on a symlink: same target" /run/NetworkManager/resolv.conf "$(r
 check_link "enable on a symlink" /run/stubd/resolv.conf
 check_file "enable on a symlink: the target is untouched" "$TMP/nm-resolv" "$ROOT/run/NetworkManager/resolv.conf"
 check_eq "enable on a symlink: upstreams from the target (under --root)" \
-	"upstream = 192.0.2.9,upstream = 2001:db8::9" "$(grep '^upstream' "$CONF" | paste -sd,)"
+	"upstream = 192.0.2.9:53,upstream = [2001:db8::9]:53" "$(grep '^upstream' "$CONF" | paste -sd,)"
 check_match "enable on a symlink: says its search line does not carry over" "does not carry over 'search home\\.example\\.test'" "$OUT"
 cfg=$(check_config "$CONF")
 check_eq "stubd reads the IPv6 upstream" "upstream = 192.0.2.9:53,upstream = [2001:db8::9]:53" \
@@ -341,41 +330,26 @@ check_match "status after disable: resolv.conf is NetworkManager's" \
 	'^resolv\.conf: .*\(a symlink to /run/NetworkManager/resolv\.conf \(managed by NetworkManager\)\) does not point at stubd' "$OUT"
 check_match "status after disable: stubd's file is not there" "^stubd's resolv\\.conf: .* does not exist \\(stubd has not written it\\)$" "$OUT"
 
-# ---- refusal when systemd-resolved holds the address -------------------
+# ---- from systemd-resolved: its stub is no upstream ------------------------
+# Whether systemd-resolved still holds 127.0.0.53:53 is for stubd (or
+# systemd, for stubd.socket) to say when it starts; enable says to stop it.
 new_root
 mkdir -p "$ROOT/run/systemd/resolve"
 printf 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example.test\n' \
 	>"$ROOT/run/systemd/resolve/stub-resolv.conf"
 ln -s ../run/systemd/resolve/stub-resolv.conf "$RC"
-probe resolved
 before=$(tree)
-sw --upstream 192.0.2.20 enable
-check_eq "systemd-resolved running: refused" 1 "$STATUS"
-check_match "the refusal names systemd-resolved and the address" 'systemd-resolved is running and holds 127\.0\.0\.53:53' "$OUT"
-check_match "the refusal says what to do" 'systemctl disable --now systemd-resolved' "$OUT"
-check_eq "refused: nothing changed" "$before" "$(tree)"
-sw status
-check_eq "status with systemd-resolved: exit status" 0 "$STATUS"
-check_match "status names systemd-resolved as the holder" '^listener: 127\.0\.0\.53:53 is held by systemd-resolve \(pid 4242\)' "$OUT"
-sw --stubd-address 127.0.0.2 --upstream 192.0.2.20 --dry-run enable
-check_eq "systemd-resolved holds other addresses only: fine" 0 "$STATUS"
-
-probe dnsmasq-any
-sw --upstream 192.0.2.20 enable
-check_eq "dnsmasq on 0.0.0.0:53: refused" 1 "$STATUS"
-check_match "the refusal names the program and pid" '127\.0\.0\.53:53 is held by dnsmasq \(pid 77\) \(listening on 0\.0\.0\.0:53\)' "$OUT"
-check_eq "refused: nothing changed" "$before" "$(tree)"
-
-# ---- every nameserver a loopback stub: refused without --upstream -----------
-probe dnsmasq-lo # dnsmasq on 127.0.0.1 does not stand in stubd's way
 sw enable
 check_eq "only the systemd-resolved stub (relative symlink): refused" 1 "$STATUS"
+check_match "stubd says why it leaves the stub out" \
+	"stubd\\[warning\\]: .*stub-resolv\\.conf: leaving out nameserver 127\\.0\\.0\\.53:53: it is stubd's own listen address \\(no forwarding loops\\)" "$OUT"
 check_match "the message says stubd needs real upstreams" 'stubd needs real upstream servers' "$OUT"
 check_match "the message says how to name them" '--upstream' "$OUT"
 check_eq "refused: nothing changed" "$before" "$(tree)"
 sw --upstream 192.0.2.20 enable
 check_eq "accepted with --upstream" 0 "$STATUS"
 check_eq "the --upstream server is stubd's upstream" "upstream = 192.0.2.20" "$(grep '^upstream' "$CONF")"
+check_match "says to stop systemd-resolved first" "resolv\\.conf was systemd-resolved's.*systemctl disable --now systemd-resolved" "$OUT"
 check_match "the stub file's search line does not carry over, and is said" "does not carry over 'search corp\\.example\\.test'" "$OUT"
 check_no_match "edns0 and trust-ad are not counted as dropped" 'options edns0' "$(grep 'carry over' <<<"$OUT")"
 check_eq "the file the symlink points at" "options edns0 trust-ad" "$(grep '^options' "$RUNF")"
@@ -386,21 +360,29 @@ sw disable
 check_eq "disable: the systemd-resolved symlink is back" ../run/systemd/resolve/stub-resolv.conf "$(readlink "$RC")"
 check_match "disable: says how to bring systemd-resolved back" 'systemctl enable --now systemd-resolved' "$OUT"
 
-# The same with a plain file.
+# No nameserver stubd can use, each for stubd's own reason; an --upstream
+# stubd refuses is refused in stubd's words, with stubd's status.
 new_root
-printf 'nameserver 127.0.0.53\nnameserver 127.0.0.54\n' >"$RC"
+printf 'nameserver 127.0.0.53\nnameserver fe80::1\nnameserver not-an-address\n' >"$RC"
 cp -a "$RC" "$TMP/orig-loop"
 sw enable
-check_eq "plain all-loopback resolv.conf: refused" 1 "$STATUS"
-check_match "...naming the stubs" 'every nameserver .*127\.0\.0\.53 127\.0\.0\.54.* is a loopback stub' "$OUT"
+check_eq "no usable nameserver: refused" 1 "$STATUS"
+check_match "...stubd: its own address" "leaving out nameserver 127\\.0\\.0\\.53:53: it is stubd's own listen address" "$OUT"
+check_match "...stubd: link-local needs its interface" "leaving out nameserver \\[fe80::1\\]:53: an IPv6 link-local address without its interface" "$OUT"
+check_match "...stubd: not an address" "ignoring 'nameserver not-an-address': expected an IPv4 or IPv6 address" "$OUT"
 check "refused: no stubd.conf written" test ! -e "$CONF"
 check "refused: no backup" test ! -e "$BK"
 check "refused: nothing in run/" test ! -e "$ROOT/run/stubd"
+before=$(tree)
+sw --upstream nope enable
+check_eq "--upstream that is no address: stubd's status" 2 "$STATUS"
+check_match "...in stubd's words" "stubd would refuse .*stubd\\.conf as enable would write it: .*stubd\\.conf:[0-9]+: key 'upstream': 'nope' is not an IP address" "$OUT"
+check_eq "refused: nothing changed" "$before" "$(tree)"
 sw --upstream 192.0.2.21 enable
 check_eq "accepted with --upstream" 0 "$STATUS"
 check_eq "its upstream" "upstream = 192.0.2.21:53" "$(check_config "$CONF" | grep '^upstream =')"
 sw disable
-check_file "disable: the all-loopback file is back" "$TMP/orig-loop" "$RC"
+check_file "disable: the file is back" "$TMP/orig-loop" "$RC"
 
 # systemd-resolved stopped but its list of servers still there: used.
 new_root
@@ -410,32 +392,44 @@ printf 'nameserver 192.0.2.31\nnameserver 192.0.2.32\n' >"$ROOT/run/systemd/reso
 ln -s /run/systemd/resolve/stub-resolv.conf "$RC"
 sw enable
 check_eq "systemd-resolved's server list is used when resolv.conf has only its stub" 0 "$STATUS"
-check_eq "...as upstreams" "upstream = 192.0.2.31,upstream = 192.0.2.32" "$(grep '^upstream' "$CONF" | paste -sd,)"
+check_eq "...as upstreams" "upstream = 192.0.2.31:53,upstream = 192.0.2.32:53" "$(grep '^upstream' "$CONF" | paste -sd,)"
 
-# ---- stubd already running there is fine; another address gets a listen line ---
+# ---- stubd's address is stubd.conf's listen -----------------------------------
 new_root
 cp -a "$TMP/orig-resolv.conf" "$RC"
-probe stubd
 sw enable
-check_eq "stubd itself on 127.0.0.53:53: enable goes ahead" 0 "$STATUS"
-check_match "...and says to reload it" 'stubd is running \(pid 999\).*stubctl reload' "$OUT"
-sw disable
-probe free
-sw --stubd-address 127.0.0.2 enable
-check_eq "--stubd-address: exit status" 0 "$STATUS"
-check_eq "--stubd-address: resolv.conf points there" "nameserver 127.0.0.2" "$(grep '^nameserver' "$RUNF")"
+mkdir -p "$ROOT/etc/stubd"
+sed -i '1i listen = 127.0.0.2   # systemd-resolved keeps 127.0.0.53' "$CONF"
+sw enable
+check_eq "listen = 127.0.0.2 after enable: exit status" 0 "$STATUS"
+check_eq "the first file follows stubd's address" "nameserver 127.0.0.2" "$(grep '^nameserver' "$RUNF")"
+check_match "...and says so" 'wrote .*/run/stubd/resolv\.conf again \(nameserver 127\.0\.0\.2\)' "$OUT"
 cfg=$(check_config "$CONF")
-check_eq "--stubd-address: stubd listens there" "listen = 127.0.0.2:53" "$(grep '^listen =' <<<"$cfg")"
-check_eq "--stubd-address: the 127.0.0.53 stub is still left out" "upstream = 192.0.2.1:53" "$(grep '^upstream =' <<<"$cfg")"
-# Another address with the first file still enable's: written again for it.
+check_eq "stubd listens there" "listen = 127.0.0.2:53" "$(grep '^listen =' <<<"$cfg")"
+check_eq "the upstreams enable wrote are kept" "upstream = 192.0.2.1:53" "$(grep '^upstream =' <<<"$cfg")"
+sed -i '/^listen = 127\.0\.0\.2/d' "$CONF"
 sw enable
-check_eq "the first file follows --stubd-address" "nameserver 127.0.0.53" "$(grep '^nameserver' "$RUNF")"
-check_match "...and says so" 'wrote .*/run/stubd/resolv\.conf again' "$OUT"
-sw --stubd-address 127.0.0.2 enable
-check_eq "and back" "nameserver 127.0.0.2" "$(grep '^nameserver' "$RUNF")"
-sw --stubd-address 127.0.0.2 disable
-check_file "--stubd-address: disable restores" "$TMP/orig-resolv.conf" "$RC"
-check "--stubd-address: disable removes the first file" test ! -e "$RUNF"
+check_eq "and back" "nameserver 127.0.0.53" "$(grep '^nameserver' "$RUNF")"
+sw disable
+check_file "disable restores" "$TMP/orig-resolv.conf" "$RC"
+check "disable removes the first file" test ! -e "$RUNF"
+# Not listening on 127.0.0.53, stubd may forward there (to a
+# systemd-resolved that keeps running): no loop, so stubd keeps it.
+mkdir -p "$ROOT/etc/stubd"
+printf 'listen = 127.0.0.2\n' >"$CONF"
+sw enable
+check_eq "listen = 127.0.0.2 from the start: exit status" 0 "$STATUS"
+check_eq "127.0.0.53 is no loop there" "upstream = 192.0.2.1:53,upstream = 127.0.0.53:53" \
+	"$(check_config "$CONF" | grep '^upstream =' | paste -sd,)"
+sw disable
+# resolv.conf takes no port: stubd's first listen address must be on 53.
+printf 'listen = 127.0.0.2:5353\nlisten = 127.0.0.53\n' >"$CONF"
+before=$(tree)
+sw enable
+check_eq "stubd's first address not on port 53: refused" 1 "$STATUS"
+check_match "...saying why" "first listen address is 127\\.0\\.0\\.2:5353, and resolv\\.conf names no port" "$OUT"
+check_eq "refused: nothing changed" "$before" "$(tree)"
+rm "$CONF"
 
 # ---- resolv.conf rewritten (by a DHCP client) after enable ----------------
 sw enable
@@ -446,7 +440,7 @@ check_match "status after a rewrite: not stubd's" '^resolv\.conf: .*\(a file\) d
 sw enable
 check_eq "enable after a rewrite: exit status" 0 "$STATUS"
 check_match "enable after a rewrite: says so" 'no longer the symlink resolver-switch made' "$OUT"
-check_eq "enable after a rewrite: the new nameserver is the upstream" "upstream = 192.0.2.77" "$(grep '^upstream' "$CONF")"
+check_eq "enable after a rewrite: the new nameserver is the upstream" "upstream = 192.0.2.77:53" "$(grep '^upstream' "$CONF")"
 check_file "enable after a rewrite: the backup is still the first original" "$TMP/orig-resolv.conf" "$BK"
 check_link "enable after a rewrite" /run/stubd/resolv.conf
 rm "$RC"
@@ -468,7 +462,7 @@ check_eq "unpaired marker: status still works" 0 "$STATUS"
 check_match "unpaired marker: status says so" 'upstreams: cannot tell: .*without' "$OUT"
 rm "$CONF"
 
-# ---- runtime-directory: from stubd.conf, from the option ---------------------
+# ---- runtime-directory: stubd.conf's ---------------------------------------------
 new_root
 cp -a "$TMP/orig-resolv.conf" "$RC"
 mkdir -p "$ROOT/etc/stubd"
@@ -491,37 +485,26 @@ check_eq "disable: exit status" 0 "$STATUS"
 check_file "disable: stubd.conf as before" "$TMP/orig-conf-rd" "$CONF"
 check_eq "disable: the root as before enable" "$shape_before" "$(shape)"
 
-# The option wins over stubd.conf, with a warning that stubd writes elsewhere.
-sw --runtime-directory /run/opt enable
-check_eq "--runtime-directory: exit status" 0 "$STATUS"
-check_link "--runtime-directory over stubd.conf" /run/opt/resolv.conf
-check "--runtime-directory: the first file there" test -f "$ROOT/run/opt/resolv.conf"
-check "--runtime-directory: none in stubd.conf's" test ! -e "$ROOT/run/stubd-alt"
-check_match "--runtime-directory: warns that stubd.conf says otherwise" \
-	'warning: .*stubd\.conf sets runtime-directory = /run/stubd-alt: stubd writes its resolv\.conf there, not in /run/opt' "$OUT"
-check_match "--runtime-directory: the undo command names it" 'undo with: .* --runtime-directory /run/opt disable' "$OUT"
-sw --runtime-directory /run/opt status
-check_match "status --runtime-directory: where it comes from" 'a symlink to /run/opt/resolv\.conf \(runtime-directory from --runtime-directory\)' "$OUT"
+# runtime-directory changed after enable: status says the symlink is not
+# where stubd writes; enable moves it, and the first file of the earlier
+# enable goes, with the directories it made; disable finds that file
+# through the symlink even when stubd.conf has changed again since.
+printf 'runtime-directory = /run/opt\n' >"$CONF"
+sw enable
+sed -i 's|^runtime-directory = .*|runtime-directory = /var/lib/x/run|' "$CONF"
 sw status
-check_match "status without it: the symlink is stubd's, not where stubd.conf says" \
-	"points at a resolv\\.conf stubd generated, but not at /run/stubd-alt/resolv\\.conf" "$OUT"
-sw --runtime-directory /run/opt disable
-check_eq "disable --runtime-directory: the root as before" "$shape_before" "$(shape)"
-
-# Moving the symlink to another directory: the first file of the earlier
-# enable goes, and so do the directories it made; a plain disable finds the
-# file through the symlink.
-rm "$CONF"
-sw --runtime-directory /run/opt enable
-sw --runtime-directory /var/lib/x/run enable
+check_match "status: the symlink is stubd's, not where stubd.conf says" \
+	"points at a resolv\\.conf stubd generated, but not at /var/lib/x/run/resolv\\.conf" "$OUT"
+sw enable
 check_eq "enable in another directory: exit status" 0 "$STATUS"
 check_link "enable in another directory" /var/lib/x/run/resolv.conf
 initial "$TMP/expect-initial-x" /var
 check_file "the first file there says enable made /var" "$TMP/expect-initial-x" "$ROOT/var/lib/x/run/resolv.conf"
 check "the earlier first file and its directory are gone" test ! -e "$ROOT/run/opt"
 check_match "...and it says so" 'removed .*/run/opt/resolv\.conf' "$OUT"
+sed -i '/^runtime-directory = /d' "$CONF"
 sw disable
-check_eq "disable, the directory not given: exit status" 0 "$STATUS"
+check_eq "disable, stubd.conf changed since: exit status" 0 "$STATUS"
 check "disable: found the first file through the symlink, and removed what enable made" test ! -e "$ROOT/var"
 check_file "disable: the original is back" "$TMP/orig-resolv.conf" "$RC"
 
@@ -650,35 +633,41 @@ check_eq "the odd stubd.conf: stubd's listen lines" "listen = 127.0.0.2:53,liste
 	"$(grep '^listen =' <<<"$cfg" | paste -sd,)"
 check_eq "the odd stubd.conf: stubd's runtime-directory" "runtime-directory = /run/alt" \
 	"$(grep '^runtime-directory =' <<<"$cfg")"
-sw --stubd-address 127.0.0.2 enable
+sw enable
 check_eq "odd stubd.conf: enable exit status" 0 "$STATUS"
 check_link "odd stubd.conf: runtime-directory as stubd reads it" /run/alt/resolv.conf
-check "odd stubd.conf: the first file there" test -f "$ROOT/run/alt/resolv.conf"
-check_eq "odd stubd.conf: no listen line added (stubd listens on 127.0.0.2 already)" 0 \
-	"$(sed -n '/^# BEGIN/,/^# END/p' "$CONF" | grep -c '^listen' || true)"
-check_match "odd stubd.conf: ::1 left out, stubd listens there" 'leaving out nameserver ::1: stubd listens there' "$OUT"
-check_eq "odd stubd.conf: the upstream" "upstream = 192.0.2.1" "$(grep '^upstream' "$CONF")"
+check_eq "odd stubd.conf: the first file names stubd's first listen address" "nameserver 127.0.0.2" \
+	"$(grep '^nameserver' "$ROOT/run/alt/resolv.conf")"
+check_eq "odd stubd.conf: no listen line added" 0 "$(sed -n '/^# BEGIN/,/^# END/p' "$CONF" | grep -c '^listen' || true)"
+check_match "odd stubd.conf: stubd leaves out ::1, its own" "leaving out nameserver \\[::1\\]:53: it is stubd's own listen address" "$OUT"
+# 192.0.2.1 is named twice, and stubd asks it once; 127.0.0.53 is not
+# stubd here, so no loop.
+check_match "odd stubd.conf: stubd says it asks 192.0.2.1 once" "nameserver 192\\.0\\.2\\.1:53 is named more than once; asking it once" "$OUT"
+check_eq "odd stubd.conf: the upstreams, each once" "upstream = 192.0.2.1:53,upstream = 127.0.0.53:53" \
+	"$(grep '^upstream' "$CONF" | paste -sd,)"
 cfg=$(check_config "$CONF")
 check_eq "odd stubd.conf: stubd reads the result the same" "listen = 127.0.0.2:53,listen = [::1]:53" \
 	"$(grep '^listen =' <<<"$cfg" | paste -sd,)"
 check_match "odd stubd.conf: the user's lines stay as they were" "^listen	=	127\\.0\\.0\\.2   # ours # really$" "$(cat "$CONF")"
-sw --stubd-address 127.0.0.2 status
+sw status
 check_match "odd stubd.conf: status names the directory from stubd.conf" \
 	'points at stubd: a symlink to /run/alt/resolv\.conf \(runtime-directory from .*/etc/stubd/stubd\.conf\)' "$OUT"
-check_match "odd stubd.conf: status says what stubd forwards to" "^upstreams: 192\\.0\\.2\\.1 \\(the '# BEGIN resolver-switch' block" "$OUT"
-sw --stubd-address 127.0.0.2 disable
+check_match "odd stubd.conf: status says what stubd forwards to" "^upstreams: 192\\.0\\.2\\.1:53 127\\.0\\.0\\.53:53 \\(the '# BEGIN resolver-switch' block" "$OUT"
+sw disable
 check_eq "odd stubd.conf: disable exit status" 0 "$STATUS"
 check_file "odd stubd.conf: as it was" "$TMP/orig-odd" "$CONF"
 check "odd stubd.conf: the first file and its directory gone" test ! -e "$ROOT/run/alt"
 
-# A wildcard listen address: [::] is not 0.0.0.0 (stubd's IPv6 sockets take
-# IPv6 only), so 127.0.0.53 still needs its listen line.
-printf 'listen = [::]:53\n' >"$CONF"
-sw --dry-run enable
-check_match "listen [::]:53 does not cover 127.0.0.53" "adding 'listen = 127\\.0\\.0\\.53:53'" "$OUT"
+# A wildcard listen address: stubd leaves out the loopback nameservers it
+# would receive.
+printf 'nameserver 127.0.0.1\nnameserver 192.0.2.1\n' >"$RC"
 printf 'listen = 0.0.0.0:53\n' >"$CONF"
 sw --dry-run enable
-check_no_match "listen 0.0.0.0:53 covers 127.0.0.53" "adding 'listen" "$OUT"
+check_match "listen 0.0.0.0:53: stubd leaves out 127.0.0.1" \
+	"leaving out nameserver 127\\.0\\.0\\.1:53: stubd listens on 0\\.0\\.0\\.0:53, which would receive it" "$OUT"
+check_match "...and forwards to the other" 'upstreams for stubd .*: 192\.0\.2\.1:53$' "$OUT"
+check_match "...and resolv.conf names stubd as stubd writes it" '\| nameserver 0\.0\.0\.0$' "$OUT"
+cp -a "$TMP/orig-resolv.conf" "$RC"
 
 # What stubd refuses, enable refuses, with stubd's words; nothing changes.
 printf 'cache-size = 100\n# again\ncache-size = 200\n' >"$CONF"
@@ -705,7 +694,7 @@ check_eq "the user's looping upstream line: set aside, fine" 0 "$STATUS"
 rm "$CONF"
 before=$(tree)
 sw --upstream 127.0.0.53 enable
-check_eq "--upstream that is stubd itself: refused" 1 "$STATUS"
+check_eq "--upstream that is stubd itself: refused, with stubd's status" 2 "$STATUS"
 check_match "...as stubd says it" "stubd would refuse .*stubd\\.conf as enable would write it: .*stubd\\.conf:[0-9]+: key 'upstream': 127\\.0\\.0\\.53:53 is stubd's own listen address \\(127\\.0\\.0\\.53:53, the default\\)" "$OUT"
 check_eq "refused: nothing changed" "$before" "$(tree)"
 
@@ -720,14 +709,17 @@ check_match "...and says what it cannot tell" 'runtime directory: cannot tell: .
 
 # ---- bad usage: exit 2, nothing changed -------------------------------------
 before=$(tree)
-for args in "" "frobnicate" "--bogus enable" "enable disable" "--stubd-address 127.0.0.53:53 enable" \
-	"--stubd-address not-an-address enable" "--upstream 192.0.2.1 disable" "--upstream nope enable" \
-	"--runtime-directory run/stubd enable" "--runtime-directory / enable" "--runtime-directory /etc/ status" \
-	"--runtime-directory /run/../etc enable" "--runtime-directory" "--root"; do
+for args in "" "frobnicate" "--bogus enable" "enable disable" "--upstream 192.0.2.1 disable" "--upstream" \
+	"--root" "--stubd-address 127.0.0.2 enable" "--runtime-directory /run/x enable"; do
 	# shellcheck disable=SC2086 # split on purpose
 	sw $args
 	check_eq "usage error for '$args': exit status" 2 "$STATUS"
 	check_match "usage error for '$args': prints the usage" 'usage: resolver-switch' "$OUT"
 done
 check_eq "bad usage: nothing changed" "$before" "$(tree)"
+# The options that stubd.conf replaced say where their settings went.
+sw --stubd-address 127.0.0.2 enable
+check_match "--stubd-address: says to set listen in stubd.conf" "set 'listen = ADDR' in stubd\\.conf" "$OUT"
+sw --runtime-directory=/run/x status
+check_match "--runtime-directory: says to set it in stubd.conf" "set 'runtime-directory = DIR' in stubd\\.conf" "$OUT"
 pass

@@ -53,7 +53,7 @@ check "user stubd exists before boot" grep -q '^stubd:' "$root/etc/passwd"
 
 # The image's resolv.conf names this machine's resolver: it must never be
 # an upstream (network rule), so the global one is a fake inside.
-STUBD_SWITCH_SS=true STUBD_SWITCH_STUBD="$STUBD" "$SOURCE_DIR/tools/resolver-switch" --root "$root" enable \
+STUBD_SWITCH_STUBD="$STUBD" "$SOURCE_DIR/tools/resolver-switch" --root "$root" enable \
 	--upstream 127.0.0.9 >"$TMP/switch.log" 2>&1 || fail "resolver-switch: $(cat "$TMP/switch.log")"
 check_eq "resolv.conf links to stubd's" /run/stubd/resolv.conf "$(readlink "$root/etc/resolv.conf")"
 

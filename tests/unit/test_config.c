@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1315,6 +1316,44 @@ static void test_upstreams_leave_out_link_local_without_zone(void **state)
 				    "fe80::1%eth0)\n"));
 }
 
+/* A server named twice is asked once; the same link-local address on
+ * another interface is another server. */
+static void test_upstreams_named_twice_asked_once(void **state)
+{
+	struct fixture *fx = *state;
+
+	write_file(fx->resolv, "nameserver 192.0.2.1\nnameserver 2001:db8::1\n"
+			       "nameserver 192.0.2.1  # again, from DHCP\nnameserver 2001:DB8:0::1\n"
+			       "nameserver fe80::1%lo\nnameserver fe80::1%1\nnameserver 192.0.2.2\n");
+	log_begin(fx);
+	int r = args_with_resolv(fx, "");
+	const char *log = log_end(fx);
+	assert_int_equal(r, 0);
+	assert_int_equal(cfg.n_upstream, 4);
+	assert_string_equal(str(&cfg.upstream[0].addr), "192.0.2.1:53");
+	assert_string_equal(str(&cfg.upstream[1].addr), "[2001:db8::1]:53");
+	assert_string_equal(str(&cfg.upstream[2].addr), "[fe80::1]:53");
+	assert_string_equal(str(&cfg.upstream[3].addr), "192.0.2.2:53");
+	assert_non_null(strstr(log, "nameserver 192.0.2.1:53 is named more than once; asking it once\n"));
+	assert_non_null(strstr(log, "nameserver [2001:db8::1]:53 is named more than once"));
+	assert_non_null(strstr(log, "nameserver [fe80::1]:53 is named more than once"));
+
+	/* fe80::1 on another interface than lo (index 1) is another server. */
+	unsigned other = 0;
+	for (unsigned i = 2; i < 64 && !other; i++) {
+		char name[IF_NAMESIZE];
+		if (if_indextoname(i, name))
+			other = i;
+	}
+	if (!other)
+		return; /* only lo here */
+	char text[160];
+	snprintf(text, sizeof(text), "nameserver fe80::1%%lo\nnameserver fe80::1%%%u\n", other);
+	write_file(fx->resolv, text);
+	assert_int_equal(args_with_resolv(fx, ""), 0);
+	assert_int_equal(cfg.n_upstream, 2);
+}
+
 /* ---- the settings as a whole: config_check --------------------------- */
 
 #define NO_FAILOVER "a question would end in SERVFAIL before a server that does not answer " \
@@ -2010,6 +2049,7 @@ int main(void)
 		TEST(test_upstream_set_replaces_resolv_conf_list),
 		TEST(test_upstreams_missing_resolv_conf),
 		TEST(test_upstreams_leave_out_link_local_without_zone),
+		TEST(test_upstreams_named_twice_asked_once),
 		TEST(test_check_query_timeout_below_upstream_timeout),
 		TEST(test_check_cache_min_ttl_above_max_ttl),
 		TEST(test_check_cache_min_ttl_above_max_negative_ttl),
