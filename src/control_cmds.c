@@ -17,6 +17,7 @@
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
 #include "stubd/log.h"
+#include "stubd/offload.h"
 #include "stubd/pipeline.h"
 #include "stubd/routing.h"
 #include "stubd/upstream_policy.h"
@@ -427,21 +428,69 @@ static void dump_row(void *arg, const uint8_t *name, size_t name_len, uint16_t q
 	report_table_row(r, cells, tones);
 }
 
-static void cmd_dump_cache(struct control_request *req, int argc, char **argv)
+/* dump-cache: every entry of a cache that may hold a million is listed on
+ * a thread of its own (offload.h), not on worker 0's DNS loop; the cache
+ * copies each shard under its lock, so lookups do not wait either. */
+struct ctl_dump {
+	struct control_request *req;
+	struct cache *cache;
+	struct report *r;
+	struct offload *job;
+};
+
+static void dump_work(void *arg)
 {
 	static const char *const keys[] = { "name", "type", "ttl", "bytes", "stale" };
 	static const char *const titles[] = { "NAME", "TYPE", "TTL", "BYTES", "STALE" };
-	struct cache *cache = control_request_daemon(req)->cache;
-	struct report *r = report_new(control_request_format(req));
-
-	report_table_begin(r, "entries", NULL, 5, keys, titles, "ssnns");
-	cache_walk(cache, mono_ms(), dump_row, r);
-	report_table_end(r);
+	struct ctl_dump *dump = arg;
+	report_table_begin(dump->r, "entries", NULL, 5, keys, titles, "ssnns");
+	cache_walk(dump->cache, mono_ms(), dump_row, dump->r);
+	report_table_end(dump->r);
 	struct cache_stats cs;
-	cache_get_stats(cache, &cs);
-	report_note(r, REPORT_TONE_DIM, "-- %llu entries, %llu bytes",
+	cache_get_stats(dump->cache, &cs);
+	report_note(dump->r, REPORT_TONE_DIM, "-- %llu entries, %llu bytes",
 		    (unsigned long long)cs.entries, (unsigned long long)cs.bytes);
-	control_reply(req, CONTROL_EXIT_OK, r);
+}
+
+static void dump_done(void *arg)
+{
+	struct ctl_dump *dump = arg;
+	struct report *r = dump->r;
+	dump->r = NULL; /* control_reply frees it */
+	control_reply(dump->req, CONTROL_EXIT_OK, r);
+}
+
+/* The request ended: a listing under way finishes first (offload_free
+ * waits for it), then nothing of it is left. */
+static void drop_dump(struct control_request *req, void *state)
+{
+	(void)req;
+	struct ctl_dump *dump = state;
+	offload_free(dump->job);
+	report_free(dump->r);
+	free(dump);
+}
+
+static void cmd_dump_cache(struct control_request *req, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct daemon *d = control_request_daemon(req);
+	struct ctl_dump *dump = calloc(1, sizeof(*dump));
+	if (!dump)
+		return control_reply_error(req, CONTROL_EXIT_FAILED, "out of memory");
+	dump->req = req;
+	dump->cache = d->cache;
+	dump->r = report_new(control_request_format(req));
+	dump->job = offload_new(d->base);
+	control_request_keep(req, dump, drop_dump);
+	if (!dump->r || !dump->job)
+		return control_reply_error(req, CONTROL_EXIT_FAILED, "out of memory");
+	if (offload_start(dump->job, dump_work, dump, dump_done, dump) < 0) {
+		/* No thread to be had: list it here rather than not at all. */
+		dump_work(dump);
+		dump_done(dump);
+	}
 }
 
 /* ---- query ------------------------------------------------------------------ */
