@@ -38,6 +38,7 @@
 #define WIRE_TYPE_SOA 6
 #define WIRE_TYPE_PTR 12
 #define WIRE_TYPE_MX 15
+#define WIRE_TYPE_SIG 24       /* SIG(0) transaction signatures, RFC 2931 */
 #define WIRE_TYPE_AAAA 28
 #define WIRE_TYPE_DNAME 39
 #define WIRE_TYPE_OPT 41

@@ -1,8 +1,8 @@
-/* make_seeds.c - writes the binary seed corpora of fuzz_query, fuzz_reply
- * and fuzz_scrub_diff from readable record text, with ldns.
+/* make_seeds.c - writes the binary seed corpora of fuzz_query, fuzz_reply,
+ * fuzz_scrub_diff and fuzz_dnsstream from readable record text, with ldns.
  *
- *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name>, DIR/fuzz_reply/<name>
- *                          and DIR/fuzz_scrub_diff/<name>
+ *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name>, DIR/fuzz_reply/<name>,
+ *                          DIR/fuzz_scrub_diff/<name> and DIR/fuzz_dnsstream/<name>
  *
  * Run by "tools/fuzz --seeds"; its output is what tests/fuzz/corpus holds,
  * so the corpus can be read (here) and remade. The text seeds of the other
@@ -12,6 +12,12 @@
  * reply (see fuzz_reply.c):
  * byte 0 bit 0 EDNS, 1 DO, 2 CD, 3 AD, 4 other letter case, 5 wrong ID,
  * 6-7 cache settings; byte 1 the client's EDNS size in 16-byte steps.
+ *
+ * A fuzz_dnsstream input is two control bytes, the piece sizes and a
+ * stream of framed messages (see fuzz_dnsstream.c): byte 0 bits 0-3 the
+ * cap less one, 4 a constant random source, 5 replies as they are, 6 other
+ * letter case, 7 the wrong type; byte 1 bits 0-2 the count of piece sizes
+ * less one, 3-4 the reply order, 5-7 the seed.
  */
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -424,6 +430,167 @@ static void replies(void)
 	    "\xc0\x0c\x00\x06\x00\x01\x00\x00\x01\x2c\x00\x00", 43);
 }
 
+/* ---- fuzz_dnsstream: streams of framed messages -------------------------- */
+
+struct stream {
+	uint8_t b[1 << 17];
+	size_t len;
+};
+
+/* Appends a message built from s, with its 2-byte length prefix. */
+static void frame_spec(struct stream *st, const struct spec *s)
+{
+	ldns_pkt *p = build(s);
+	uint8_t *wire = NULL;
+	size_t len = 0;
+	if (ldns_pkt2wire(&wire, p, &len) != LDNS_STATUS_OK || st->len + 2 + len > sizeof(st->b))
+		die("stream message");
+	st->b[st->len++] = (uint8_t)(len >> 8);
+	st->b[st->len++] = (uint8_t)len;
+	memcpy(st->b + st->len, wire, len);
+	st->len += len;
+	LDNS_FREE(wire);
+	ldns_pkt_free(p);
+}
+
+/* Appends bytes as they are: a hand-made prefix, or a prefix and message. */
+static void frame_raw(struct stream *st, const char *bytes, size_t len)
+{
+	if (st->len + len > sizeof(st->b))
+		die("stream bytes");
+	memcpy(st->b + st->len, bytes, len);
+	st->len += len;
+}
+
+/* Appends a hand-made message with its length prefix. */
+static void frame_bytes(struct stream *st, const char *bytes, size_t len)
+{
+	const char prefix[2] = { (char)(len >> 8), (char)len };
+	frame_raw(st, prefix, 2);
+	frame_raw(st, bytes, len);
+}
+
+/* A string literal's bytes, without its terminating NUL. */
+#define RAW(st, lit) frame_raw(st, lit, sizeof(lit) - 1)
+#define RAW_MSG(st, lit) frame_bytes(st, lit, sizeof(lit) - 1)
+
+/* Writes ctl, byte 1 (its piece count filled in), the piece sizes, the stream. */
+static void save_stream(const char *name, uint8_t ctl, uint8_t b1, const uint8_t *sizes,
+			size_t k, const struct stream *st)
+{
+	uint8_t head[2 + 8];
+	if (k < 1 || k > 8)
+		die("piece sizes");
+	head[0] = ctl;
+	head[1] = (uint8_t)((b1 & ~7) | (k - 1));
+	memcpy(head + 2, sizes, k);
+	save("fuzz_dnsstream", name, head, 2 + k, st->b, st->len);
+}
+
+#define MSG(st, ...) frame_spec(st, &(struct spec){ __VA_ARGS__ })
+#define SIZES(...) (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ })
+
+/* The queries stubd sends and the replies it gets, in the shapes a stream
+ * carries them. */
+static void some_queries(struct stream *st)
+{
+	MSG(st, .id = 1, .flags = "rd", .question = "www.example.com. IN A", .edns = 1232);
+	MSG(st, .id = 2, .flags = "rd ad", .question = "example.org. IN AAAA", .edns = 1232,
+	    .dnssec_ok = true);
+	MSG(st, .id = 3, .flags = "rd cd", .question = "Mail.Example.NET. IN MX", .edns = 1232);
+	MSG(st, .id = 4, .flags = "rd", .question = "printer. IN A");
+	MSG(st, .id = 5, .flags = "rd", .question = ". IN NS", .edns = 1232);
+}
+
+static void some_replies(struct stream *st)
+{
+	MSG(st, .reply = true, .id = 0x1001, .question = "www.example.com. IN A", .edns = 1232,
+	    .records = { "an www.example.com. 300 IN A 192.0.2.1" });
+	MSG(st, .reply = true, .id = 0x1002, .question = "example.org. IN AAAA",
+	    .records = { "an example.org. 300 IN AAAA 2001:db8::1" });
+	MSG(st, .reply = true, .id = 0x1003, .rcode = LDNS_RCODE_NXDOMAIN,
+	    .question = "nope.example.com. IN A", .records = { "ns " SOA_COM });
+	MSG(st, .reply = true, .id = 0x1004, .question = "alias.example.com. IN A",
+	    .records = { "an alias.example.com. 300 IN CNAME www.example.com.",
+			 "an www.example.com. 300 IN A 192.0.2.1" });
+}
+
+static void streams(void)
+{
+	static struct stream st;
+
+	st.len = 0;
+	some_queries(&st);
+	save_stream("queries-whole", 0x07, 0x00, SIZES(0xff), &st);
+	save_stream("queries-byte-by-byte", 0x03, 0x08, SIZES(1), &st);
+	save_stream("queries-split-prefixes", 0x01, 0x30, SIZES(1, 3, 7, 2, 0, 31), &st);
+
+	st.len = 0;
+	some_replies(&st);
+	save_stream("replies-stride-case", 0x47, 0x70, SIZES(17, 5), &st);
+	save_stream("replies-cap-one-wrong-type", 0x80, 0x18, SIZES(0xf0, 2), &st);
+	save_stream("replies-as-they-are", 0x25, 0x00, SIZES(64), &st);
+
+	st.len = 0;
+	for (int i = 0; i < 6; i++) {
+		some_queries(&st);
+		some_replies(&st);
+	}
+	save_stream("many-poor-random", 0x1f, 0x28, SIZES(200, 1, 0xf1), &st);
+	save_stream("many-cap-four", 0x03, 0x10, SIZES(9, 0xf0), &st);
+
+	/* A reply larger than any piece: 60 records. */
+	st.len = 0;
+	{
+		struct spec big = { .reply = true, .id = 0x2001, .question = "big.example.com. IN TXT" };
+		for (int i = 0; i < 40; i++)
+			big.records[i] = "an big.example.com. 60 IN TXT \"0123456789abcdef0123456789abcdef"
+					 "0123456789abcdef0123456789abcdef\"";
+		frame_spec(&st, &big);
+	}
+	save_stream("big-reply-in-pieces", 0x00, 0x00, SIZES(0xf0, 13), &st);
+
+	/* Lengths that are no DNS message: the connection must go. */
+	st.len = 0;
+	some_queries(&st);
+	RAW(&st, "\x00\x05\x01\x02\x03\x04\x05");
+	some_replies(&st);
+	save_stream("length-5-after-queries", 0x07, 0x00, SIZES(33), &st);
+	st.len = 0;
+	RAW(&st, "\x00\x00");
+	save_stream("length-0", 0x00, 0x00, SIZES(1), &st);
+	st.len = 0;
+	RAW(&st, "\x00\x0b" "\x00\x01\x01\x00\x00\x01\x00\x00\x00\x00\x00");
+	save_stream("length-11", 0x00, 0x00, SIZES(0xff), &st);
+
+	/* The largest length with too little after it: only incomplete. */
+	st.len = 0;
+	some_replies(&st);
+	RAW(&st, "\xff\xff\x12\x34\x81\x80\x00\x01");
+	save_stream("length-65535-incomplete", 0x01, 0x00, SIZES(5), &st);
+	st.len = 0;
+	RAW(&st, "\xff\xff");
+	save_stream("length-65535-alone", 0x00, 0x00, SIZES(0xff), &st);
+
+	/* Queries to pad: options of their own, signed, a record after the OPT. */
+	st.len = 0;
+	RAW_MSG(&st, "\x00\x06\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+		     "\x07" "example\x03" "com\x00\x00\x01\x00\x01"
+		     "\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x1f"
+		     "\x00\x0a\x00\x08\x01\x02\x03\x04\x05\x06\x07\x08"  /* COOKIE */
+		     "\x00\x0c\x00\x04\x00\x00\x00\x00"                  /* padding */
+		     "\x00\x08\x00\x07\x00\x01\x18\x00\xc0\x00\x02");    /* ECS 192.0.2/24 */
+	RAW_MSG(&st, "\x00\x07\x01\x00\x00\x01\x00\x00\x00\x00\x00\x02"
+		     "\x01" "a\x00\x00\x01\x00\x01"
+		     "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+		     "\x03" "key\x00\x00\xfa\x00\xff\x00\x00\x00\x00\x00\x05" "12345"); /* TSIG */
+	RAW_MSG(&st, "\x00\x08\x01\x00\x00\x01\x00\x00\x00\x00\x00\x02"
+		     "\x01" "a\x00\x00\x01\x00\x01"
+		     "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+		     "\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\x7f\x00\x00\x01");
+	save_stream("queries-with-options-tsig-record-after-opt", 0x02, 0x00, SIZES(0xff), &st);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -433,5 +600,6 @@ int main(int argc, char **argv)
 	out_dir = argv[1];
 	queries();
 	replies();
+	streams();
 	return 0;
 }

@@ -64,4 +64,19 @@ static inline void opt(struct pkt *p, uint16_t size, uint8_t version, bool dnsse
 	put16(p, 0);
 }
 
+/* A client's query for qname/type (RD, one question; an OPT record when
+ * edns, with DO when dnssec_ok), read into q by wire_parse_query.
+ * Returns its verdict. */
+static inline enum wire_verdict pkt_client_query(struct wire_query *q, const char *qname,
+						 uint16_t type, bool edns, bool dnssec_ok)
+{
+	struct pkt p;
+	unsigned rcode;
+	header(&p, 0x4242, WIRE_FLAG_RD, 1, 0, 0, edns ? 1 : 0);
+	question(&p, qname, type);
+	if (edns)
+		opt(&p, 1232, 0, dnssec_ok);
+	return wire_parse_query(p.b, p.len, q, &rcode);
+}
+
 #endif

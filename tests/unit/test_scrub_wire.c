@@ -29,15 +29,9 @@
 
 static struct wire_query client(const char *qname, uint16_t qtype, bool dnssec_ok)
 {
-	struct pkt p;
 	struct wire_query q;
-	unsigned rcode;
-
-	header(&p, 0x4242, WIRE_FLAG_RD, 1, 0, 0, dnssec_ok ? 1 : 0);
-	question(&p, qname, qtype);
-	if (dnssec_ok)
-		opt(&p, 1232, 0, true);
-	assert_int_equal(wire_parse_query(p.b, p.len, &q, &rcode), WIRE_VERDICT_RESOLVE);
+	assert_int_equal(pkt_client_query(&q, qname, qtype, dnssec_ok, dnssec_ok),
+			 WIRE_VERDICT_RESOLVE);
 	return q;
 }
 
