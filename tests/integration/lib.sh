@@ -431,3 +431,222 @@ ct_poweroff() {
 	wait_for 30 ct_nspawn_gone || kill -TERM "$NSPAWN" 2>/dev/null || true
 }
 ct_nspawn_gone() { ! kill -0 "$NSPAWN" 2>/dev/null; }
+
+# ---- DNS over TLS: a test CA, certificates, Unbound as the TLS server ----
+# Everything is made at test time under $TMP/tls by openssl with a config
+# of its own (the machine's openssl.cnf and trust store are not read), and
+# Unbound runs from a config in $TMP (nothing of /etc/unbound, no chroot,
+# no user change, no control socket, no trust anchor). "tools/deps test"
+# installs unbound and openssl. tests/integration/tls_upstream_infra.sh
+# shows them at work with kdig and openssl s_client.
+
+# tls_ca_make: a test CA, EC P-256, valid from now for 2 days, in $TMP/tls.
+# Sets TLS_CA (its certificate: the CA file a client is given) and
+# TLS_CA_KEY. tls_cert_make calls it when no CA is made yet; called again,
+# it makes a new CA, and certificates made after that chain to it only.
+tls_ca_make() {
+	TLS_DIR=$TMP/tls
+	mkdir -p "$TLS_DIR"
+	cat >"$TLS_DIR/ca.cnf" <<-'EOF'
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = stubd test CA
+		[ca_ext]
+		basicConstraints = critical, CA:TRUE
+		keyUsage = critical, keyCertSign, cRLSign
+		subjectKeyIdentifier = hash
+		[ca]
+		default_ca = test_ca
+		[test_ca]
+		database = index.txt
+		new_certs_dir = .
+		serial = serial
+		default_md = sha256
+		policy = any
+		unique_subject = no
+		[any]
+		commonName = supplied
+	EOF
+	: >"$TLS_DIR/index.txt"
+	echo 01 >"$TLS_DIR/serial"
+	openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-config "$TLS_DIR/ca.cnf" -extensions ca_ext -days 2 \
+		-keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" >>"$TLS_DIR/openssl.out" 2>&1 ||
+		fail "openssl could not make the test CA: $(tail -n 5 "$TLS_DIR/openssl.out")"
+	TLS_CA=$TLS_DIR/ca.pem
+	TLS_CA_KEY=$TLS_DIR/ca.key
+}
+
+# tls_cert_make [--expired | --self-signed] NAME [IP...]: a server key and
+# certificate for NAME, signed by the test CA (made first if there is
+# none), EC P-256, valid from now for 2 days, with subjectAltName DNS:NAME
+# and IP:IP for each IP (CN is NAME too). An empty NAME gives a
+# certificate with IP entries only. Sets TLS_CERT and TLS_KEY (PEM files
+# in $TMP/tls, named after NAME and the variant, so variants for one name
+# live side by side).
+#   --expired      signed by the CA but valid only from 2020-01-01 to
+#                  2020-01-03: every client must refuse it
+#   --self-signed  signed by its own key, not the CA: fails the chain check
+# A certificate for a name other than the one the client asks for is just
+# tls_cert_make OTHER.NAME.
+tls_cert_make() {
+	local variant=""
+	case ${1:-} in --expired | --self-signed) variant=${1#--} && shift ;; esac
+	[ $# -ge 1 ] || fail "tls_cert_make: no NAME"
+	local name=$1
+	shift
+	[ -n "$name" ] || [ $# -ge 1 ] || fail "tls_cert_make: neither NAME nor IP"
+	[ -n "${TLS_CA:-}" ] || tls_ca_make
+	local base=${name:-ip-$1} san="" ip
+	base=$TLS_DIR/${base//[^A-Za-z0-9.-]/_}${variant:+-$variant}
+	[ -n "$name" ] && san="DNS:$name"
+	for ip in "$@"; do
+		san+="${san:+, }IP:$ip"
+	done
+	# One file holds the request's subject and the certificate's
+	# extensions: req reads [req], x509, ca and req -x509 read [leaf].
+	cat >"$base.cnf" <<-EOF
+		[req]
+		distinguished_name = dn
+		prompt = no
+		[dn]
+		CN = ${name:-$1}
+		[leaf]
+		basicConstraints = critical, CA:FALSE
+		keyUsage = critical, digitalSignature
+		extendedKeyUsage = serverAuth
+		subjectAltName = $san
+		subjectKeyIdentifier = hash
+	EOF
+	[ "$variant" = self-signed ] || echo "authorityKeyIdentifier = keyid" >>"$base.cnf"
+	{
+		case $variant in
+		self-signed)
+			openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-config "$base.cnf" -extensions leaf -days 2 -keyout "$base.key" -out "$base.pem"
+			;;
+		*)
+			openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-config "$base.cnf" -keyout "$base.key" -out "$base.csr" || return 1
+			if [ "$variant" = expired ]; then
+				# x509 -req can only start a certificate now (OpenSSL
+				# 3.0 has no -not_before): "ca" sets both dates.
+				(cd "$TLS_DIR" && openssl ca -batch -notext -config ca.cnf -cert ca.pem -keyfile ca.key \
+					-startdate 20200101000000Z -enddate 20200103000000Z \
+					-extfile "$base.cnf" -extensions leaf -in "$base.csr" -out "$base.pem")
+			else
+				openssl x509 -req -in "$base.csr" -CA "$TLS_CA" -CAkey "$TLS_CA_KEY" \
+					-set_serial "0x$(openssl rand -hex 8)" -days 2 \
+					-extfile "$base.cnf" -extensions leaf -out "$base.pem"
+			fi
+			;;
+		esac
+	} >>"$TLS_DIR/openssl.out" 2>&1 ||
+		fail "openssl could not make the ${variant:+$variant }certificate for '${name:-$*}': $(tail -n 5 "$TLS_DIR/openssl.out")"
+	# shellcheck disable=SC2034 # for the caller
+	TLS_CERT=$base.pem TLS_KEY=$base.key
+}
+
+# unbound_tls_start VAR ADDR PORT CERT KEY UPSTREAM [LINE...]: Unbound from
+# Debian serving DNS over TLS on ADDR port PORT (loopback only: 127.x or
+# ::1) with CERT and KEY, forwarding everything (forward-zone ".",
+# forward-first no, over UDP) to UPSTREAM, a fakeup's ADDR:PORT or
+# [ADDR6]:PORT, and to nothing else: no DNSSEC validation
+# (module-config "iterator"), no trust anchor, no root hints in use.
+# Each LINE is one more "server:" option, e.g. "tcp-idle-timeout: 2000" or
+# "edns-tcp-keepalive: yes". Sets VAR to ADDR:PORT ([ADDR]:PORT for IPv6)
+# and VAR_PID; its config is $TMP/VAR.unbound.conf, its log (queries
+# included; Unbound appends, across restarts too) $TMP/VAR.log, which
+# fail() shows. Returns once Unbound answers
+# over TLS (kdig, opportunistic: no certificate check); unbound_tls_stop
+# VAR stops it, after which the same call starts it again.
+unbound_tls_start() {
+	local var=$1 addr=$2 port=$3 cert=$4 key=$5 up=$6
+	shift 6
+	command -v unbound >/dev/null ||
+		fail "unbound not found: tools/deps test installs the Debian package 'unbound' (without starting its service)"
+	case $addr in 127.* | ::1) ;; *) fail "unbound_tls_start: $addr is not a loopback address" ;; esac
+	# fakeup's [ADDR]:PORT or ADDR:PORT is Unbound's ADDR@PORT.
+	local up_addr=${up%:*} up_port=${up##*:}
+	up_addr=${up_addr#[}
+	up_addr=${up_addr%]}
+	local conf=$TMP/$var.unbound.conf
+	{
+		cat <<-EOF
+			server:
+				interface: $addr@$port
+				port: $port
+				tls-port: $port
+				tls-service-pem: "$cert"
+				tls-service-key: "$key"
+				num-threads: 1
+				incoming-num-tcp: 1000
+				access-control: 127.0.0.0/8 allow
+				access-control: ::1 allow
+				do-not-query-localhost: no
+				module-config: "iterator"
+				local-zone: "test." nodefault
+				chroot: ""
+				username: ""
+				directory: "$TMP"
+				pidfile: "$TMP/$var.pid"
+				use-syslog: no
+				logfile: "$TMP/$var.log"
+				log-time-ascii: yes
+				verbosity: 1
+				log-queries: yes
+		EOF
+		printf '%s\n' "$@"
+		cat <<-EOF
+			remote-control:
+				control-enable: no
+			forward-zone:
+				name: "."
+				forward-addr: $up_addr@$up_port
+				forward-first: no
+		EOF
+	} >"$conf"
+	unbound-checkconf "$conf" >"$TMP/$var.checkconf.out" 2>&1 ||
+		fail "unbound-checkconf refused $conf: $(cat "$TMP/$var.checkconf.out")"
+	unbound -d -c "$conf" >"$TMP/$var.stderr.log" 2>&1 &
+	local pid=$!
+	PIDS+=("$pid")
+	printf -v "${var}_PID" '%s' "$pid"
+	local deadline=$((SECONDS + 10))
+	until unbound_tls_ready "$addr" "$port"; do
+		kill -0 "$pid" 2>/dev/null || fail "unbound $var exited: $(cat "$TMP/$var.stderr.log")"
+		[ $SECONDS -lt $deadline ] || fail "unbound $var does not answer over TLS on $addr port $port"
+		sleep 0.1
+	done
+	case $addr in *:*) printf -v "$var" '[%s]:%s' "$addr" "$port" ;; *) printf -v "$var" '%s:%s' "$addr" "$port" ;; esac
+}
+
+# unbound_tls_ready ADDR PORT: Unbound answers a name of its own
+# (localhost., never forwarded) over TLS there.
+unbound_tls_ready() {
+	[ "$(kdig +tls +retry=0 +timeout=1 +short @"$1" -p "$2" localhost A 2>/dev/null)" = 127.0.0.1 ]
+}
+
+# unbound_tls_stop VAR: stops the Unbound of unbound_tls_start VAR
+# (SIGTERM) and waits for it.
+unbound_tls_stop() {
+	local var=$1 pidvar="${1}_PID"
+	local pid=${!pidvar} keep=() p
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do
+		[ "$p" = "$pid" ] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+
+# tcp_conns ADDR:PORT: how many TCP connections to ADDR:PORT ([ADDR]:PORT
+# for IPv6) are established now, counted at the clients' end (destination
+# ADDR:PORT), so the server's own end of each is not counted twice, nor
+# connections to the same port on other addresses (tests run in parallel).
+tcp_conns() {
+	local addr=${1%:*} port=${1##*:}
+	ss -Htn state established "( dst $addr and dport = :$port )" | wc -l
+}
