@@ -29,7 +29,6 @@
 
 struct bus {
 	struct event_base *base;
-	enum config_dbus mode;
 	char name[128];
 	struct bus_hooks hooks;
 	sd_bus *conn;          /* NULL between connections */
@@ -367,7 +366,6 @@ struct bus *bus_new(struct event_base *base, enum config_dbus mode, const char *
 		return NULL;
 	}
 	b->base = base;
-	b->mode = mode;
 	b->hooks = *hooks;
 	b->retry_s = BUS_RETRY_FIRST_S;
 	snprintf(b->name, sizeof(b->name), "%s", name);

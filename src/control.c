@@ -137,13 +137,11 @@ static int read_peer(int fd, struct access_caller *c)
 	c->uid = cred.uid;
 	c->groups[0] = cred.gid;
 	c->n_groups = 1;
-	c->groups_complete = false;
 	len = (socklen_t)(sizeof(c->groups) - sizeof(c->groups[0]));
-	/* ERANGE: more groups than room; what fits is not read, the rest
-	 * is refused rather than guessed (groups_complete stays false). */
+	/* ERANGE: more groups than room; none of them is read, and the
+	 * caller counts by uid and primary group alone: refused, not guessed. */
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, &c->groups[1], &len) == 0) {
 		c->n_groups += len / sizeof(c->groups[0]);
-		c->groups_complete = true;
 	}
 	return 0;
 }

@@ -51,7 +51,6 @@ struct r1_lookup;
 struct resolve1 {
 	struct daemon *d;
 	struct bus *bus;
-	sd_bus *conn;            /* the connection attached, NULL between */
 	struct r1_call *calls;   /* changing calls waiting for credentials */
 	struct r1_lookup *lookups;
 };
@@ -210,7 +209,7 @@ static int read_credentials(sd_bus_message *reply, struct access_caller *c, pid_
 			    (r = sd_bus_message_exit_container(reply)) < 0)
 				return r;
 			size_t n = size / sizeof(uint32_t);
-			c->groups_complete = n <= ACCESS_MAX_GROUPS;
+			/* Past the room, the rest refuse rather than grant. */
 			c->n_groups = n <= ACCESS_MAX_GROUPS ? n : ACCESS_MAX_GROUPS;
 			for (size_t i = 0; i < c->n_groups; i++)
 				c->groups[i] = gids[i];
@@ -333,6 +332,20 @@ static int commit_change(struct resolve1 *r1, unsigned ifindex, struct link_sett
 	return 0;
 }
 
+/* The end of a list's reading (r: how it went): close the array and
+ * commit, or drop what was read. */
+static int commit_list(struct resolve1 *r1, sd_bus_message *m, int r, unsigned ifindex,
+		       struct link_settings *s, sd_bus_error *e)
+{
+	if (r >= 0)
+		r = sd_bus_message_exit_container(m);
+	if (r < 0) {
+		link_settings_clear(s);
+		return r;
+	}
+	return commit_change(r1, ifindex, s, e);
+}
+
 static int set_dns(struct resolve1 *r1, sd_bus_message *m, unsigned ifindex, sd_bus_error *e,
 		   bool ex)
 {
@@ -365,13 +378,7 @@ static int set_dns(struct resolve1 *r1, sd_bus_message *m, unsigned ifindex, sd_
 			break;
 		s.n_servers++;
 	}
-	if (r >= 0)
-		r = sd_bus_message_exit_container(m);
-	if (r < 0) {
-		link_settings_clear(&s);
-		return r;
-	}
-	return commit_change(r1, ifindex, &s, e);
+	return commit_list(r1, m, r, ifindex, &s, e);
 }
 
 static int act_set_dns(struct resolve1 *r1, sd_bus_message *m, unsigned ifindex, sd_bus_error *e)
@@ -430,13 +437,7 @@ static int act_set_domains(struct resolve1 *r1, sd_bus_message *m, unsigned ifin
 		}
 		s.n_domains++;
 	}
-	if (r >= 0)
-		r = sd_bus_message_exit_container(m);
-	if (r < 0) {
-		link_settings_clear(&s);
-		return r;
-	}
-	return commit_change(r1, ifindex, &s, e);
+	return commit_list(r1, m, r, ifindex, &s, e);
 }
 
 static int act_set_default_route(struct resolve1 *r1, sd_bus_message *m, unsigned ifindex,
@@ -876,11 +877,11 @@ static int start_lookup(struct resolve1 *r1, sd_bus_message *m, enum lookup_kind
 	return 1;
 }
 
-static int check_lookup_flags(int32_t ifindex, uint64_t flags, uint64_t extra, sd_bus_error *e)
+static int check_lookup_flags(int32_t ifindex, uint64_t flags, sd_bus_error *e)
 {
 	if (ifindex < 0)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid interface index");
-	if (flags & ~(LOOKUP_FLAGS_OK | extra))
+	if (flags & ~LOOKUP_FLAGS_OK)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid flags parameter");
 	/* Asked for other protocols only (LLMNR, mDNS), none of which stubd
 	 * speaks: nothing can answer. */
@@ -958,7 +959,7 @@ static int bus_resolve_hostname(sd_bus_message *m, void *arg, sd_bus_error *e)
 		return r;
 	if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Unknown address family %i", family);
-	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0)
+	if ((r = check_lookup_flags(ifindex, flags, e)) < 0)
 		return r;
 	if ((r = answer_literal(m, ifindex, name, family, e)) != 0)
 		return r;
@@ -996,7 +997,7 @@ static int bus_resolve_address(sd_bus_message *m, void *arg, sd_bus_error *e)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid address size");
 	if ((r = sd_bus_message_read(m, "t", &flags)) < 0)
 		return r;
-	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0 ||
+	if ((r = check_lookup_flags(ifindex, flags, e)) < 0 ||
 	    (r = check_lookup_link(arg, ifindex, e)) < 0)
 		return r;
 	/* The reverse name: nibbles (ip6.arpa) or octets (in-addr.arpa),
@@ -1027,7 +1028,7 @@ static int bus_resolve_record(sd_bus_message *m, void *arg, sd_bus_error *e)
 	int r = sd_bus_message_read(m, "isqqt", &ifindex, &name, &rr_class, &rr_type, &flags);
 	if (r < 0)
 		return r;
-	if ((r = check_lookup_flags(ifindex, flags, 0, e)) < 0 ||
+	if ((r = check_lookup_flags(ifindex, flags, e)) < 0 ||
 	    (r = check_lookup_link(arg, ifindex, e)) < 0)
 		return r;
 	uint8_t qname[WIRE_NAME_MAX];
@@ -1448,8 +1449,6 @@ static int attach(void *arg, sd_bus *bus)
 		r = sd_bus_add_node_enumerator(bus, NULL, LINK_PREFIX, enumerate_links, r1);
 	if (r >= 0)
 		r = sd_bus_add_object_manager(bus, NULL, MANAGER_PATH);
-	if (r >= 0)
-		r1->conn = bus;
 	return r;
 }
 
@@ -1462,7 +1461,6 @@ static void detach(void *arg)
 		call_free(r1->calls);
 	while (r1->lookups)
 		lookup_free(r1->lookups); /* ask_clear() cancels what is on its way */
-	r1->conn = NULL;
 }
 
 struct bus_hooks resolve1_hooks(struct resolve1 *r1)

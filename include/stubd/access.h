@@ -21,9 +21,9 @@
 struct access_caller {
 	bool known;                 /* false: the credentials could not be had */
 	uid_t uid;
-	gid_t groups[ACCESS_MAX_GROUPS]; /* primary and supplementary */
+	gid_t groups[ACCESS_MAX_GROUPS]; /* primary and supplementary; past the room,
+					  * the rest are left out: they can only refuse */
 	size_t n_groups;
-	bool groups_complete;       /* false: more than ACCESS_MAX_GROUPS, or unknown */
 	bool cap_net_admin;         /* in the effective set */
 };
 

@@ -122,7 +122,8 @@ if command -v setpriv >/dev/null; then
 	setpriv --reuid=65534 --regid=65534 --clear-groups perl -MIO::Socket::UNIX -e '
 		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 3;
 		print $s "STUBCTL1 text flush-cache\n"; exit 0;' "$SOCK"
-	sleep 0.2
+	wait_for 5 grep -q 'control: flush-cache refused for uid 65534' "$TMP/stubd.log" ||
+		fail "the request of the caller that left was not judged"
 	check_eq "a caller that left is refused: nothing flushed" "$entries" \
 		"$(ctl --json status | sed -n 's/.*"entries": *\([0-9]*\).*/\1/p' | head -n 1)"
 	set -e
