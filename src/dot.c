@@ -179,11 +179,24 @@ static void conn_free(struct dot_conn *conn)
 	server_maybe_free(s);
 }
 
-static void conn_arm_idle(struct dot_conn *conn)
+/* After the handshake the timer watches two things: a message begun and
+ * not finished (a server that sent a length of 65,535 and stopped would
+ * otherwise hold every later query on this connection), then, with no
+ * query in flight, the idle timeout. */
+static void conn_arm(struct dot_conn *conn)
 {
-	if (!conn->established || dnsstream_count(conn->inflight) > 0)
+	const struct dot_settings *set = &conn->server->client->set;
+	if (!conn->established)
+		return; /* the handshake's deadline stands */
+	struct timeval tv;
+	if (dnsstream_reader_pending(&conn->reader) > 0)
+		tv = tv_ms(set->handshake_ms);
+	else if (dnsstream_count(conn->inflight) == 0)
+		tv = tv_ms(set->idle_ms);
+	else {
+		event_del(&conn->timer);
 		return;
-	struct timeval tv = tv_ms(conn->server->client->set.idle_ms);
+	}
 	event_add(&conn->timer, &tv);
 }
 
@@ -282,8 +295,8 @@ static int conn_send(struct dot_conn *conn, const struct wire_query *q, struct d
 	}
 	t->conn = conn;
 	t->id = id;
-	/* No idle close now; a handshake keeps its deadline. */
-	if (conn->established)
+	/* No idle close now; a handshake or a message half read keeps its deadline. */
+	if (conn->established && dnsstream_reader_pending(&conn->reader) == 0)
 		event_del(&conn->timer);
 	if (conn->server->handle)
 		policy_tls_sent(c->pol, conn->server->handle);
@@ -360,6 +373,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		conn_fail(conn, "TLS: handshake timeout");
 		return;
 	}
+	if (dnsstream_reader_pending(&conn->reader) > 0) {
+		conn_fail(conn, "TLS: a reply stalled half sent");
+		return;
+	}
 	if (dnsstream_count(conn->inflight) == 0) {
 		log_debug("upstream %s: closing the idle TLS connection", conn->server->name);
 		conn_free(conn);
@@ -389,7 +406,7 @@ static void conn_established(struct dot_conn *conn)
 			 X509_verify_cert_error_string(v));
 	log_debug("upstream %s: %s connection up%s", s->name, SSL_get_version(conn->ssl),
 		  resumed ? ", session resumed" : "");
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -463,7 +480,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, used);
 	}
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 static struct dot_conn *conn_open(struct dot_server *s, int *err)
@@ -489,7 +506,11 @@ static struct dot_conn *conn_open(struct dot_server *s, int *err)
 						   BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev)
 		goto fail;
-	/* The bufferevent owns the SSL from here. */
+	/* The bufferevent owns the SSL from here. A server may close without
+	 * close_notify (RFC 7858 §3.4 lets either side close an idle
+	 * connection): that is an end of stream, not an attack on it, as
+	 * DNS messages carry their own length. */
+	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
 	bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	evtimer_assign(&conn->timer, c->base, on_timer, conn);
@@ -591,7 +612,7 @@ void dot_cancel(struct dot_ticket *t)
 		return;
 	t->conn = NULL;
 	dnsstream_remove(conn->inflight, t->id, t, NULL);
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 void dot_client_free(struct dot_client *c)
