@@ -66,6 +66,7 @@ struct dot_conn {
 	struct bufferevent *bev;
 	SSL *ssl;
 	bool established;            /* the handshake completed */
+	bool dead;                   /* closed: its queries are being handed on */
 	struct event timer;          /* handshake deadline, then idle timeout */
 	struct dnsstream_table *inflight;
 	struct dnsstream_reader reader;
@@ -160,11 +161,15 @@ int dot_client_configure(struct dot_client *c, const struct dot_settings *s, cha
 
 static void server_maybe_free(struct dot_server *s);
 
-static void conn_free(struct dot_conn *conn)
+/* Closes the socket and stops the timer; the struct and its table stay,
+ * so tickets still pointing here can be cancelled while the dead
+ * connection's queries are handed on (conn_fail). */
+static void conn_close(struct dot_conn *conn)
 {
 	struct dot_server *s = conn->server;
 	if (s->conn == conn)
 		s->conn = NULL;
+	conn->dead = true;
 	event_del(&conn->timer);
 	/* close_notify (RFC 8446 §6.1), best effort: without it OpenSSL
 	 * marks the session not resumable, and the next connection would
@@ -174,6 +179,14 @@ static void conn_free(struct dot_conn *conn)
 	ERR_clear_error();
 	/* Frees the SSL too (BEV_OPT_CLOSE_ON_FREE). */
 	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+}
+
+static void conn_free(struct dot_conn *conn)
+{
+	struct dot_server *s = conn->server;
+	if (!conn->dead)
+		conn_close(conn);
 	dnsstream_table_free(conn->inflight);
 	free(conn);
 	server_maybe_free(s);
@@ -186,7 +199,7 @@ static void conn_free(struct dot_conn *conn)
 static void conn_arm(struct dot_conn *conn)
 {
 	const struct dot_settings *set = &conn->server->client->set;
-	if (!conn->established)
+	if (!conn->established || conn->dead)
 		return; /* the handshake's deadline stands */
 	struct timeval tv;
 	if (dnsstream_reader_pending(&conn->reader) > 0)
@@ -303,15 +316,16 @@ static int conn_send(struct dot_conn *conn, const struct wire_query *q, struct d
 	return 0;
 }
 
-/* The queries of a dead connection: sent again once on a new one
- * (RFC 7766 §6.2.1: a server may close at any time); those sent again
- * already, or that cannot be, fail. */
-static void conn_resend_all(struct dot_server *s, struct dnsstream_table *dead, const char *why)
+/* The queries of a dead connection (closed already): sent again once on
+ * a new one (RFC 7766 §6.2.1: a server may close at any time); those
+ * sent again already, or that cannot be, fail. Callbacks may cancel
+ * queries still on dead: they leave its table, and get no call. */
+static void conn_resend_all(struct dot_server *s, struct dot_conn *dead, const char *why)
 {
 	struct dnsstream_query dq;
 	const struct dot_ops *ops = s->client->ops;
 	int err = 0;
-	while (dnsstream_take(dead, &dq)) {
+	while (dnsstream_take(dead->inflight, &dq)) {
 		struct dot_ticket *t = dq.owner;
 		t->conn = NULL;
 		struct dot_conn *conn = s->conn;
@@ -331,8 +345,6 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 	struct dot_server *s = conn->server;
 	const struct dot_ops *ops = s->client->ops;
 	bool setup = !conn->established;
-	if (s->conn == conn)
-		s->conn = NULL;
 	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
 	if (setup) {
 		unsigned shift = s->fail_row < 6 ? s->fail_row : 6;
@@ -346,23 +358,21 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 	} else {
 		log_info("upstream %s: TLS connection ended: %s", s->name, why);
 	}
-	/* The table leaves with the connection's queries; the connection
-	 * goes now, so callbacks see a server with no connection. */
-	struct dnsstream_table *dead = conn->inflight;
-	conn->inflight = NULL;
-	s->holders++; /* the server stays while its queries are handed on */
-	conn_free(conn);
+	/* Off the server first: callbacks see a server with no connection.
+	 * The server stays while its queries are handed on. */
+	s->holders++;
+	conn_close(conn);
 	if (setup) {
 		struct dnsstream_query dq;
-		while (dnsstream_take(dead, &dq)) {
+		while (dnsstream_take(conn->inflight, &dq)) {
 			struct dot_ticket *t = dq.owner;
 			t->conn = NULL;
 			ops->failed(t, why, true);
 		}
 	} else {
-		conn_resend_all(s, dead, why);
+		conn_resend_all(s, conn, why);
 	}
-	dnsstream_table_free(dead);
+	conn_free(conn);
 	dot_server_put(s);
 }
 
