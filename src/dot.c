@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "stubd/clock.h"
 #include "stubd/log.h"
 
 /* A question as it goes on the stream: header, name, type, class, an OPT
@@ -71,13 +72,6 @@ struct dot_conn {
 	struct dnsstream_table *inflight;
 	struct dnsstream_reader reader;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct timeval tv_ms(unsigned ms)
 {
@@ -350,7 +344,7 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 		unsigned shift = s->fail_row < 6 ? s->fail_row : 6;
 		uint64_t wait = (uint64_t)BACKOFF_FIRST_MS << shift;
 		s->fail_row++;
-		s->retry_at_ms = mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+		s->retry_at_ms = clock_mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
 		log_warn("upstream %s: TLS failed: %s; %s", s->name, why + (strncmp(why, "TLS: ", 5) ? 0 : 5),
 			 s->rs.tls == ROUTE_TLS_YES
 				 ? "not asked in plain text (dns-over-tls = yes)"
@@ -597,7 +591,7 @@ void dot_server_put(struct dot_server *s)
 
 bool dot_server_ready(const struct dot_server *s, const char **why)
 {
-	if (s->conn || s->retry_at_ms == 0 || mono_ms() >= s->retry_at_ms)
+	if (s->conn || s->retry_at_ms == 0 || clock_mono_ms() >= s->retry_at_ms)
 		return true;
 	if (why)
 		*why = s->last_why;

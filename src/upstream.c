@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/clock.h"
 #include "stubd/dot.h"
 #include "stubd/log.h"
 #include "stubd/route.h"
@@ -190,9 +191,7 @@ static struct timeval ms_to_tv(uint64_t ms)
  * server's RTT is well under the coarse clock's 4 ms tick. A vDSO read. */
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static uint16_t draw16(struct upstream *up)
