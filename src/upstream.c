@@ -864,6 +864,8 @@ static void on_dot_failure(struct dot_ticket *ticket, const char *why, bool setu
 		/* RFC 7435: plain text rather than no answer. The failed
 		 * handshake is no round trip of the server's. */
 		policy_tls_fallback(t->txn->up->pol, s->policy, true);
+		/* The try's wait starts again: it was spent on the handshake. */
+		t->due_ms = now + (t->due_ms > t->sent_ms ? t->due_ms - t->sent_ms : 0);
 		t->sent_ms = now;
 		if (send_udp(t) == 0) {
 			arm(t->txn, now);
