@@ -679,3 +679,21 @@ fake_tls_start() {
 	wait_for 5 test -f "$TMP/$var.ready" || fail "fake_tls $var did not start: $(cat "$TMP/$var.stderr.log")"
 	printf -v "$var" '%s' "$hp"
 }
+
+# upstream_field SERVER KEY: KEY of the upstream SERVER in stubctl --json
+# status, SERVER being its ADDR:PORT (stubd may show "ADDR:PORT#NAME":
+# either matches): a string as it is, a boolean as true/false, a number as
+# JSON writes it; "MISSING" when there is no such server or key.
+upstream_field() {
+	ctl --json status | python3 -c '
+import json, sys
+server, key = sys.argv[1], sys.argv[2]
+for u in json.load(sys.stdin).get("upstreams", []):
+    a = u.get("address", "")
+    if a == server or a.split("#")[0] == server.split("#")[0]:
+        v = u.get(key, "MISSING")
+        print(json.dumps(v) if isinstance(v, (bool, int, float)) else v)
+        break
+else:
+    print("MISSING")' "$1" "$2"
+}
