@@ -104,6 +104,18 @@ out=$(pyclient "${GARBF##*:}" a.test)
 check_match "garbage-framed: one frame, not an answer to ID 1" '^[0-9]+ [0-9]+ reads [1-9]' "$(xargs <<<"$out")"
 check_no_match "garbage-framed: no answer to ID 1" '^1 ' "$out"
 
+fake_tls_start SHORT "$ADDR" "$(rand_port)" "$TLS_CERT" "$TLS_KEY" short-frame
+out=$(python3 - "$ADDR" "${SHORT##*:}" <<-'PY'
+	import socket, ssl, sys
+	ctx = ssl.create_default_context()
+	ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+	s = ctx.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2]))))
+	s.sendall(bytes.fromhex("001b" "abcd01000001000000000000" "04736c6f7704746573740000010001"))
+	print(s.recv(100).hex())
+	PY
+)
+check_eq "short-frame: 00 02 and the query's ID" 0002abcd "$out"
+
 # hang-65535: ff ff and nothing more.
 fake_tls_start HANG "$ADDR" "$(rand_port)" "$TLS_CERT" "$TLS_KEY" hang-65535
 check_eq "hang-65535: no frame completes" "reads 1" "$(xargs <<<"$(pyclient "${HANG##*:}" a.test)")"
@@ -135,7 +147,7 @@ kill -TERM "$V6_PID"
 # (gone or a zombie: this shell has not waited for it)
 gone() { case $(ps -o stat= -p "$1") in "" | Z*) return 0 ;; esac; return 1; }
 check "SIGTERM ends it" wait_for 5 gone "$V6_PID"
-for v in OK OLD SPLIT GARB GARBF HANG CLOSE NOTLS STALL; do
+for v in OK OLD SPLIT GARB GARBF SHORT HANG CLOSE NOTLS STALL; do
 	p=${v}_PID
 	check "fake_tls $v still running" kill -0 "${!p}"
 done

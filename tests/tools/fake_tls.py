@@ -5,6 +5,7 @@ request, for the tests of stubd's TLS client (tests/integration/dot_faults.sh).
     fake_tls.py --listen ADDR:PORT --cert PEM --key PEM --mode MODE
                 [--answer IPV4] [--log FILE] [--ready FILE]
                 [--split-delay MS] [--bad-conns N] [--tls-max 1.2|1.3]
+                [--seed N]
 
 ADDR is a loopback address (127.x.y.z or [::1]): nothing else is served.
 Every connection gets a thread of its own. Modes:
@@ -17,7 +18,10 @@ Every connection gets a thread of its own. Modes:
                  random bytes (64 to 512, no framing: the length prefix the
                  client reads is random too)
   garbage-framed like garbage, but each answer is a well-formed length
-                 prefix followed by that many random bytes
+                 prefix followed by that many random bytes (12 to 512)
+                 (--seed N makes the random bytes of both the same each run)
+  short-frame    answers each query with a frame too short to be a DNS
+                 message: the length prefix 00 02 and two bytes
   not-tls        a plain TCP listener: reads the ClientHello and writes
                  junk (not a TLS record) back, then closes
   stall          accepts TCP, reads the ClientHello and never answers it
@@ -36,8 +40,10 @@ can count; CONN is the connection's number, from 1:
   tls CONN VERSION resumed=yes|no sni=NAME|-   handshake done
   handshake-failed CONN REASON          handshake refused or broken
   query CONN NAME TYPE id=ID len=LEN    a query read (LEN without prefix)
+  bad-query CONN WHY len=LEN            a message that is no query
   close CONN                            the server closed it (on purpose)
   eof CONN                              the client closed it
+  error CONN WHY                        the connection broke
 --ready FILE is created once the port listens. SIGTERM or SIGINT ends it.
 Python 3 standard library only.
 """
@@ -54,8 +60,8 @@ import sys
 import threading
 import time
 
-MODES = ("ok", "garbage", "garbage-framed", "not-tls", "stall", "split",
-         "hang-65535", "close-inflight")
+MODES = ("ok", "garbage", "garbage-framed", "short-frame", "not-tls", "stall",
+         "split", "hang-65535", "close-inflight")
 TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX",
          16: "TXT", 28: "AAAA", 33: "SRV", 41: "OPT", 65: "HTTPS", 255: "ANY"}
 
@@ -63,6 +69,12 @@ log_lock = threading.Lock()
 log_file = None
 conn_lock = threading.Lock()
 conn_count = 0
+rng = random.Random()
+
+
+def junk(lo, hi):
+    n = rng.randint(lo, hi)
+    return bytes(rng.getrandbits(8) for _ in range(n))
 
 
 def log(line):
@@ -207,10 +219,12 @@ class Conn:
                 log("eof %d" % self.n)
                 return
             if mode == "garbage":
-                self.send(os.urandom(random.randint(64, 512)))
+                self.send(junk(64, 512))
             elif mode == "garbage-framed":
-                junk = os.urandom(random.randint(12, 512))
-                self.send(struct.pack("!H", len(junk)) + junk)
+                data = junk(12, 512)
+                self.send(struct.pack("!H", len(data)) + data)
+            elif mode == "short-frame":
+                self.send(b"\x00\x02" + msg[:2])
             elif mode == "hang-65535":
                 self.send(b"\xff\xff")
             elif msg[12:13] == b"\x04" and msg[13:17].lower() == b"slow":
@@ -304,7 +318,10 @@ def main():
     p.add_argument("--split-delay", type=float, default=3)
     p.add_argument("--bad-conns", type=int, default=1)
     p.add_argument("--tls-max", choices=("1.2", "1.3"), default="1.3")
+    p.add_argument("--seed", type=int)
     args = p.parse_args()
+    if args.seed is not None:
+        rng.seed(args.seed)
     addr, port = parse_listen(args.listen)
     socket.inet_aton(args.answer)
 
