@@ -95,8 +95,13 @@ static int server_from_bus(int family, const void *bytes, size_t size, uint16_t 
 	if (size != (family == AF_INET ? 4u : 16u))
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid address size");
 	inet_ntop(family, bytes, addr, sizeof(addr));
-	snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:%u%s%s" : "%s:%u%s%s", addr,
-		 port ? port : 53, name && *name ? "#" : "", name ? name : "");
+	/* Port 0 is "the default": 53, or 853 over TLS (route_server.port_given). */
+	const char *hash = name && *name ? "#" : "";
+	if (port == 0)
+		snprintf(text, sizeof(text), "%s%s%s", addr, hash, name ? name : "");
+	else
+		snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:%u%s%s" : "%s:%u%s%s", addr,
+			 port, hash, name ? name : "");
 	if (route_server_parse(text, ifindex, out, why, sizeof(why)) < 0)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid DNS server %s: %s",
 					 text, why);
@@ -121,7 +126,7 @@ static int append_server(sd_bus_message *reply, const struct route_server *s, bo
 	if (r >= 0)
 		r = sd_bus_message_append_array(reply, 'y', bytes, size);
 	/* Port 0 is "the default", as systemd-resolved reports it. */
-	uint16_t port = netaddr_port(&s->addr) == 53 ? 0 : netaddr_port(&s->addr);
+	uint16_t port = s->port_given ? netaddr_port(&s->addr) : 0;
 	if (r >= 0 && ex)
 		r = sd_bus_message_append(reply, "qs", port, s->tls_name);
 	if (r >= 0)
@@ -1283,8 +1288,18 @@ GETTER(get_link_default_route)
 	return sd_bus_message_append(reply, "b", link_default_route(l));
 }
 
-/* The mode a front end set, or "no" (stubd speaks neither LLMNR nor
- * mDNS, and DNS over TLS and DNSSEC are off unless set). */
+/* dns-over-tls in stubd.conf: what links that set none use, as
+ * systemd-resolved's DNSOverTLS= in resolved.conf. */
+GETTER(get_global_dot)
+{
+	(void)bus, (void)path, (void)interface, (void)property, (void)e;
+	struct resolve1 *r1 = arg;
+	return append_string(reply, route_tls_names[r1->d->cfg.dns_over_tls]);
+}
+
+/* The mode a front end set; unset, the global dns-over-tls for DNS over
+ * TLS (what the link's servers are asked with), and "no" for the rest
+ * (stubd speaks neither LLMNR nor mDNS and validates no DNSSEC). */
 GETTER(get_link_mode)
 {
 	(void)bus, (void)interface;
@@ -1296,6 +1311,8 @@ GETTER(get_link_mode)
 			      : strcmp(property, "DNSOverTLS") == 0   ? LINK_FEATURE_DNS_OVER_TLS
 								      : LINK_FEATURE_DNSSEC;
 	enum link_mode mode = link_effective(l)->modes[f];
+	if (mode == LINK_MODE_UNSET && f == LINK_FEATURE_DNS_OVER_TLS)
+		return get_global_dot(bus, path, interface, property, reply, arg, e);
 	return append_string(reply, mode == LINK_MODE_UNSET ? "no" : link_mode_names[mode]);
 }
 
@@ -1306,7 +1323,7 @@ static const sd_bus_vtable manager_vtable[] = {
 	SD_BUS_PROPERTY("LLMNRHostname", "s", get_hostname, 0, 0),
 	SD_BUS_PROPERTY("LLMNR", "s", get_no, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("MulticastDNS", "s", get_no, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_PROPERTY("DNSOverTLS", "s", get_no, 0, 0),
+	SD_BUS_PROPERTY("DNSOverTLS", "s", get_global_dot, 0, 0),
 	SD_BUS_PROPERTY("DNS", "a(iiay)", get_dns, 0, 0),
 	SD_BUS_PROPERTY("DNSEx", "a(iiayqs)", get_dns, 0, 0),
 	SD_BUS_PROPERTY("FallbackDNS", "a(iiay)", get_fallback_dns, 0, SD_BUS_VTABLE_PROPERTY_CONST),
