@@ -81,12 +81,6 @@ check_between "100 concurrent: 101 queries over TLS (a few re-sent at most)" 101
 qpc=$(f "$DOT" queries_per_connection)
 check "queries per connection shown: at least 50 ($qpc)" at_least 50 "$qpc"
 
-conf yes
-restart -u "$DOT"
-check_eq "strict, no #NAME: the answer" 192.0.2.53 "$(a byaddr.example.test)"
-check_eq "strict, no #NAME: the certificate was checked for the address" "$ADDR" "$(f "$DOT" tls_name)"
-check_eq "strict, no #NAME: verified" true "$(f "$DOT" tls_verified)"
-
 # ---- strict: refused certificates ---------------------------------------
 # A plain query, were stubd to send one, would go to the same address on
 # the given port (Unbound answers UDP there, and logs it) or on port 53: a
@@ -139,19 +133,6 @@ check_eq "opportunistic: dns_over_tls" opportunistic "$(f "$EXP" dns_over_tls)"
 check_eq "opportunistic, expired certificate: transport" tls "$(f "$EXP" transport)"
 check_eq "opportunistic, expired certificate: not verified" false "$(f "$EXP" tls_verified)"
 
-# Nothing listens for TLS: the connection is refused, plain DNS on the
-# same port (a UDP-only fakeup) answers at once.
-FADDR=$(rand_addr)
-fakeup_start_at FB "$FADDR:$PORT" --udp-only --answer 192.0.2.54
-restart -u "$FB"
-t0=$(now_ms)
-check_eq "opportunistic, no TLS listener: the plain answer" 192.0.2.54 "$(a fb.example.test)"
-dt=$(($(now_ms) - t0))
-check "opportunistic, no TLS listener: at once (${dt} ms)" test "$dt" -lt 2000
-check_eq "opportunistic, no TLS listener: the fakeup on the port got it" 1 "$(count_log FB '^udp fb\.example\.test\. A')"
-check_eq "opportunistic, no TLS listener: transport" udp-fallback "$(f "$FB" transport)"
-check_imatch "opportunistic, no TLS listener: why" 'refused' "$(f "$FB" last_error)"
-
 # ---- connections that close -------------------------------------------------
 # Unbound closes the idle connection after 1 s; the next query goes over a
 # new one, at once: not lost, so not waiting out upstream-timeout (2 s).
@@ -178,5 +159,29 @@ check_eq "resume: two connections" 2 "$(f "$DOT" connections)"
 check_eq "resume: two handshakes" 2 "$(f "$DOT" handshakes)"
 check_eq "resume: the second resumed the session" 1 "$(f "$DOT" resumptions)"
 check_eq "resume: one query per connection" 1 "$(f "$DOT" queries_per_connection | sed 's/\.0*$//')"
+
+# ---- strict without #NAME: the address ------------------------------------------
+conf yes
+restart -u "$DOT"
+check_eq "strict, no #NAME: the answer" 192.0.2.53 "$(a byaddr.example.test)"
+check_eq "strict, no #NAME: the certificate was checked for the address" "$ADDR" "$(f "$DOT" tls_name)"
+check_eq "strict, no #NAME: verified" true "$(f "$DOT" tls_verified)"
+
+# ---- opportunistic without a TLS listener ------------------------------------------
+# Nothing listens for TLS: the connection is refused, plain DNS on the
+# same port (a UDP-only fakeup) answers at once.
+FADDR=$(rand_addr)
+fakeup_start_at FB "$FADDR:$PORT" --udp-only --answer 192.0.2.54
+conf opportunistic
+restart -u "$FB"
+t0=$(now_ms)
+check_eq "opportunistic, no TLS listener: the plain answer" 192.0.2.54 "$(a fb.example.test)"
+dt=$(($(now_ms) - t0))
+check "opportunistic, no TLS listener: at once (${dt} ms)" test "$dt" -lt 2000
+check_eq "opportunistic, no TLS listener: the fakeup on the port got it" 1 "$(count_log FB '^udp fb\.example\.test\. A')"
+check_eq "opportunistic, no TLS listener: transport" udp-fallback "$(f "$FB" transport)"
+check "opportunistic, no TLS listener: the log says the connection was refused" \
+	grep -Eiq "upstream ${FB//./\\.}[^ ]* .*TLS failed: connection refused" "$TMP/stubd.log"
+check_imatch "opportunistic, no TLS listener: last_error says why" '^TLS: connection refused' "$(f "$FB" last_error)"
 check "stubd still running" stubd_alive
 pass
