@@ -13,6 +13,7 @@
 #include "stubd/ask.h"
 #include "stubd/bus.h"
 #include "stubd/cache.h"
+#include "stubd/cachesave.h"
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
@@ -219,6 +220,34 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 			    "or set an interface's with stubctl dns IFACE SERVER");
 }
 
+/* cache-file: where, the last save, what came back at start. */
+static void report_cache_file(struct report *r, const struct daemon *d)
+{
+	struct cachesave_status st;
+	if (!d->cachesave)
+		return;
+	cachesave_status(d->cachesave, &st);
+	report_str(r, "file", "File", st.enabled ? st.path : "none (cache-file)", REPORT_TONE_NONE);
+	if (!st.enabled)
+		return;
+	char when[96] = "not yet";
+	if (st.last_saved) {
+		char age[48];
+		time_t now = time(NULL);
+		format_duration(now > st.last_saved ? (uint64_t)(now - st.last_saved) : 0, age,
+				sizeof(age));
+		snprintf(when, sizeof(when), "%s ago%s", age, st.saving ? " (saving now)" : "");
+	} else if (st.saving) {
+		snprintf(when, sizeof(when), "saving now");
+	}
+	report_str(r, "last_saved", "Last saved", when, REPORT_TONE_NONE);
+	report_u64(r, "last_saved_at", NULL, (uint64_t)st.last_saved);
+	report_u64(r, "saved_answers", "Answers saved", st.last_saved_answers);
+	report_u64(r, "loaded_at_start", "Loaded at start", st.loaded);
+	if (st.last_error[0])
+		report_str(r, "file_error", "File problem", st.last_error, REPORT_TONE_BAD);
+}
+
 static void report_cache_summary(struct report *r, const struct daemon *d)
 {
 	report_begin(r, "cache", "Cache");
@@ -232,6 +261,7 @@ static void report_cache_summary(struct report *r, const struct daemon *d)
 	report_u64(r, "hits", "Hits", cs->hits);
 	report_u64(r, "misses", "Misses", cs->misses);
 	report_double(r, "hit_ratio", "Hit ratio", ratio(cs->hits, cs->hits + cs->misses), 3);
+	report_cache_file(r, d);
 	report_end(r);
 }
 
@@ -480,6 +510,7 @@ static void cmd_flush_cache(struct control_request *req, int argc, char **argv)
 		flushed = cache_flush_name(cache, wire, len, zone);
 	} else {
 		flushed = cache_flush_all(cache);
+		cachesave_flushed(control_request_daemon(req)->cachesave);
 	}
 	log_info("control: flushed %zu cache entries%s%s%s", flushed, name ? " for " : "",
 		 name ? name : "", zone ? " and below" : "");

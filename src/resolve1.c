@@ -18,6 +18,7 @@
 #include "stubd/access.h"
 #include "stubd/ask.h"
 #include "stubd/cache.h"
+#include "stubd/cachesave.h"
 #include "stubd/daemon.h"
 #include "stubd/link.h"
 #include "stubd/log.h"
@@ -537,6 +538,7 @@ static int act_flush_caches(struct resolve1 *r1, sd_bus_message *m, unsigned i, 
 	(void)i;
 	(void)e;
 	size_t n = cache_flush_all(r1->d->cache);
+	cachesave_flushed(r1->d->cachesave);
 	log_info("dbus: flushed %zu cache entries", n);
 	return 0;
 }

@@ -103,8 +103,10 @@ stubd_start() {
 	# stubd must not be taken as ready on its predecessor's log line.
 	: >"$TMP/stubd.log"
 	# shellcheck disable=SC2086 # STUBD_PREFIX is words
+	# No cache file unless a test asks (--cache-file after this one wins):
+	# a restart must not bring back the last run's answers by surprise.
 	${STUBD_PREFIX:-} "$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
-		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
+		--cache-file none -l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
 	STUBD_PID=$!
 	PIDS+=($STUBD_PID)
 	wait_for 5 grep -qs 'ready: serving' "$TMP/stubd.log" ||
