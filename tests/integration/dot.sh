@@ -44,7 +44,7 @@ check_imatch() { # check_imatch DESCRIPTION REGEX TEXT: as check_match, any case
 	grep -Eiq -- "$2" <<<"$3" || fail "$1: no match for /$2/ (any case) in: $3"
 }
 
-# ---- strict: #NAME, then the address -----------------------------------
+# ---- strict with #NAME ---------------------------------------------------
 conf yes "tcp-max-queries = 256"
 stubd_start -c "$TMP/stubd.conf" -u "$DOT#dot.test"
 check_eq "strict: the answer through Unbound" 192.0.2.53 "$(a strict.example.test)"
