@@ -275,11 +275,14 @@ static void setup_why(struct dot_conn *conn, short what, char *why, size_t size)
 		snprintf(why, size, "TLS: handshake failed (%s)", reason);
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err == ECONNREFUSED) {
+	/* A refused connect comes as an end of stream (EOF, no ERROR) with
+	 * the socket's error left in errno. */
+	if (sock_err == ECONNREFUSED) {
 		snprintf(why, size, "TLS: connection refused");
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err) {
+	if (sock_err == ECONNRESET || sock_err == ETIMEDOUT || sock_err == EHOSTUNREACH ||
+	    sock_err == ENETUNREACH || ((what & BEV_EVENT_ERROR) && sock_err)) {
 		snprintf(why, size, "TLS: %s", strerror(sock_err));
 		return;
 	}
