@@ -1,7 +1,8 @@
 # "cmake --install" of this build with --prefix /usr into a DESTDIR under
 # $TMP: the programs, the config in /etc (not /usr/etc), the units with
 # ExecStart=/usr/sbin/stubd and ExecReload=/usr/bin/stubctl reload, the
-# sysusers.d and tmpfiles.d entries, the resolvconf link to stubctl
+# sysusers.d and tmpfiles.d entries, tools/resolver-switch as stubd-switch
+# with its manual, the resolvconf link to stubctl
 # (STUBD_RESOLVCONF_LINK), the dhclient hook and the system bus's policy
 # for org.freedesktop.resolve1 (well-formed, taken by dbus-daemon); and
 # systemd-sysusers and systemd-tmpfiles, pointed at that tree with --root,
@@ -45,8 +46,12 @@ HOOK=etc/dhcp/dhclient-enter-hooks.d/stubd
 check "the dhclient hook is $HOOK" cmp -s "$SRC/conf/dhclient-enter-hook" "$DEST/$HOOK"
 check_eq "the dhclient hook is 0644 (dhclient-script sources it)" 644 "$(stat -c %a "$DEST/$HOOK")"
 check "no usr/etc" test ! -e "$DEST/usr/etc"
+check "tools/resolver-switch is installed as usr/sbin/stubd-switch" \
+	cmp -s "$SRC/tools/resolver-switch" "$DEST/usr/sbin/stubd-switch"
+check_eq "usr/sbin/stubd-switch is 0755" 755 "$(stat -c %a "$DEST/usr/sbin/stubd-switch")"
+check_match "stubd-switch names itself so" '^usage: stubd-switch ' "$("$DEST/usr/sbin/stubd-switch" --help)"
 # The manuals, as written, where man looks under the prefix.
-for page in man8/stubd.8 man5/stubd.conf.5 man1/stubctl.1; do
+for page in man8/stubd.8 man5/stubd.conf.5 man1/stubctl.1 man8/stubd-switch.8; do
 	check "usr/share/man/$page installed as shipped" \
 		cmp -s "$SRC/conf/man/$(basename "$page")" "$DEST/usr/share/man/$page"
 	check_eq "usr/share/man/$page is 0644" 644 "$(stat -c %a "$DEST/usr/share/man/$page")"

@@ -1,7 +1,8 @@
 # The manuals in conf/man say what the programs do, and stay so: every
 # flag of "stubd --help", every key of conf/stubd.conf (and of config.c's
 # key table), every command and option of "stubctl --help" and of
-# "resolvconf --help", every exit status those help texts give, the
+# "resolvconf --help", every option and command of stubd-switch (tools/
+# resolver-switch as installed), every exit status those help texts give, the
 # signals stubd handles, the environment variables stubd and stubctl read
 # and the files they use each have an entry in the page and section where a
 # reader looks for them; no entry names a flag, key or command that is
@@ -21,6 +22,7 @@ MAN=$SRC/conf/man
 STUBD_8=$MAN/stubd.8
 STUBD_CONF_5=$MAN/stubd.conf.5
 STUBCTL_1=$MAN/stubctl.1
+STUBD_SWITCH_8=$MAN/stubd-switch.8
 
 command -v mandoc >/dev/null || fail "mandoc not found: install the Debian package 'mandoc' (tools/deps test does)"
 command -v groff >/dev/null || fail "groff not found: install the Debian package 'groff-base' (tools/deps test does)"
@@ -192,12 +194,30 @@ echo "resolvconf: $(wc -w <<<"$RC_FLAGS") options, exit statuses $(echo $RC_EXIT
 # link man8/resolvconf.8, which install.sh checks).
 check_match "stubctl(1)'s NAME names resolvconf" '^\.Nm resolvconf$' "$(section "$STUBCTL_1" NAME)"
 
+# ---- stubd-switch(8): tools/resolver-switch as installed ----
+
+SWITCH_HELP=$(bash "$SRC/tools/resolver-switch" --help)
+SWITCH_USAGE=$(head -n 1 <<<"$SWITCH_HELP")
+# Its options and commands, from the usage line: "[--root DIR] ...
+# enable|disable|status".
+SWITCH_FLAGS=$(grep -oE '\[--[a-z-]+' <<<"$SWITCH_USAGE" | sed 's/^\[-//' | sort -u)
+SWITCH_CMDS=$(grep -oE '[a-z]+(\|[a-z]+)+$' <<<"$SWITCH_USAGE" | tr '|' '\n' | sort -u)
+nonempty "options in resolver-switch --help" "$SWITCH_FLAGS"
+nonempty "commands in resolver-switch --help" "$SWITCH_CMDS"
+# shellcheck disable=SC2086
+check_entries "the option" "$STUBD_SWITCH_8" OPTIONS Fl $SWITCH_FLAGS -help
+# shellcheck disable=SC2086
+check_entries "the command" "$STUBD_SWITCH_8" DESCRIPTION Cm $SWITCH_CMDS
+check_entries "the environment variable" "$STUBD_SWITCH_8" ENVIRONMENT Ev \
+	"$(grep -oE '^# (STUBD_[A-Z_]+) names' "$SRC/tools/resolver-switch" | cut -d' ' -f2)"
+echo "stubd-switch(8): options $(echo $SWITCH_FLAGS), commands $(echo $SWITCH_CMDS)"
+
 # ---- every page: its title, mandoc's lint and groff ----
 
 # No manual database: "referenced manual not found" is a style message
 # about this machine, not about the pages.
 mkdir "$TMP/no-manuals"
-for page in "$STUBD_8" "$STUBD_CONF_5" "$STUBCTL_1"; do
+for page in "$STUBD_8" "$STUBD_CONF_5" "$STUBCTL_1" "$STUBD_SWITCH_8"; do
 	name=$(basename "$page")
 	check_eq "$name: .Dt" ".Dt $(tr '[:lower:]' '[:upper:]' <<<"${name%.*}") ${name##*.}" \
 		"$(grep '^\.Dt ' "$page")"
