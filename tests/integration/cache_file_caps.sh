@@ -54,16 +54,18 @@ F=$TMP/c/mem
 printf 'max-inflight = 100000\n' >"$TMP/fill.conf"
 stubd_start -u "$MEM" -c "$TMP/fill.conf" --cache-file "$F"
 q +short first.mem.test A >/dev/null
-# About 1000 random names, paced so that none is dropped on the way.
-for s in 1 2 3 4; do
+# About 1000 random names, 250 at a time, until the cache holds 1000 (a
+# busy machine may drop some of a batch on the way).
+s=0
+while [ "$(ctl status --json | jq .cache.entries)" -lt 1000 ] && [ $s -lt 20 ]; do
+	s=$((s + 1))
 	dq namesflood 250 flood.mem.test --seed "$s"
-	sleep 0.05
+	sleep 0.3
 done
-sleep 0.3
 q +short last.mem.test A >/dev/null
 stubd_stop
 saved=$(header_count "$F")
-check "the file has hundreds of answers ($saved)" test "$saved" -ge 800
+check "the file has 1000 answers or more ($saved)" test "$saved" -ge 1000
 printf 'cache-memory = 65536\n' >"$TMP/mem.conf"
 stubd_start -u "$MEM" -c "$TMP/mem.conf" --cache-file "$F"
 mem_log=$(cat "$TMP/stubd.log")
