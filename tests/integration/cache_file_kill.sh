@@ -138,5 +138,5 @@ put_aside_tmp
 stubd_start -u "$UP" -c "$TMP/kill.conf" --cache-file "$F"
 check_eq "... and after a SIGKILL, nothing is loaded" 0 "$(cache_status loaded_at_start)"
 # Not a failure: a SIGKILL cannot clean up. Said so that it shows.
-echo "[$TEST_NAME] kills in the middle of a write: $MID of 9 ($UNSEEN waits for a write saw none); temporary files left behind: $LEFT ($(ls "$TMP/leftover" | tr '\n' ' ')); the flush came while the save's file was still there: $during; filling took $t_fill s, $SECONDS s in all"
+echo "[$TEST_NAME] kills in the middle of a write: $MID of 9 ($UNSEEN waits for a write saw none); temporary files left behind: $LEFT ($(find "$TMP/leftover" -type f -printf '%f ')); the flush came while the save's file was still there: $during; filling took $t_fill s, $SECONDS s in all"
 pass
