@@ -92,6 +92,8 @@ check_match "the units are where systemd looks" '^(/usr)?/lib/systemd/system$' "
 		/usr/sbin/resolvconf -> ../bin/stubctl
 		/usr/sbin/stubd
 		/usr/sbin/stubd-switch
+		/usr/share/bash-completion/completions/stubctl
+		/usr/share/bash-completion/completions/stubd
 		/usr/share/dbus-1/system.d/stubd-resolve1.conf
 		/usr/share/doc/stubd/README.Debian
 		/usr/share/doc/stubd/README.md.gz
@@ -103,11 +105,22 @@ check_match "the units are where systemd looks" '^(/usr)?/lib/systemd/system$' "
 		/usr/share/man/man8/resolvconf.8.gz -> ../man1/stubctl.1.gz
 		/usr/share/man/man8/stubd-switch.8.gz
 		/usr/share/man/man8/stubd.8.gz
+		/usr/share/zsh/vendor-completions/_stubctl
+		/usr/share/zsh/vendor-completions/_stubd
+		/usr/share/zsh/vendor-completions/_stubd_resolvconf
 	EOF
 } | sort >"$TMP/want"
 check_eq "the package holds these files and links, no more, no fewer" "" \
 	"$(diff "$TMP/want" "$TMP/contents" | grep '^[<>]' || true)"
 echo "[$TEST_NAME] $(wc -l <"$TMP/contents") files and links in $(basename "$DEB")"
+# No file another package has on this machine (Debian 12 too; as
+# bash-completion's completions/resolvconf would be): dpkg would refuse to
+# install over it. Some of those may be missing here: an installed one is
+# checked.
+owned=$(sed 's/ -> .*//' "$TMP/contents" | while read -r f; do
+	dpkg -S "$f" 2>/dev/null | grep -v '^stubd: ' || true
+done)
+check_eq "no file of the package belongs to a package installed here" "" "$owned"
 
 X=$TMP/x
 dpkg-deb -x "$DEB" "$X"
@@ -124,6 +137,13 @@ same "the bus policy" conf/stubd-resolve1.conf /usr/share/dbus-1/system.d/stubd-
 same "the config" conf/stubd.conf /etc/stubd/stubd.conf
 same "the dhclient hook" conf/dhclient-enter-hook /etc/dhcp/dhclient-enter-hooks.d/stubd
 same "stubd-switch is tools/resolver-switch" tools/resolver-switch /usr/sbin/stubd-switch
+# Not resolvconf's: bash-completion has that file (debian/rules).
+for c in stubctl stubd; do
+	same "bash completion: $c" "conf/completion/$c.bash" "/usr/share/bash-completion/completions/$c"
+done
+for c in _stubctl _stubd _stubd_resolvconf; do
+	same "zsh completion: $c" "conf/completion/$c" "/usr/share/zsh/vendor-completions/$c"
+done
 for page in man1/stubctl.1 man5/stubd.conf.5 man8/stubd.8 man8/stubd-switch.8; do
 	check "$page: conf/man's, compressed" cmp -s "$SRC/conf/man/$(basename "$page")" \
 		<(gzip -dc "$X/usr/share/man/$page.gz")

@@ -7,10 +7,10 @@
 #   left as it was, and the install says how to switch it;
 # - use: "systemctl reload stubd" (and a refused config, which fails the
 #   reload); stubd's lines in the journal with their priorities; "man
-#   stubd" and the other manuals; the bash completion loaded; resolvconf
-#   is stubd's, and apt knows that openresolv and systemd-resolved would
-#   take its place; stubd-switch makes stubd the system resolver; the
-#   cache is saved on stop;
+#   stubd" and the other manuals; the bash completion loaded and run;
+#   resolvconf is stubd's, and apt knows that openresolv and
+#   systemd-resolved would take its place; stubd-switch makes stubd the
+#   system resolver; the cache is saved on stop;
 # - upgrade: the same package again restarts stubd, switch kept;
 # - purge: resolv.conf is put back, and no file of stubd's is left, nor
 #   any file of its user's (the user stays, as Debian's system users do).
@@ -182,8 +182,10 @@ check_match "journalctl -p warning: the refused config" 'reload failed' "$warn"
 check_no_match "... not the info lines" 'ready: serving|configuration reloaded' "$warn"
 
 # ---- manuals, completion ---------------------------------------------------------
-# man_text ARGS...: what man shows, overstrike taken out.
-man_text() { cr env MANWIDTH=80 man -P cat "$@" 2>&1 | sed 's/.\x08//g'; }
+# man_text ARGS...: what man shows, overstrike taken out. 100 columns:
+# a page read at 80, man-db's default, is also kept formatted in
+# /var/cache/man, which would outlive the purge until man-db expires it.
+man_text() { cr env MANWIDTH=100 man -P cat "$@" 2>&1 | sed 's/.\x08//g'; }
 check_match "man stubd: its NAME line" '^ +stubd [^ ]+ caching DNS stub resolver$' "$(man_text stubd)"
 check_match "man stubd.conf (5)" '^ +stubd\.conf [^ ]+ configuration file' "$(man_text 5 stubd.conf)"
 check_match "man stubctl" '^ +stubctl, resolvconf [^ ]+ control' "$(man_text stubctl)"
@@ -192,16 +194,29 @@ check_match "man stubd-switch" '^ +stubd-switch [^ ]+ make stubd the system reso
 check_match "whatis: man-db's index has them" '^stubd \(8\) +- caching DNS stub resolver' "$(cr whatis stubd 2>&1)"
 # bash-completion loads a command's completion on first use; "complete
 # -p" then names its function, which is run on a partial command line.
-comp=$(cr bash -c '. /usr/share/bash-completion/bash_completion
-	__load_completion stubctl && complete -p stubctl' 2>&1 || true)
-check_match "bash: stubctl's completion loads" '^complete .*-F [^ ]+ stubctl$' "$comp"
-func=$(sed -n 's/.*-F \([^ ]*\) stubctl$/\1/p' <<<"$comp")
-words=$(cr bash -c '. /usr/share/bash-completion/bash_completion
-	__load_completion stubctl
-	COMP_WORDS=(stubctl re); COMP_CWORD=1; COMP_LINE="stubctl re"; COMP_POINT=${#COMP_LINE}
-	'"$func"' stubctl re stubctl; printf "%s\n" "${COMPREPLY[@]}"' 2>&1 | sort | paste -sd ' ')
-check_match "bash: 'stubctl re<TAB>' offers reload" '(^| )reload( |$)' "$words"
-
+# complete_line LINE: what TAB offers at the end of LINE, one line, sorted.
+complete_line() {
+	local cmd=${1%% *}
+	cr bash -c '. /usr/share/bash-completion/bash_completion
+		__load_completion "$1" || exit 1
+		func=$(complete -p "$1" | sed -n "s/.*-F \([^ ]*\) .*/\1/p")
+		COMP_LINE=$2 COMP_POINT=${#2}
+		read -ra COMP_WORDS <<<"$2"
+		[[ $2 == *" " ]] && COMP_WORDS+=("")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		"$func" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' bash "$cmd" "$1" 2>&1 | sort | paste -sd ' '
+}
+for c in stubctl stubd resolvconf; do
+	check_match "bash: $c's completion loads" "^complete .*-F [^ ]+ $c\$" \
+		"$(cr bash -c '. /usr/share/bash-completion/bash_completion; __load_completion "$1" && complete -p "$1"' bash "$c" 2>&1)"
+done
+check_match "bash: 'stubctl re<TAB>' offers reload" '(^| )reload( |$)' "$(complete_line 'stubctl re')"
+check_eq "bash: 'stubctl dns ho<TAB>' offers the interface host0" host0 "$(complete_line 'stubctl dns ho')"
+check_match "bash: 'stubd --ch<TAB>' offers --check-config" '(^| )--check-config( |$)' "$(complete_line 'stubd --ch')"
+# resolvconf's is bash-completion's own (debian/rules), which fits stubd's.
+# (It takes the names from "ip link": host0@ifN.)
+check_match "bash: 'resolvconf -a ho<TAB>' offers host0" '^host0' "$(complete_line 'resolvconf -a ho')"
 # ---- resolvconf ----------------------------------------------------------------
 check_eq "dpkg: /usr/sbin/resolvconf is stubd's" "stubd: /usr/sbin/resolvconf" "$(cr dpkg -S /usr/sbin/resolvconf)"
 check_match "resolvconf is stubd's resolvconf" '^resolvconf \(stubd\) ' "$(cr resolvconf --version 2>&1)"
@@ -219,8 +234,11 @@ out=$(cr stubd-switch enable 2>&1) || ct_fail "stubd-switch enable failed: $out"
 check_eq "stubd-switch enable: resolv.conf links to stubd's" /run/stubd/resolv.conf "$(cr readlink /etc/resolv.conf)"
 check_eq "... the old one kept" "$RESOLV_BEFORE" "$(cr cat /etc/resolv.conf.stubd-backup)"
 cr systemctl reload stubd || ct_fail "reload after stubd-switch enable failed"
-check_match "getent (libc, resolv.conf) asks stubd, which asks the fake upstream" '^192\.0\.2\.99 ' \
-	"$(cr getent ahostsv4 www.switched.example | head -n 1)"
+# gethostbyname(), as any program: libc reads resolv.conf. (Not getent
+# ahostsv4: its AI_ADDRCONFIG asks for no A record where no interface but
+# lo has an IPv4 address, as here.)
+check_eq "a program's lookup (libc, resolv.conf) goes to stubd, and on to the fake upstream" 192.0.2.99 \
+	"$(cr python3 -c 'import socket; print(socket.gethostbyname("www.switched.example"))' 2>&1)"
 
 # ---- the cache, saved on stop -------------------------------------------------------
 cr systemctl stop stubd 2>/dev/null || ct_fail "systemctl stop stubd failed"
@@ -257,8 +275,10 @@ for f in /etc/stubd /var/cache/stubd /run/stubd /usr/sbin/resolvconf /usr/sbin/s
 	check "$f is gone" gone "$f"
 done
 # Nothing named after stubd anywhere (the root, /run, /tmp), and no file
-# owned by its user or group.
-left=$(cr find / /run /tmp -xdev \( -name '*stubd*' -o -user stubd -o -group stubd \) -print 2>/dev/null |
+# owned by its user or group. (/.stubd-image-complete is the test image's
+# stamp, tools/container-image's.)
+left=$(cr find / /run /tmp -xdev \( -name '*stubd*' -o -user stubd -o -group stubd \) \
+	! -path /.stubd-image-complete -print 2>/dev/null |
 	sort -u | head -n 20)
 check_eq "no file named after stubd or owned by it is left" "" "$left"
 check_match "the user stubd stays, as Debian's system users do" '^stubd:' "$(cr getent passwd stubd)"
