@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "stubd/cachefile.h"
+#include "stubd/clock.h"
 #include "stubd/log.h"
 #include "stubd/offload.h"
 
@@ -45,20 +46,6 @@ struct cachesave {
 	uint64_t flush_gen;        /* flush-cache (all) so far */
 	struct cachesave_status st;
 };
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static bool enabled(const struct cachesave *cs)
 {
@@ -131,9 +118,9 @@ static int by_idle_desc(const void *a, const void *b)
 static void save_work(void *arg)
 {
 	struct save_job *job = arg;
-	uint64_t start = mono_ms();
+	uint64_t start = clock_mono_ms();
 	struct rows rows = { 0 };
-	uint64_t saved_at = wall_ms();
+	uint64_t saved_at = clock_wall_ms();
 	struct cachefile_writer *w = NULL;
 	struct stat st;
 
@@ -187,7 +174,7 @@ out:
 	free(rows.v);
 	free(rows.bytes);
 	job->at = (time_t)(saved_at / 1000);
-	job->took_ms = (unsigned)(mono_ms() - start);
+	job->took_ms = (unsigned)(clock_mono_ms() - start);
 }
 
 static void arm(struct cachesave *cs)
@@ -310,12 +297,12 @@ size_t cachesave_load(struct cachesave *cs)
 	uint64_t saved_at = 0;
 	if (!enabled(cs))
 		return 0;
-	uint64_t start = mono_ms();
+	uint64_t start = clock_mono_ms();
 	/* The records' ages are as of the save; the downtime is added to
 	 * each (cachefile_load checks the whole file, sets saved_at, then
 	 * hands the records over). */
 	struct load_state ls = { .cache = cs->cache, .saved_at = &saved_at,
-				 .now_wall = wall_ms(), .now = cache_clock_ms() };
+				 .now_wall = clock_wall_ms(), .now = cache_clock_ms() };
 	int n = cachefile_load(cs->path, cs->owner, cs->max_file_bytes, &saved_at, load_record, &ls,
 			       why, sizeof(why));
 	arm(cs);
@@ -334,7 +321,7 @@ size_t cachesave_load(struct cachesave *cs)
 	log_info("cache loaded from %s: %zu answers (saved %llu s ago; %zu expired or over the "
 		 "caps, %zu refused) in %llu ms",
 		 cs->path, ls.loaded, (unsigned long long)(ls.elapsed_ms / 1000), ls.dropped,
-		 ls.refused, (unsigned long long)(mono_ms() - start));
+		 ls.refused, (unsigned long long)(clock_mono_ms() - start));
 	return ls.loaded;
 }
 

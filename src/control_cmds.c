@@ -14,6 +14,7 @@
 #include "stubd/bus.h"
 #include "stubd/cache.h"
 #include "stubd/cachesave.h"
+#include "stubd/clock.h"
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
@@ -37,13 +38,6 @@ struct ctl_query {
 };
 
 /* ---- small formatting helpers ------------------------------------------ */
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void format_duration(uint64_t s, char *buf, size_t size)
 {
@@ -156,7 +150,7 @@ static struct policy_status *upstream_statuses(struct daemon *d, size_t *n)
 		return NULL;
 	}
 	if (*n)
-		policy_status(d->policy, handles, *n, mono_ms(), st);
+		policy_status(d->policy, handles, *n, clock_mono_ms(), st);
 	return st;
 }
 
@@ -180,7 +174,7 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 					      "PER CONNECTION" };
 	size_t n;
 	struct policy_status *st = upstream_statuses(d, &n);
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	report_table_begin(r, "upstreams", "Upstream servers", json ? 22 : 10, keys, titles,
 			   "ssnnnnnnssnnssssbnnnnn");
 	for (size_t i = 0; i < n; i++) {
@@ -621,7 +615,7 @@ static void dump_work(void *arg)
 	static const char *const titles[] = { "NAME", "TYPE", "TTL", "BYTES", "STALE" };
 	struct ctl_dump *dump = arg;
 	report_table_begin(dump->r, "entries", NULL, 5, keys, titles, "ssnns");
-	cache_walk(dump->cache, mono_ms(), dump_row, dump->r);
+	cache_walk(dump->cache, clock_mono_ms(), dump_row, dump->r);
 	report_table_end(dump->r);
 	struct cache_stats cs;
 	cache_get_stats(dump->cache, &cs);
@@ -782,7 +776,7 @@ static void finish_query(struct control_request *req)
 	}
 	if (control_request_format(req) == REPORT_JSON)
 		report_table_end(r);
-	uint64_t took = mono_ms() - cq->started_ms;
+	uint64_t took = clock_mono_ms() - cq->started_ms;
 	report_str(r, "route", NULL, cq->ask.route, REPORT_TONE_NONE);
 	report_note(r, REPORT_TONE_DIM, "-- route: %s", cq->ask.route);
 	report_u64(r, "time_ms", NULL, took);
@@ -906,7 +900,7 @@ static void cmd_query(struct control_request *req, int argc, char **argv)
 	char *text = ldns_rdf2str(name);
 	snprintf(cq->name, sizeof(cq->name), "%s", text ? text : "?");
 	free(text);
-	cq->started_ms = mono_ms();
+	cq->started_ms = clock_mono_ms();
 	int rc = ask_start(&cq->ask, daemon_main_worker(control_request_daemon(req))->pipeline,
 			   ldns_rdf_data(name), ldns_rdf_size(name), types, n_types, LDNS_RR_CLASS_IN,
 			   skip_cache, on_asked, cq);

@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "stubd/clock.h"
 #include "stubd/log.h"
 
 /* A question as it goes on the stream: header, name, type, class, an OPT
@@ -71,13 +72,6 @@ struct dot_conn {
 	struct dnsstream_table *inflight;
 	struct dnsstream_reader reader;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct timeval tv_ms(unsigned ms)
 {
@@ -213,6 +207,16 @@ static void conn_arm(struct dot_conn *conn)
 	event_add(&conn->timer, &tv);
 }
 
+/* The server's address alone, as a certificate's IP entry holds it. */
+static void ip_str(const struct netaddr *a, char *buf, size_t size)
+{
+	const struct sockaddr_storage *ss = &a->ss;
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)size);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)size);
+}
+
 /* The certificate check, OpenSSL's (RFC 8310 §8.1): the name as SNI and
  * as what the certificate must carry, or the address when there is none. */
 static int conn_set_peer(struct dot_conn *conn, const struct dot_server *s)
@@ -230,11 +234,7 @@ static int conn_set_peer(struct dot_conn *conn, const struct dot_server *s)
 		return 0;
 	}
 	char ip[INET6_ADDRSTRLEN];
-	const struct sockaddr_storage *ss = &s->addr.ss;
-	if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	ip_str(&s->addr, ip, sizeof(ip));
 	return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) == 1 ? 0 : -EINVAL;
 }
 
@@ -268,15 +268,21 @@ static void setup_why(struct dot_conn *conn, short what, char *why, size_t size)
 			return;
 		}
 	}
-	if (e) {
-		snprintf(why, size, "TLS: handshake failed (%s)", ERR_reason_error_string(e));
+	/* On a socket error libevent keeps SSL_get_error()'s code here, not
+	 * an OpenSSL error: only a code OpenSSL can name is its reason. */
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	if (reason) {
+		snprintf(why, size, "TLS: handshake failed (%s)", reason);
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err == ECONNREFUSED) {
+	/* A refused connect comes as an end of stream (EOF, no ERROR) with
+	 * the socket's error left in errno. */
+	if (sock_err == ECONNREFUSED) {
 		snprintf(why, size, "TLS: connection refused");
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err) {
+	if (sock_err == ECONNRESET || sock_err == ETIMEDOUT || sock_err == EHOSTUNREACH ||
+	    sock_err == ENETUNREACH || ((what & BEV_EVENT_ERROR) && sock_err)) {
 		snprintf(why, size, "TLS: %s", strerror(sock_err));
 		return;
 	}
@@ -346,11 +352,13 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 	const struct dot_ops *ops = s->client->ops;
 	bool setup = !conn->established;
 	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
+	if (s->handle)
+		policy_tls_failed(s->client->pol, s->handle, why, clock_mono_ms());
 	if (setup) {
 		unsigned shift = s->fail_row < 6 ? s->fail_row : 6;
 		uint64_t wait = (uint64_t)BACKOFF_FIRST_MS << shift;
 		s->fail_row++;
-		s->retry_at_ms = mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+		s->retry_at_ms = clock_mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
 		log_warn("upstream %s: TLS failed: %s; %s", s->name, why + (strncmp(why, "TLS: ", 5) ? 0 : 5),
 			 s->rs.tls == ROUTE_TLS_YES
 				 ? "not asked in plain text (dns-over-tls = yes)"
@@ -405,7 +413,7 @@ static void conn_established(struct dot_conn *conn)
 	if (s->rs.tls_name[0])
 		snprintf(name, sizeof(name), "%s", s->rs.tls_name);
 	else
-		netaddr_str(&s->addr, name, sizeof(name));
+		ip_str(&s->addr, name, sizeof(name));
 	bool resumed = SSL_session_reused(conn->ssl) == 1;
 	if (s->handle)
 		policy_tls_established(s->client->pol, s->handle, SSL_get_version(conn->ssl), name,
@@ -597,7 +605,7 @@ void dot_server_put(struct dot_server *s)
 
 bool dot_server_ready(const struct dot_server *s, const char **why)
 {
-	if (s->conn || s->retry_at_ms == 0 || mono_ms() >= s->retry_at_ms)
+	if (s->conn || s->retry_at_ms == 0 || clock_mono_ms() >= s->retry_at_ms)
 		return true;
 	if (why)
 		*why = s->last_why;

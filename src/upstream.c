@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/clock.h"
 #include "stubd/dot.h"
 #include "stubd/log.h"
 #include "stubd/route.h"
@@ -190,9 +191,7 @@ static struct timeval ms_to_tv(uint64_t ms)
  * server's RTT is well under the coarse clock's 4 ms tick. A vDSO read. */
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static uint16_t draw16(struct upstream *up)
@@ -865,6 +864,8 @@ static void on_dot_failure(struct dot_ticket *ticket, const char *why, bool setu
 		/* RFC 7435: plain text rather than no answer. The failed
 		 * handshake is no round trip of the server's. */
 		policy_tls_fallback(t->txn->up->pol, s->policy, true);
+		/* The try's wait starts again: it was spent on the handshake. */
+		t->due_ms = now + (t->due_ms > t->sent_ms ? t->due_ms - t->sent_ms : 0);
 		t->sent_ms = now;
 		if (send_udp(t) == 0) {
 			arm(t->txn, now);
