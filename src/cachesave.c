@@ -1,10 +1,12 @@
 /* cachesave.c - saving and loading the cache across restarts. See cachesave.h. */
 #include "stubd/cachesave.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,6 +293,39 @@ static void load_record(void *arg, const struct cachefile_record *rec)
 		ls->dropped++;
 }
 
+/* A save killed mid-write leaves its temporary file (atomicfile.h names
+ * them PATH.tmpXXXXXX): each is as big as the cache, so they are swept
+ * at start, before anything writes there. */
+static void sweep_temporaries(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : dir;
+	char prefix[NAME_MAX + 8];
+	if (strlen(base) > NAME_MAX)
+		return;
+	snprintf(prefix, sizeof(prefix), "%.*s.tmp", NAME_MAX, base);
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 6)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			log_info("%s/%s: removed, a save that did not finish", dir, e->d_name);
+	}
+	closedir(d);
+}
+
 size_t cachesave_load(struct cachesave *cs)
 {
 	char why[PATH_MAX + 256];
@@ -298,6 +333,7 @@ size_t cachesave_load(struct cachesave *cs)
 	if (!enabled(cs))
 		return 0;
 	uint64_t start = clock_mono_ms();
+	sweep_temporaries(cs->path);
 	/* The records' ages are as of the save; the downtime is added to
 	 * each (cachefile_load checks the whole file, sets saved_at, then
 	 * hands the records over). */
@@ -317,12 +353,17 @@ size_t cachesave_load(struct cachesave *cs)
 	}
 	if (!ls.started)
 		ls.elapsed_ms = ls.now_wall > saved_at ? ls.now_wall - saved_at : 0;
-	cs->st.loaded = ls.loaded;
-	log_info("cache loaded from %s: %zu answers (saved %llu s ago; %zu expired or over the "
+	/* A restore may push out an earlier one (the caps): what the cache
+	 * holds now is what came back (it was empty before). */
+	struct cache_stats stats;
+	cache_get_stats(cs->cache, &stats);
+	size_t kept = stats.entries < ls.loaded ? (size_t)stats.entries : ls.loaded;
+	cs->st.loaded = kept;
+	log_info("cache loaded from %s: %zu answers (saved %llu s ago; %zu expired, %zu over the "
 		 "caps, %zu refused) in %llu ms",
-		 cs->path, ls.loaded, (unsigned long long)(ls.elapsed_ms / 1000), ls.dropped,
-		 ls.refused, (unsigned long long)(clock_mono_ms() - start));
-	return ls.loaded;
+		 cs->path, kept, (unsigned long long)(ls.elapsed_ms / 1000), ls.dropped,
+		 ls.loaded - kept, ls.refused, (unsigned long long)(clock_mono_ms() - start));
+	return kept;
 }
 
 /* ---- the rest --------------------------------------------------------------- */

@@ -106,7 +106,7 @@ static void usage(FILE *out)
 	      "Colour is used on a terminal unless NO_COLOR is set or TERM is dumb.\n"
 	      "\n"
 	      "statistics --prometheus prints the counters for node_exporter's textfile\n"
-	      "collector, which reads DIR/*.prom (DIR: its --collector.textfile.directory,\n"
+	      "collector, which reads DIR/*.prom (DIR: the directory it is given,\n"
 	      "/var/lib/prometheus/node-exporter on Debian). Write another name and\n"
 	      "rename it, so that the collector never reads half a file:\n"
 	      "  " PROGRAM " statistics --prometheus >DIR/stubd.prom.$$ &&\n"
