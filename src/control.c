@@ -87,18 +87,24 @@ void *control_request_state(const struct control_request *req)
 	return req->state;
 }
 
-void control_reply(struct control_request *conn, int exit_status, struct report *r)
+void control_reply_text(struct control_request *conn, int exit_status, const char *text,
+			size_t len)
 {
-	size_t len;
-	const char *body = report_finish(r, &len);
 	evbuffer_add_printf(bufferevent_get_output(conn->bev), CONTROL_MAGIC " %d\n", exit_status);
-	bufferevent_write(conn->bev, body, len);
+	bufferevent_write(conn->bev, text, len);
 	conn->responded = true;
-	report_free(r);
 	/* Read on to the client's EOF: closing with its bytes unread would
 	 * reset the connection and could lose the reply on its way. */
 	bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
 	bufferevent_enable(conn->bev, EV_READ);
+}
+
+void control_reply(struct control_request *conn, int exit_status, struct report *r)
+{
+	size_t len;
+	const char *body = report_finish(r, &len);
+	control_reply_text(conn, exit_status, body, len);
+	report_free(r);
 }
 
 void control_reply_error(struct control_request *conn, int exit_status, const char *fmt, ...)

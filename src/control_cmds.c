@@ -19,6 +19,7 @@
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
 #include "stubd/log.h"
+#include "stubd/metrics.h"
 #include "stubd/offload.h"
 #include "stubd/pipeline.h"
 #include "stubd/routing.h"
@@ -135,8 +136,25 @@ static void report_tls_upstreams(struct report *r, const struct route_table *t,
 	report_table_end(r);
 }
 
-/* The servers of the table in force, as the shared policy knows them:
- * one view for every worker. */
+/* The status of the servers of the table in force, in its order
+ * (route_table_server(routing_table(d->routing), i) is the i-th), as the
+ * shared policy knows them: one view for every worker. The caller frees
+ * it; NULL, with *n 0, when memory runs out. */
+static struct policy_status *upstream_statuses(struct daemon *d, size_t *n)
+{
+	*n = 0;
+	struct policy_server *const *handles = d->routing ? routing_servers(d->routing, n) : NULL;
+	struct policy_status *st = calloc(*n ? *n : 1, sizeof(*st));
+	if (!st) {
+		*n = 0;
+		return NULL;
+	}
+	if (*n)
+		policy_status(d->policy, handles, *n, clock_mono_ms(), st);
+	return st;
+}
+
+/* The servers of the table in force (upstream_statuses). */
 static void report_upstreams(struct report *r, struct daemon *d, bool json)
 {
 	/* JSON gets the parts as numbers too: the RTT's variance, the error
@@ -154,14 +172,9 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 					      "TRANSPORT", "TLS", "VERIFIED NAME", "VERIFIED",
 					      "CONNECTIONS", "HANDSHAKES", "RESUMED", "QUERIES",
 					      "PER CONNECTION" };
-	size_t n = 0;
-	struct policy_server *const *handles = d->routing ? routing_servers(d->routing, &n) : NULL;
-	struct policy_status *st = calloc(n ? n : 1, sizeof(*st));
-	if (!st)
-		n = 0;
+	size_t n;
+	struct policy_status *st = upstream_statuses(d, &n);
 	uint64_t now = clock_mono_ms();
-	if (n)
-		policy_status(d->policy, handles, n, now, st);
 	report_table_begin(r, "upstreams", "Upstream servers", json ? 22 : 10, keys, titles,
 			   "ssnnnnnnssnnssssbnnnnn");
 	for (size_t i = 0; i < n; i++) {
@@ -316,8 +329,63 @@ static void cmd_status(struct control_request *req, int argc, char **argv)
 
 /* ---- statistics ------------------------------------------------------------ */
 
+/* statistics --prometheus: the counters as metrics.h's exposition, for
+ * node_exporter's textfile collector. */
+static void reply_prometheus(struct control_request *req)
+{
+	struct daemon *d = control_request_daemon(req);
+	struct worker_stats ws;
+	struct cache_stats cs;
+	size_t n, len = 0;
+	char *text = NULL;
+
+	daemon_gather_stats(d, &ws);
+	cache_get_stats(d->cache, &cs);
+	struct policy_status *st = upstream_statuses(d, &n);
+	struct metrics_server *servers = calloc(n ? n : 1, sizeof(*servers));
+	char (*names)[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX] = calloc(n ? n : 1, sizeof(*names));
+	if (!st || !servers || !names)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct route_server *rs = &route_table_server(routing_table(d->routing), i)->server;
+		upstream_server_name(rs, names[i], sizeof(names[i]));
+		servers[i].name = names[i];
+		servers[i].tls = rs->tls != ROUTE_TLS_NO;
+		servers[i].status = st[i];
+	}
+	struct metrics_input in = {
+		.version = STUBD_VERSION,
+		.started = d->started,
+		.workers = &ws,
+		.cache = &cs,
+		.cache_max_entries = d->cfg.cache_size,
+		.cache_max_bytes = d->cfg.cache_memory,
+		.servers = servers,
+		.n_servers = n,
+	};
+	text = metrics_render(&in, &len);
+out:
+	if (text)
+		control_reply_text(req, CONTROL_EXIT_OK, text, len);
+	else
+		control_reply_error(req, CONTROL_EXIT_FAILED, "statistics: out of memory");
+	free(text);
+	free(names);
+	free(servers);
+	free(st);
+}
+
 static void cmd_statistics(struct control_request *req, int argc, char **argv)
 {
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--prometheus") != 0)
+			return control_reply_error(req, CONTROL_EXIT_USAGE,
+					     "statistics: unexpected '%s'; usage: statistics [--prometheus]",
+					     argv[i]);
+	}
+	if (argc > 0)
+		return reply_prometheus(req);
+
 	struct daemon *d = control_request_daemon(req);
 	struct worker_stats st;
 	daemon_gather_stats(d, &st);

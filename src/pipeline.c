@@ -152,6 +152,7 @@ static void count_latency(struct pipeline *p, uint64_t ms)
 	while (i < PIPELINE_LATENCY_BUCKETS - 1 && ms >= pipeline_latency_bounds_ms[i])
 		i++;
 	p->stats.latency[i]++;
+	p->stats.latency_sum_ms += ms;
 }
 
 /* Answers given at once take well under a millisecond: the first latency

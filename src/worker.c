@@ -214,6 +214,7 @@ static void add_pipeline(struct pipeline_stats *sum, const struct pipeline_stats
 		sum->rcodes[i] += s->rcodes[i];
 	for (size_t i = 0; i < PIPELINE_LATENCY_BUCKETS; i++)
 		sum->latency[i] += s->latency[i];
+	sum->latency_sum_ms += s->latency_sum_ms;
 	sum->pending += s->pending;
 	sum->coalesced += s->coalesced;
 	sum->stale += s->stale;

@@ -4,11 +4,12 @@
 #
 # Completes the commands, the options (the global ones, and those of the
 # command on the line: --type and --no-cache for query, --zone for
-# flush-cache), -t's record types, the socket file of -s, known host names
-# for NAME, and an interface name where dns, domain, default-route and
-# revert take IFACE. The names are those of 'stubctl --help', whose
-# commands come from the verb table (src/control_verbs.c);
-# tests/integration/completion.sh fails when the two lists part.
+# flush-cache, --prometheus for statistics), -t's record types, the socket
+# file of -s, known host names for NAME, and an interface name where dns,
+# domain, default-route and revert take IFACE. The names are those of
+# 'stubctl --help', whose commands come from the verb table
+# (src/control_verbs.c); tests/integration/completion.sh fails when the
+# two lists part.
 # shellcheck shell=bash
 
 # The types -t offers: the common ones, every one a name ldns reads (the
@@ -70,6 +71,7 @@ _stubctl()
 		"") opts+=" --version" ;;
 		query) opts+=" --type --no-cache" ;;
 		flush-cache) opts+=" --zone" ;;
+		statistics) opts+=" --prometheus" ;;
 		esac
 		mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
 		return

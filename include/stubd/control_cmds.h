@@ -1,7 +1,8 @@
 /* control_cmds.h - what the control socket's commands do: status,
  * statistics, query, flush-cache, dump-cache, reload, reset-statistics,
  * and the link verbs (through linkctl.h). Each reads the daemon's modules
- * and describes them through report.h.
+ * and describes them through report.h, or for statistics --prometheus
+ * through metrics.h.
  *
  * The transport (control.h) owns the connection, reads the request,
  * checks who may run it, and hands the verb here with a request handle;
@@ -24,6 +25,11 @@ enum report_format control_request_format(const struct control_request *req);
 /* Sends the reply (stubctl exits with exit_status) and frees r. Once per
  * request. */
 void control_reply(struct control_request *req, int exit_status, struct report *r);
+/* Sends len bytes of text as they are, for an output that is not a
+ * report (statistics --prometheus: metrics.h's exposition). Once per
+ * request, like control_reply(); text is copied. */
+void control_reply_text(struct control_request *req, int exit_status, const char *text,
+			size_t len);
 /* An error as stubctl shows it: one "error" member in JSON, a line of
  * text otherwise. */
 void control_reply_error(struct control_request *req, int exit_status, const char *fmt, ...)

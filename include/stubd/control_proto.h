@@ -11,6 +11,9 @@
  * command failed or the name did not resolve, 2 usage error), followed by
  * the rendered output until it closes the connection.
  *
+ * statistics takes "--prometheus" for metrics.h's exposition instead of
+ * the FORMAT's rendering (FORMAT then only words an error).
+ *
  * The link commands take their values as words after a marker, so that
  * "show" and "set to nothing" stay apart without an empty word:
  *     dns [IFACE [--set [SERVER...]]]

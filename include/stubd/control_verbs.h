@@ -30,6 +30,7 @@ enum control_args {
 	CONTROL_ARGS_NONE,      /* nothing */
 	CONTROL_ARGS_QUERY,     /* NAME [-t TYPE]... [--no-cache] */
 	CONTROL_ARGS_FLUSH,     /* [NAME] [--zone] */
+	CONTROL_ARGS_STATISTICS, /* [--prometheus] */
 	CONTROL_ARGS_LINK_LIST, /* [IFACE [VALUE... | '']]: show all, show one, set, set to none */
 	CONTROL_ARGS_LINK_BOOL, /* IFACE [yes|no] */
 	CONTROL_ARGS_LINK,      /* IFACE */

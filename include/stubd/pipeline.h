@@ -78,6 +78,10 @@ struct pipeline_stats {
 	uint64_t inflight_refused; /* SERVFAIL at once: max-inflight fetches open */
 	uint64_t no_servers;     /* SERVFAIL at once: the name's route has no server */
 	uint64_t latency[PIPELINE_LATENCY_BUCKETS]; /* answers by time to answer */
+	/* The times of the answers counted in latency, added up: with their
+	 * number, the mean (a Prometheus histogram's _sum). Answers given at
+	 * once add 0: they are not timed (see latency[0]). */
+	uint64_t latency_sum_ms;
 };
 
 struct pipeline;

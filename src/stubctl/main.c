@@ -50,14 +50,14 @@ typedef struct control_verb_info command_t;
 /* The command line as given; the strings point into argv. */
 struct cli {
 	const char *socket; /* -s; NULL: $STUBCTL_SOCKET, else the default */
-	bool json, no_cache, zone, help, version;
+	bool json, prometheus, no_cache, zone, help, version;
 	const char *words[WORDS_MAX]; /* the positional words, COMMAND first */
 	size_t n_words;               /* all positional words, kept or not */
 	const char *types[TYPES_MAX];
 	size_t n_types;
 };
 
-enum { OPT_JSON = 256, OPT_NO_CACHE, OPT_ZONE, OPT_VERSION };
+enum { OPT_JSON = 256, OPT_PROMETHEUS, OPT_NO_CACHE, OPT_ZONE, OPT_VERSION };
 
 /* '-' first: getopt hands back every word in order, so options may come
  * after the command whatever POSIXLY_CORRECT says. ':' next: a missing
@@ -66,6 +66,7 @@ static const char short_options[] = "-:s:t:h";
 static const struct option long_options[] = {
 	{ "socket", required_argument, NULL, 's' },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
 	{ "type", required_argument, NULL, 't' },
 	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 	{ "zone", no_argument, NULL, OPT_ZONE },
@@ -94,6 +95,7 @@ static void usage(FILE *out)
 	      "  -s, --socket SOCKET  stubd's control socket (default $STUBCTL_SOCKET,\n"
 	      "                       else " CONFIG_DEFAULT_CONTROL ")\n"
 	      "      --json           print one JSON object instead of text\n"
+	      "      --prometheus     statistics: Prometheus' text format, for node_exporter\n"
 	      "  -t, --type TYPE      query: record type, e.g. A, AAAA, MX, TXT, TYPE65;\n"
 	      "                       repeatable, up to 8 times\n"
 	      "      --no-cache       query: do not answer from the cache\n"
@@ -102,6 +104,14 @@ static void usage(FILE *out)
 	      "      --version        print the version and exit\n"
 	      "\n"
 	      "Colour is used on a terminal unless NO_COLOR is set or TERM is dumb.\n"
+	      "\n"
+	      "statistics --prometheus prints the counters for node_exporter's textfile\n"
+	      "collector, which reads DIR/*.prom (DIR: the directory it is given,\n"
+	      "/var/lib/prometheus/node-exporter on Debian). Write another name and\n"
+	      "rename it, so that the collector never reads half a file:\n"
+	      "  " PROGRAM " statistics --prometheus >DIR/stubd.prom.$$ &&\n"
+	      "    mv DIR/stubd.prom.$$ DIR/stubd.prom\n"
+	      "\n"
 	      "Run as 'resolvconf' (a link to " PROGRAM "), it takes resolvconf(8)'s command\n"
 	      "line instead: see 'resolvconf --help'.\n"
 	      "Exit status: 0 success, 1 the command failed or the name did not resolve,\n"
@@ -165,6 +175,9 @@ static int parse_option(struct cli *c, int opt, const char *word)
 		return 0;
 	case OPT_JSON:
 		c->json = true;
+		return 0;
+	case OPT_PROMETHEUS:
+		c->prometheus = true;
 		return 0;
 	case OPT_NO_CACHE:
 		c->no_cache = true;
@@ -294,6 +307,10 @@ static int check_options(const command_t *cmd, const struct cli *c)
 		return usage_error("--no-cache is for 'query' only, not '%s'", cmd->name);
 	if (c->zone && cmd->args != CONTROL_ARGS_FLUSH)
 		return usage_error("--zone is for 'flush-cache' only, not '%s'", cmd->name);
+	if (c->prometheus && cmd->args != CONTROL_ARGS_STATISTICS)
+		return usage_error("--prometheus is for 'statistics' only, not '%s'", cmd->name);
+	if (c->prometheus && c->json)
+		return usage_error("--json and --prometheus are two output formats: give one");
 	return 0;
 }
 
@@ -375,6 +392,7 @@ static int check_args(const command_t *cmd, const struct cli *c)
 		return -1;
 	switch (cmd->args) {
 	case CONTROL_ARGS_NONE:
+	case CONTROL_ARGS_STATISTICS:
 		return check_count(cmd, c, 0);
 	case CONTROL_ARGS_QUERY:
 	case CONTROL_ARGS_FLUSH:
@@ -454,6 +472,7 @@ static const char *output_format(bool json)
 /* One canonical form whatever the user's order and spelling, so the daemon
  * parses one shape only (control_proto.h):
  *     STUBCTL1 FORMAT COMMAND [NAME] [-t TYPE]... [--no-cache] [--zone]
+ *     STUBCTL1 FORMAT statistics [--prometheus]
  * with the types in the user's order, upper-cased; and for the link
  * commands
  *     dns|domain [IFACE [--set [VALUE...]]]
@@ -468,6 +487,10 @@ static int build_request(struct request *r, const command_t *cmd, const struct c
 	request_start(r, output_format(c->json), cmd->name);
 	switch (cmd->args) {
 	case CONTROL_ARGS_NONE:
+		break;
+	case CONTROL_ARGS_STATISTICS:
+		if (c->prometheus)
+			request_add(r, "--prometheus", false);
 		break;
 	case CONTROL_ARGS_QUERY:
 	case CONTROL_ARGS_FLUSH:

@@ -157,11 +157,13 @@ completes "stubctl re" "reload reset-statistics revert"
 completes "stubctl resolvconf" "" # the resolvconf personality's verbs are no commands
 check_eq "bash: stubctl's options are those of its --help" \
 	"$(grep -oE -- '--[a-z][a-z-]*' <<<"$HELP" | words)" \
-	"$({ comp_line "stubctl --"; comp_line "stubctl query x --"; comp_line "stubctl flush-cache --"; } | words)"
+	"$({ comp_line "stubctl --"; comp_line "stubctl query x --"; comp_line "stubctl flush-cache --"
+	     comp_line "stubctl statistics --"; } | words)"
 completes "stubctl --" "--help --json --socket --version"
 completes "stubctl flush-cache --" "--help --json --socket --zone"
 completes "stubctl query x --" "--help --json --no-cache --socket --type"
 completes "stubctl status --" "--help --json --socket"
+completes "stubctl statistics --" "--help --json --prometheus --socket"
 completes "stubctl -- --" "" # after --, no options
 
 # -t: record types, upper-cased, wherever the option is.
@@ -295,6 +297,7 @@ zcompletes "stubctl dns l" "lo"
 zcompletes "stubctl revert l" "lo"
 zcompletes "stubctl default-route lo " "no yes"
 zcompletes "stubctl flush-cache --" "--help --json --socket --zone"
+zcompletes "stubctl statistics --" "--help --json --prometheus --socket"
 zcompletes "stubctl query stubt" "stubtest.example"
 zcompletes "stubd --cach" "--cache-file --cache-size"
 zcompletes "stubd --hosts=n" "none"

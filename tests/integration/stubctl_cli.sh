@@ -44,6 +44,9 @@ for cmd in status query flush-cache statistics reset-statistics reload dump-cach
 	check_match "--help lists $cmd" "^  $cmd( |$)" "$OUT"
 done
 check_match "--help names the options" '--json' "$OUT"
+check_match "--help: statistics takes --prometheus" '^  statistics \[--prometheus\]' "$OUT"
+check_match "--help: writing the textfile collector's file" \
+	'statistics --prometheus >DIR/stubd\.prom\.\$\$ &&' "$OUT"
 check_eq "--help nothing on stderr" "" "$ERR"
 ctl -h
 check_eq "-h exit status" 0 "$RC"
@@ -75,6 +78,11 @@ usage_error "status with an argument" status now
 usage_error "-t outside query" status -t A
 usage_error "--no-cache outside query" flush-cache --no-cache
 usage_error "--zone outside flush-cache" query example.com --zone
+usage_error "--prometheus outside statistics" status --prometheus
+check_match "--prometheus: says where it belongs" "'statistics' only" "$ERR"
+usage_error "--prometheus with --json" statistics --prometheus --json
+check_match "--prometheus with --json: one format" 'two output formats' "$ERR"
+usage_error "statistics with an argument" statistics now
 usage_error "a word with a space" query 'exa mple.com'
 check_match "the blank is named" 'blank or control character' "$ERR"
 usage_error "a word with a newline" query $'example.com\nSTUBCTL1 text reload'
@@ -208,6 +216,14 @@ for cmd in status statistics reset-statistics reload dump-cache flush-cache; do
 	ctl -s "$SOCK" "$cmd"
 	check_eq "$cmd: request line" "STUBCTL1 text $cmd" "$(last_request)"
 done
+# The exposition is relayed as it comes, on stdout.
+reply 'STUBCTL1 0\n# HELP stubd_cache_entries Answers.\n# TYPE stubd_cache_entries gauge\nstubd_cache_entries 3\n'
+ctl --prometheus -s "$SOCK" statistics
+check_eq "statistics --prometheus: request line" "STUBCTL1 text statistics --prometheus" \
+	"$(last_request)"
+check_eq "statistics --prometheus: exit status" 0 "$RC"
+check_match "statistics --prometheus: the text on stdout" '^stubd_cache_entries 3$' "$OUT"
+check_eq "statistics --prometheus: nothing on stderr" "" "$ERR"
 type_opts 8 "$(rep A 255)"
 ctl -s "$SOCK" query "$(rep a 255)" "${TYPE_OPTS[@]}" --no-cache
 check_eq "8 types, the longest words: exit status" 0 "$RC"
