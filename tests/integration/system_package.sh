@@ -60,7 +60,9 @@ systemctl --root="$root" enable fake-global.service >/dev/null 2>&1 ||
 PKG=/root/$(basename "$DEB")
 cp "$DEB" "$root$PKG"
 WANT=("$PKG" man-db bash-completion)
-ARCHIVES=${STUBD_IMAGE_DIR:-/var/cache/stubd-test/bookworm-nm}.package-archives
+# Beside the image (tools/container-image prints where it is, at once now
+# that ct_image has made sure of it), so that a new image gets a new cache.
+ARCHIVES=$("$SOURCE_DIR/tools/container-image").package-archives
 mkdir -p "$ARCHIVES"
 cp "$ARCHIVES"/*.deb "$root/var/cache/apt/archives/" 2>/dev/null || true
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
@@ -73,8 +75,13 @@ if ! in_root apt-get install -y -qq --download-only "${WANT[@]}" >"$TMP/fetch.lo
 		fail "apt-get --download-only in the image failed: $(tail -n 5 "$TMP/fetch.log")"
 fi
 t_fetch=$((SECONDS - t_fetch))
+# Each under a temporary name first: a test of another checkout may be
+# copying them in at the same time.
 for f in "$root"/var/cache/apt/archives/*.deb; do
-	case $(basename "$f") in stubd_* | stubd-*) ;; *) cp -u "$f" "$ARCHIVES/" ;; esac
+	name=$(basename "$f")
+	case $name in stubd_* | stubd-*) continue ;; esac
+	[ -f "$ARCHIVES/$name" ] && continue
+	cp "$f" "$ARCHIVES/.$name.$$" && mv "$ARCHIVES/.$name.$$" "$ARCHIVES/$name"
 done
 
 # Only the fake upstream is ever asked: by programs before the switch, and
