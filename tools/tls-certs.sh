@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/tls-certs.sh - a test CA and server certificates made by openssl at
 # run time, for the DNS-over-TLS tests (tests/integration/lib.sh) and
 # tools/bench. Sourced, not run. Everything goes to $TLS_DIR (default
