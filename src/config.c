@@ -43,6 +43,7 @@ enum key_kind {
 	KEY_LOG_LEVEL,
 	KEY_STRATEGY, /* fastest or order (upstream_policy.h) */
 	KEY_DBUS,     /* auto, yes or no */
+	KEY_TLS,      /* no, opportunistic or yes (route.h) */
 	KEY_BOOL,
 	KEY_SIZE,     /* bytes; "512K", "64M", "1G" also accepted */
 	KEY_ACCOUNT,  /* a user or group name, as useradd(8) takes */
@@ -162,6 +163,19 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, edns_buffer_size),
 	  .min = 512, .max = 4096, .default_text = "1232",
 	  .help = "EDNS UDP payload size; 1232 avoids IP fragmentation (DNS Flag Day 2020)" },
+	{ .name = "dns-over-tls", .kind = KEY_TLS,
+	  .offset = offsetof(struct config, dns_over_tls),
+	  .default_text = "no",
+	  .help = "reach the upstreams over TLS: yes (verified, never in plain text), "
+		  "opportunistic (TLS when it works), no" },
+	{ .name = "tls-ca-file", .kind = KEY_PATH,
+	  .offset = offsetof(struct config, tls_ca_file),
+	  .help = "PEM file of the CAs a DNS-over-TLS server's certificate must chain to; "
+		  "unset: the system's trust store" },
+	{ .name = "tls-idle-timeout", .kind = KEY_DURATION,
+	  .offset = offsetof(struct config, tls_idle_timeout_ms),
+	  .min = 100, .max = 600000, .default_text = "10000",
+	  .help = "ms a DNS-over-TLS connection with no query in flight stays open" },
 	{ .name = "tcp-idle-timeout", .kind = KEY_DURATION,
 	  .offset = offsetof(struct config, tcp_idle_timeout_ms),
 	  .min = 100, .max = 600000, .default_text = "10000",
@@ -331,6 +345,19 @@ int config_parse_bool(const char *text, bool *out)
 
 const char *const config_dbus_names[CONFIG_DBUS_COUNT_] = { "auto", "yes", "no" };
 
+int config_tls_parse(const char *text, enum route_tls *out)
+{
+	bool on;
+	if (strcasecmp(text, "opportunistic") == 0) {
+		*out = ROUTE_TLS_OPPORTUNISTIC;
+		return 0;
+	}
+	if (config_parse_bool(text, &on) < 0)
+		return -EINVAL;
+	*out = on ? ROUTE_TLS_YES : ROUTE_TLS_NO;
+	return 0;
+}
+
 int config_dbus_parse(const char *text, enum config_dbus *out)
 {
 	bool on;
@@ -377,6 +404,9 @@ static void expected(const struct key *k, char *buf, size_t size)
 		return;
 	case KEY_DBUS:
 		snprintf(buf, size, "auto, yes or no");
+		return;
+	case KEY_TLS:
+		snprintf(buf, size, "no, opportunistic or yes");
 		return;
 	case KEY_BOOL:
 		snprintf(buf, size, "yes or no");
@@ -669,6 +699,10 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 	case KEY_DBUS:
 		if (config_dbus_parse(text, field(cfg, k)) < 0)
 			return fail(why, "'%s' is not auto, yes or no", quote(text, &q));
+		return 0;
+	case KEY_TLS:
+		if (config_tls_parse(text, field(cfg, k)) < 0)
+			return fail(why, "'%s' is not no, opportunistic or yes", quote(text, &q));
 		return 0;
 	case KEY_BOOL:
 		if (config_parse_bool(text, field(cfg, k)) < 0)
@@ -1595,8 +1629,13 @@ int config_check(const struct config *cfg, struct config_error *err)
 static const char *config_server_str(const struct route_server *s, char *buf, size_t size)
 {
 	char addr[NETADDR_STRLEN], full[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX + 32];
-	netaddr_str(&s->addr, addr, sizeof(addr));
 	route_server_str(s, full, sizeof(full));
+	/* A port is written only when it was: over TLS, none means 853. */
+	if (!s->port_given) {
+		snprintf(buf, size, "%s", full);
+		return buf;
+	}
+	netaddr_str(&s->addr, addr, sizeof(addr));
 	const char *zone = strchr(full, '%');
 	size_t zone_len = zone ? strcspn(zone, "]#") : 0;
 	snprintf(buf, size, "%s%.*s%s%s", addr, (int)zone_len, zone ? zone : "",
@@ -1655,7 +1694,10 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_HOSTS:
 	case KEY_SOCKET:
 	case KEY_ACCOUNT:
-		fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
+		if (*(const char *)cfield(cfg, k) == '\0') /* unset (tls-ca-file) */
+			fprintf(out, "# %s is unset\n", k->name);
+		else
+			fprintf(out, "%s = %s\n", k->name, (const char *)cfield(cfg, k));
 		return;
 	case KEY_PREFIXES:
 		for (size_t i = 0; i < clist_count(cfg, k); i++)
@@ -1687,6 +1729,10 @@ static void print_key(const struct config *cfg, const struct key *k, FILE *out)
 	case KEY_DBUS:
 		fprintf(out, "%s = %s\n", k->name,
 			config_dbus_names[*(const enum config_dbus *)cfield(cfg, k)]);
+		return;
+	case KEY_TLS:
+		fprintf(out, "%s = %s\n", k->name,
+			route_tls_names[*(const enum route_tls *)cfield(cfg, k)]);
 		return;
 	case KEY_BOOL:
 		fprintf(out, "%s = %s\n", k->name, *(const bool *)cfield(cfg, k) ? "yes" : "no");
@@ -1750,7 +1796,7 @@ static void json_key(struct report *r, const struct config *cfg, const struct ke
 	case KEY_HOSTS:
 	case KEY_SOCKET:
 	case KEY_ACCOUNT:
-		report_str(r, k->name, NULL, f, REPORT_TONE_NONE);
+		report_str(r, k->name, NULL, *(const char *)f ? f : NULL, REPORT_TONE_NONE);
 		return;
 	case KEY_UINT:
 	case KEY_DURATION:
@@ -1773,6 +1819,10 @@ static void json_key(struct report *r, const struct config *cfg, const struct ke
 		return;
 	case KEY_DBUS:
 		report_str(r, k->name, NULL, config_dbus_names[*(const enum config_dbus *)f],
+			   REPORT_TONE_NONE);
+		return;
+	case KEY_TLS:
+		report_str(r, k->name, NULL, route_tls_names[*(const enum route_tls *)f],
 			   REPORT_TONE_NONE);
 		return;
 	case KEY_BOOL:

@@ -83,18 +83,82 @@ static void last_failure_str(const struct policy_status *ps, uint64_t now, char 
 	snprintf(buf, size, "%s, %s ago", ps->last_failure, age);
 }
 
+/* How a server is asked now: "udp", "tls", or "udp-fallback" for an
+ * opportunistic one whose TLS could not be set up. */
+static const char *transport_of(const struct route_server *rs, const struct policy_status *ps)
+{
+	if (rs->tls == ROUTE_TLS_NO)
+		return "udp";
+	if (rs->tls == ROUTE_TLS_OPPORTUNISTIC && ps->tls.fallback)
+		return "udp-fallback";
+	return "tls";
+}
+
+/* The text view's second table: what TLS did with each server that uses
+ * it (JSON has these as members of each upstream). */
+static void report_tls_upstreams(struct report *r, const struct route_table *t,
+				 const struct policy_status *st, size_t n)
+{
+	static const char *const keys[] = { "address", "dns_over_tls", "transport", "tls_version",
+					    "tls_name", "connections", "handshakes", "resumptions",
+					    "tls_queries", "queries_per_connection" };
+	static const char *const titles[] = { "ADDRESS", "DNS OVER TLS", "TRANSPORT", "TLS",
+					      "VERIFIED NAME", "CONNECTIONS", "HANDSHAKES",
+					      "RESUMED", "QUERIES", "PER CONNECTION" };
+	size_t n_tls = 0;
+	for (size_t i = 0; i < n; i++)
+		n_tls += route_table_server(t, i)->server.tls != ROUTE_TLS_NO;
+	if (n_tls == 0)
+		return;
+	report_table_begin(r, "tls_upstreams", "DNS over TLS", 10, keys, titles, "ssssssnnnn");
+	for (size_t i = 0; i < n; i++) {
+		const struct route_server *rs = &route_table_server(t, i)->server;
+		const struct policy_tls *tls = &st[i].tls;
+		if (rs->tls == ROUTE_TLS_NO)
+			continue;
+		char name[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX], verified[ROUTE_NAME_TEXT_MAX + 16];
+		char conns[24], hs[24], res[24], qs[24], per[24];
+		upstream_server_name(rs, name, sizeof(name));
+		if (!tls->version[0])
+			snprintf(verified, sizeof(verified), "-");
+		else
+			snprintf(verified, sizeof(verified), "%s%s", tls->name,
+				 tls->verified ? "" : " (NOT verified)");
+		u64_str(tls->connections, conns, sizeof(conns));
+		u64_str(tls->handshakes, hs, sizeof(hs));
+		u64_str(tls->resumptions, res, sizeof(res));
+		u64_str(tls->queries, qs, sizeof(qs));
+		snprintf(per, sizeof(per), "%.1f", ratio(tls->queries, tls->handshakes));
+		const char *cells[] = { name, route_tls_names[rs->tls], transport_of(rs, &st[i]),
+					tls->version[0] ? tls->version : "-", verified, conns, hs, res,
+					qs, per };
+		enum report_tone tones[10] = { 0 };
+		tones[2] = strcmp(cells[2], "tls") == 0 ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
+		tones[4] = tls->version[0] && !tls->verified ? REPORT_TONE_BAD : REPORT_TONE_NONE;
+		report_table_row(r, cells, tones);
+	}
+	report_table_end(r);
+}
+
 /* The servers of the table in force, as the shared policy knows them:
  * one view for every worker. */
 static void report_upstreams(struct report *r, struct daemon *d, bool json)
 {
 	/* JSON gets the parts as numbers too: the RTT's variance, the error
-	 * alone and its age in seconds (the text says "timeout, 3s ago"). */
+	 * alone and its age in seconds (the text says "timeout, 3s ago"),
+	 * and what TLS did (text: a table of its own). */
 	static const char *const keys[] = { "address", "state", "rtt_ms", "rto_ms", "questions",
 					    "answers", "timeouts", "failures", "last_error",
-					    "used_by", "rttvar_ms", "last_error_age_s" };
+					    "used_by", "rttvar_ms", "last_error_age_s",
+					    "dns_over_tls", "transport", "tls_version", "tls_name",
+					    "tls_verified", "connections", "handshakes", "resumptions",
+					    "tls_queries", "queries_per_connection" };
 	static const char *const titles[] = { "ADDRESS", "STATE", "RTT MS", "RTO MS", "QUESTIONS",
 					      "ANSWERS", "TIMEOUTS", "FAILURES", "LAST ERROR",
-					      "USED BY", "RTTVAR MS", "ERROR AGE S" };
+					      "USED BY", "RTTVAR MS", "ERROR AGE S", "DNS OVER TLS",
+					      "TRANSPORT", "TLS", "VERIFIED NAME", "VERIFIED",
+					      "CONNECTIONS", "HANDSHAKES", "RESUMED", "QUERIES",
+					      "PER CONNECTION" };
 	size_t n = 0;
 	struct policy_server *const *handles = d->routing ? routing_servers(d->routing, &n) : NULL;
 	struct policy_status *st = calloc(n ? n : 1, sizeof(*st));
@@ -103,13 +167,15 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 	uint64_t now = mono_ms();
 	if (n)
 		policy_status(d->policy, handles, n, now, st);
-	report_table_begin(r, "upstreams", "Upstream servers", json ? 12 : 10, keys, titles,
-			   "ssnnnnnnssnn");
+	report_table_begin(r, "upstreams", "Upstream servers", json ? 22 : 10, keys, titles,
+			   "ssnnnnnnssnnssssbnnnnn");
 	for (size_t i = 0; i < n; i++) {
 		const struct route_server_info *info = route_table_server(routing_table(d->routing), i);
 		const struct policy_status *ps = &st[i];
-		char name[NETADDR_STRLEN], rtt[24], rto[24], qs[24], an[24], to[24], fl[24];
-		char failure[POLICY_FAILURE_MAX + 64], rttvar[24], age[24];
+		const struct policy_tls *tls = &ps->tls;
+		char name[NETADDR_STRLEN + ROUTE_NAME_TEXT_MAX], rtt[24], rto[24], qs[24], an[24];
+		char to[24], fl[24], failure[POLICY_FAILURE_MAX + 64], rttvar[24], age[24];
+		char conns[24], hs[24], res[24], tq[24], per[24];
 		upstream_server_name(&info->server, name, sizeof(name));
 		/* Not measured yet: "-" for a person, 0 in JSON, which wants a number. */
 		snprintf(rtt, sizeof(rtt), "%.1f", ps->measured ? ps->srtt_us / 1000.0 : 0.0);
@@ -127,14 +193,26 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 				? (now - ps->last_failure_at_ms) / 1000
 				: 0,
 			age, sizeof(age));
+		u64_str(tls->connections, conns, sizeof(conns));
+		u64_str(tls->handshakes, hs, sizeof(hs));
+		u64_str(tls->resumptions, res, sizeof(res));
+		u64_str(tls->queries, tq, sizeof(tq));
+		snprintf(per, sizeof(per), "%.1f", ratio(tls->queries, tls->handshakes));
 		const char *cells[] = { name, policy_state_names[ps->state],
 					json || ps->measured ? rtt : "-", rto, qs, an, to, fl,
-					failure, info->used_by, rttvar, age };
-		enum report_tone tones[12] = { 0 };
+					failure, info->used_by, rttvar, age,
+					route_tls_names[info->server.tls],
+					transport_of(&info->server, ps), tls->version,
+					tls->version[0] ? tls->name : "",
+					tls->version[0] && tls->verified ? "true" : "false", conns, hs,
+					res, tq, per };
+		enum report_tone tones[22] = { 0 };
 		tones[1] = ps->state == POLICY_UP ? REPORT_TONE_GOOD : REPORT_TONE_BAD;
 		report_table_row(r, cells, tones);
 	}
 	report_table_end(r);
+	if (!json && n)
+		report_tls_upstreams(r, routing_table(d->routing), st, n);
 	free(st);
 	if (n == 0)
 		report_note(r, REPORT_TONE_BAD, "  no upstream servers: give one with -u ADDR, "

@@ -722,6 +722,21 @@ void link_each_source(const struct link *l, link_source_fn fn, void *arg)
 		fn(arg, LINK_SOURCE_RESOLVCONF, l->records[i].name, &l->records[i].s);
 }
 
+/* A link's dns-over-tls: its own when a front end set it, else the global. */
+static enum route_tls tls_of(enum link_mode m, enum route_tls global)
+{
+	switch (m) {
+	case LINK_MODE_NO:
+		return ROUTE_TLS_NO;
+	case LINK_MODE_YES:
+		return ROUTE_TLS_YES;
+	case LINK_MODE_OPPORTUNISTIC:
+		return ROUTE_TLS_OPPORTUNISTIC;
+	default:
+		return global;
+	}
+}
+
 int link_route_input(struct link_registry *r, struct route_input *in)
 {
 	in->links = NULL;
@@ -741,6 +756,7 @@ int link_route_input(struct link_registry *r, struct route_input *in)
 			.domains = l->effective.domains,
 			.n_domains = l->effective.n_domains,
 			.default_route = link_default_route(l),
+			.tls = tls_of(l->effective.modes[LINK_FEATURE_DNS_OVER_TLS], in->global_tls),
 		};
 	}
 	in->links = r->inputs;

@@ -110,6 +110,14 @@ uint16_t netaddr_port(const struct netaddr *a)
 	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
 }
 
+void netaddr_set_port(struct netaddr *a, uint16_t port)
+{
+	if (netaddr_family(a) == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+}
+
 bool netaddr_equal(const struct netaddr *a, const struct netaddr *b)
 {
 	if (netaddr_family(a) != netaddr_family(b) || netaddr_port(a) != netaddr_port(b))

@@ -36,7 +36,7 @@
 #include <string.h>
 
 #define REPORT_MAX_DEPTH 8
-#define REPORT_MAX_COLS 16
+#define REPORT_MAX_COLS 24
 #define INDENT_STEP 2
 #define COLUMN_GAP 2
 

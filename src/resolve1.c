@@ -95,8 +95,13 @@ static int server_from_bus(int family, const void *bytes, size_t size, uint16_t 
 	if (size != (family == AF_INET ? 4u : 16u))
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid address size");
 	inet_ntop(family, bytes, addr, sizeof(addr));
-	snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:%u%s%s" : "%s:%u%s%s", addr,
-		 port ? port : 53, name && *name ? "#" : "", name ? name : "");
+	/* Port 0 is "the default": 53, or 853 over TLS (route_server.port_given). */
+	const char *hash = name && *name ? "#" : "";
+	if (port == 0)
+		snprintf(text, sizeof(text), "%s%s%s", addr, hash, name ? name : "");
+	else
+		snprintf(text, sizeof(text), family == AF_INET6 ? "[%s]:%u%s%s" : "%s:%u%s%s", addr,
+			 port, hash, name ? name : "");
 	if (route_server_parse(text, ifindex, out, why, sizeof(why)) < 0)
 		return sd_bus_error_setf(e, SD_BUS_ERROR_INVALID_ARGS, "Invalid DNS server %s: %s",
 					 text, why);
@@ -121,7 +126,7 @@ static int append_server(sd_bus_message *reply, const struct route_server *s, bo
 	if (r >= 0)
 		r = sd_bus_message_append_array(reply, 'y', bytes, size);
 	/* Port 0 is "the default", as systemd-resolved reports it. */
-	uint16_t port = netaddr_port(&s->addr) == 53 ? 0 : netaddr_port(&s->addr);
+	uint16_t port = s->port_given ? netaddr_port(&s->addr) : 0;
 	if (r >= 0 && ex)
 		r = sd_bus_message_append(reply, "qs", port, s->tls_name);
 	if (r >= 0)

@@ -164,9 +164,13 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 	int has_zone = cut_zone(buf, zone, sizeof(zone));
 	if (has_zone < 0)
 		return fail(why, why_size, "'%s': the part after '%%' is too long for an interface", text);
-	if (netaddr_parse(buf, 53, &out->addr) < 0)
+	/* Parsed without a default, so a port written stands out. */
+	if (netaddr_parse(buf, 0, &out->addr) < 0)
 		return fail(why, why_size, "'%s' is not an IP address with an optional port "
 			    "(ADDR[:PORT][%%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT)", text);
+	out->port_given = netaddr_port(&out->addr) != 0;
+	if (!out->port_given)
+		netaddr_set_port(&out->addr, 53);
 	unsigned scope = 0;
 	if (has_zone > 0 && parse_scope(zone, &scope, why, why_size) < 0)
 		return -EINVAL;
@@ -231,8 +235,24 @@ unsigned route_server_scope(const struct route_server *s)
 
 bool route_server_equal(const struct route_server *a, const struct route_server *b)
 {
+	/* "1.2.3.4" and "1.2.3.4:53" differ only once TLS picks the port. */
 	return netaddr_equal(&a->addr, &b->addr) && scope_of(&a->addr) == scope_of(&b->addr) &&
-	       strcmp(a->tls_name, b->tls_name) == 0;
+	       strcmp(a->tls_name, b->tls_name) == 0 && a->tls == b->tls &&
+	       (a->tls == ROUTE_TLS_NO || a->port_given == b->port_given);
+}
+
+const char *const route_tls_names[ROUTE_TLS_COUNT_] = {
+	[ROUTE_TLS_NO] = "no",
+	[ROUTE_TLS_OPPORTUNISTIC] = "opportunistic",
+	[ROUTE_TLS_YES] = "yes",
+};
+
+struct netaddr route_server_tls_addr(const struct route_server *s)
+{
+	struct netaddr a = s->addr;
+	if (!s->port_given)
+		netaddr_set_port(&a, ROUTE_TLS_PORT);
+	return a;
 }
 
 /* ---- domains ----------------------------------------------------------- */
@@ -410,10 +430,12 @@ static int add_server(struct route_table *t, const struct route_server *s, const
  * server left out is not made a server of the table for it: status must
  * not show it as used by a route that never asks it. */
 static int route_add_servers(struct route_table *t, struct route *r, const struct route_server *servers,
-			     size_t n, const char *used_by)
+			     size_t n, const char *used_by, enum route_tls tls)
 {
 	for (size_t i = 0; i < n; i++) {
-		int known = find_server(t, &servers[i]);
+		struct route_server s = servers[i];
+		s.tls = (uint8_t)tls;
+		int known = find_server(t, &s);
 		bool have = false;
 		for (size_t j = 0; known >= 0 && j < r->n_servers && !have; j++)
 			have = r->servers[j] == known;
@@ -422,7 +444,7 @@ static int route_add_servers(struct route_table *t, struct route *r, const struc
 			continue;
 		}
 		/* Also when r has it already: another link of a shared domain. */
-		int idx = add_server(t, &servers[i], used_by);
+		int idx = add_server(t, &s, used_by);
 		if (idx < 0)
 			return -ENOMEM;
 		if (!have)
@@ -467,7 +489,7 @@ static struct domain_route *domain_entry(struct route_table *t, const struct rou
 	return d;
 }
 
-static int add_zone(struct route_table *t, const struct route_zone_input *z)
+static int add_zone(struct route_table *t, const struct route_zone_input *z, enum route_tls tls)
 {
 	struct domain_route *d = domain_entry(t, &z->zone);
 	if (!d)
@@ -484,7 +506,7 @@ static int add_zone(struct route_table *t, const struct route_zone_input *z)
 	d->route.kind = ROUTE_FORWARD_ZONE;
 	snprintf(used_by, sizeof(used_by), "forward-zone %.75s", plain);
 	snprintf(d->route.label, sizeof(d->route.label), "%s", used_by);
-	return route_add_servers(t, &d->route, z->servers, z->n_servers, used_by);
+	return route_add_servers(t, &d->route, z->servers, z->n_servers, used_by, tls);
 }
 
 static bool link_counts(const struct route_link_input *l)
@@ -508,7 +530,7 @@ static int add_link_domain(struct route_table *t, const struct route_link_input 
 		snprintf(d->route.label, sizeof(d->route.label), "link %.15s (%.70s)", l->name, text);
 	else
 		snprintf(d->route.label, sizeof(d->route.label), "%u links (%.70s)", d->n_links, text);
-	return route_add_servers(t, &d->route, l->servers, l->n_servers, used_by);
+	return route_add_servers(t, &d->route, l->servers, l->n_servers, used_by, l->tls);
 }
 
 static int add_default(struct route_table *t, const struct route_input *in)
@@ -516,7 +538,7 @@ static int add_default(struct route_table *t, const struct route_input *in)
 	char used_by[ROUTE_LABEL_MAX];
 	t->def.kind = ROUTE_DEFAULT;
 	snprintf(t->def.label, sizeof(t->def.label), "%s", in->n_global ? "global" : "");
-	if (route_add_servers(t, &t->def, in->global, in->n_global, "global") < 0)
+	if (route_add_servers(t, &t->def, in->global, in->n_global, "global", in->global_tls) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < in->n_links; i++) {
 		const struct route_link_input *l = &in->links[i];
@@ -524,7 +546,7 @@ static int add_default(struct route_table *t, const struct route_input *in)
 			continue;
 		snprintf(used_by, sizeof(used_by), "link %s", l->name);
 		append_text(t->def.label, sizeof(t->def.label), " + ", used_by);
-		if (route_add_servers(t, &t->def, l->servers, l->n_servers, used_by) < 0)
+		if (route_add_servers(t, &t->def, l->servers, l->n_servers, used_by, l->tls) < 0)
 			return -ENOMEM;
 	}
 	if (t->def.label[0] == '\0')
@@ -566,7 +588,7 @@ struct route_table *route_table_new(const struct route_input *in)
 	if (add_default(t, in) < 0)
 		goto fail;
 	for (size_t i = 0; i < in->n_zones; i++)
-		if (add_zone(t, &in->zones[i]) < 0)
+		if (add_zone(t, &in->zones[i], in->global_tls) < 0)
 			goto fail;
 	for (size_t i = 0; i < in->n_links; i++) {
 		const struct route_link_input *l = &in->links[i];

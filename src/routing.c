@@ -95,6 +95,7 @@ static struct route_table *build_table(struct routing *rt)
 	struct route_input in = {
 		.global = rt->cfg->upstream,
 		.n_global = rt->cfg->n_upstream,
+		.global_tls = rt->cfg->dns_over_tls,
 		.zones = z->in,
 		.n_zones = z->n,
 	};

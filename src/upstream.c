@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/dot.h"
 #include "stubd/log.h"
 #include "stubd/route.h"
 #include "stubd/scrub.h"
@@ -109,6 +110,7 @@ struct try {
 	struct upstream_txn *txn;
 	bool in_use;
 	bool via_tcp;
+	bool via_tls;            /* on its server's TLS connection: ticket */
 	bool reported;           /* its timeout or failure went to the policy */
 	uint8_t kind;            /* enum try_kind */
 	uint8_t pos;             /* in txn->order (the plan's positions) */
@@ -117,6 +119,7 @@ struct try {
 	uint64_t sent_ms;
 	uint64_t due_ms;         /* its wait ends: reported as a timeout then */
 	struct channel *chan;    /* UDP: set while in the ID table and on chan->tries */
+	struct dot_ticket ticket; /* TLS: its connection and ID there */
 	LIST_ENTRY(try) by_id;
 	LIST_ENTRY(try) on_chan;
 };
@@ -160,6 +163,7 @@ struct upstream {
 	struct timeval query_timeout;
 	size_t edns_size;
 	struct upstream_stats stats;
+	struct dot_client *dot;  /* this loop's DNS-over-TLS connections */
 	LIST_HEAD(, upstream_txn) txns;
 	LIST_HEAD(, try) by_id[ID_BUCKETS];  /* open UDP tries */
 	/* Query IDs and channel picks drawn from the kernel's CSPRNG a batch
@@ -245,8 +249,10 @@ static void set_unref(struct server_set *set)
 		chan_close(ch);
 	}
 	uint64_t now = now_ms();
-	for (size_t i = 0; i < set->n; i++)
+	for (size_t i = 0; i < set->n; i++) {
+		dot_server_put(set->servers[i].dot);
 		policy_server_put(set->pol, set->servers[i].policy, now);
+	}
 	free(set->chans);
 	free(set);
 }
@@ -295,6 +301,14 @@ static void try_detach(struct try *t)
 
 void upstream_server_name(const struct route_server *rs, char *buf, size_t size)
 {
+	if (rs->tls != ROUTE_TLS_NO) {
+		/* Where TLS goes, and the name its certificate must carry. */
+		struct netaddr tls = route_server_tls_addr(rs);
+		char addr[NETADDR_STRLEN];
+		netaddr_str(&tls, addr, sizeof(addr));
+		snprintf(buf, size, "%s%s%s", addr, rs->tls_name[0] ? "#" : "", rs->tls_name);
+		return;
+	}
 	if (route_server_scope(rs) == 0) {
 		netaddr_str(&rs->addr, buf, size);
 		return;
@@ -313,8 +327,9 @@ void upstream_server_name(const struct route_server *rs, char *buf, size_t size)
 /* A new set for the table's servers (none when t is NULL), each with its
  * policy handle: what was learnt about a server carries over to every
  * table that names it. */
-static struct server_set *set_new(struct policy *pol, const struct route_table *t)
+static struct server_set *set_new(struct upstream *up, const struct route_table *t)
 {
+	struct policy *pol = up->pol;
 	size_t n = t ? route_table_server_count(t) : 0;
 	struct server_set *set = calloc(1, sizeof(*set) + n * sizeof(set->servers[0]));
 	if (!set)
@@ -337,6 +352,12 @@ static struct server_set *set_new(struct policy *pol, const struct route_table *
 			return NULL;
 		}
 		set->n = i + 1;
+		s->tls = (enum route_tls)info->server.tls;
+		if (s->tls != ROUTE_TLS_NO &&
+		    !(s->dot = dot_server_get(up->dot, &info->server, s->policy))) {
+			set_unref(set);
+			return NULL;
+		}
 		s->addr = info->server.addr;
 		s->scope_id = route_server_scope(&info->server);
 		snprintf(s->tls_name, sizeof(s->tls_name), "%s", info->server.tls_name);
@@ -351,7 +372,27 @@ static void apply_settings(struct upstream *up, const struct config *cfg)
 	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
 	up->edns_size = cfg->edns_buffer_size;
 	up->strategy = cfg->upstream_strategy;
+	/* Connecting and the handshake get what one try gets: a server that
+	 * cannot set TLS up in that time is failed (or, opportunistic, asked
+	 * in plain text) rather than waited on. */
+	struct dot_settings dot = { .ca_file = cfg->tls_ca_file,
+				    .idle_ms = cfg->tls_idle_timeout_ms,
+				    .handshake_ms = cfg->upstream_timeout_ms,
+				    .edns_size = (uint16_t)cfg->edns_buffer_size };
+	char why[PATH_MAX + 128];
+	if (dot_client_configure(up->dot, &dot, why, sizeof(why)) < 0)
+		log_err("%s; DNS over TLS %s", why,
+			"keeps the trust store it had, if any (servers with dns-over-tls fail until it loads)");
 }
+
+static uint16_t dot_rand(void *arg)
+{
+	return draw16(arg);
+}
+
+static void on_dot_answer(struct dot_ticket *ticket, const uint8_t *msg, size_t len);
+static void on_dot_failure(struct dot_ticket *ticket, const char *why, bool setup);
+static const struct dot_ops dot_ops = { .answered = on_dot_answer, .failed = on_dot_failure };
 
 /* The receive side of the batch never changes shape; recvmmsg() writes
  * only msg_len and msg_flags. Connected sockets need no source address. */
@@ -375,9 +416,15 @@ struct upstream *upstream_new(struct event_base *base, const struct config *cfg,
 	for (size_t i = 0; i < ID_BUCKETS; i++)
 		LIST_INIT(&up->by_id[i]);
 	prepare_recv_batch(up);
+	up->dot = dot_client_new(base, pol, &dot_ops, dot_rand, up);
+	if (!up->dot) {
+		free(up);
+		return NULL;
+	}
 	apply_settings(up, cfg);
-	up->set = set_new(pol, NULL);
+	up->set = set_new(up, NULL);
 	if (!up->set) {
+		dot_client_free(up->dot);
 		free(up);
 		return NULL;
 	}
@@ -391,7 +438,7 @@ void upstream_configure(struct upstream *up, const struct config *cfg)
 
 int upstream_set_servers(struct upstream *up, const struct route_table *t)
 {
-	struct server_set *set = set_new(up->pol, t);
+	struct server_set *set = set_new(up, t);
 	if (!set)
 		return -ENOMEM;
 	set_unref(up->set);
@@ -443,6 +490,7 @@ static void try_close(struct try *t)
 		return;
 	if (t->chan)
 		try_detach(t);
+	dot_cancel(&t->ticket);
 	if (txn->tcp_try == t) {
 		bufferevent_free(txn->tcp);
 		txn->tcp = NULL;
@@ -476,6 +524,7 @@ void upstream_free(struct upstream *up)
 	while (!LIST_EMPTY(&up->txns))
 		txn_free(LIST_FIRST(&up->txns));
 	set_unref(up->set);
+	dot_client_free(up->dot);
 	free(up);
 }
 
@@ -496,7 +545,7 @@ static void finish(struct upstream_txn *txn, enum upstream_status status,
 	bool open = false;
 	for (size_t i = 0; i < TRY_SLOTS; i++) {
 		struct try *t = &txn->tries[i];
-		if (t->reported || t->via_tcp)
+		if (t->reported || t->via_tcp || t->via_tls)
 			try_close(t);
 		open |= t->in_use;
 	}
@@ -770,6 +819,61 @@ static int send_tcp(struct try *t)
 	return 0;
 }
 
+/* ---- TLS ------------------------------------------------------------- */
+
+/* Over TLS when the server's dns-over-tls asks for it (dot.h); an
+ * opportunistic server goes in plain text while TLS cannot be set up
+ * (RFC 7435), a strict one not at all: *why says why then. */
+static int send_first(struct try *t, const char **why)
+{
+	struct upstream_txn *txn = t->txn;
+	struct upstream_server *s = server_of(t);
+	const char *last = NULL;
+	if (!s->dot)
+		return send_udp(t);
+	int err = dot_server_ready(s->dot, &last) ? dot_send(s->dot, &txn->q, &t->ticket) : -EAGAIN;
+	if (err == 0) {
+		t->via_tls = true;
+		return 0;
+	}
+	if (s->tls == ROUTE_TLS_YES) {
+		if (err == -EAGAIN)
+			*why = last;
+		return err;
+	}
+	policy_tls_fallback(txn->up->pol, s->policy, true);
+	return send_udp(t);
+}
+
+static struct try *try_of_ticket(struct dot_ticket *ticket)
+{
+	return (struct try *)(void *)((char *)ticket - offsetof(struct try, ticket));
+}
+
+static void on_dot_answer(struct dot_ticket *ticket, const uint8_t *msg, size_t len)
+{
+	handle_reply(try_of_ticket(ticket), msg, len, false);
+}
+
+static void on_dot_failure(struct dot_ticket *ticket, const char *why, bool setup)
+{
+	struct try *t = try_of_ticket(ticket);
+	struct upstream_server *s = server_of(t);
+	uint64_t now = now_ms();
+	t->via_tls = false;
+	if (setup && s->tls == ROUTE_TLS_OPPORTUNISTIC) {
+		/* RFC 7435: plain text rather than no answer. The failed
+		 * handshake is no round trip of the server's. */
+		policy_tls_fallback(t->txn->up->pol, s->policy, true);
+		t->sent_ms = now;
+		if (send_udp(t) == 0) {
+			arm(t->txn, now);
+			return;
+		}
+	}
+	try_failed(t, why, now);
+}
+
 /* ---- following the plan ------------------------------------------------ */
 
 /* Sends a new try to the server at plan position pos. Returns it, or NULL
@@ -783,15 +887,20 @@ static struct try *send_try(struct upstream_txn *txn, size_t pos, enum try_kind 
 		return NULL;
 	*t = (struct try){ .txn = txn, .in_use = true, .kind = (uint8_t)kind, .pos = (uint8_t)pos,
 			   .server = txn->order[pos], .sent_ms = now, .due_ms = now + wait_ms };
-	int err = tcp ? send_tcp(t) : send_udp(t);
+	const char *why = NULL;
+	int err = tcp ? send_tcp(t) : send_first(t, &why);
 	struct upstream_server *s = server_of(t);
 	if (err < 0) {
-		log_warn("upstream %s: cannot send%s: %s", s->name, tcp ? " over TCP" : "",
-			 strerror(-err));
+		if (why) /* TLS backing off: logged when it failed */
+			log_debug("upstream %s: not asked: %s (retrying TLS later)", s->name, why);
+		else
+			log_warn("upstream %s: cannot send%s: %s", s->name,
+				 tcp ? " over TCP" : s->dot ? " over TLS" : "", strerror(-err));
+		if (!why)
+			why = strerror(-err);
 		if (kind == TRY_CLIENT)
 			txn->done_pos |= 1u << pos;
-		log_change(s, policy_failed(txn->up->pol, s->policy, strerror(-err), now, now),
-			   strerror(-err));
+		log_change(s, policy_failed(txn->up->pol, s->policy, why, now, now), why);
 		t->in_use = false;
 		return NULL;
 	}
@@ -938,7 +1047,7 @@ static void handle_reply(struct try *t, const uint8_t *pkt, size_t len, bool cut
 	uint16_t flags = wire_get16(pkt + 2);
 	unsigned rcode = WIRE_RCODE(flags);
 
-	if (cut_short || ((flags & WIRE_FLAG_TC) && !t->via_tcp)) {
+	if (cut_short || ((flags & WIRE_FLAG_TC) && !t->via_tcp && !t->via_tls)) {
 		/* The server answers (an RTT sample); the whole answer comes
 		 * over TCP. A cut-short datagram: the server ignored our EDNS
 		 * size. */

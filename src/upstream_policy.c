@@ -93,6 +93,7 @@ struct policy_server {
 	struct policy_counters counters;
 	char last_failure[POLICY_FAILURE_MAX];
 	uint64_t last_failure_at;
+	struct policy_tls tls;
 };
 
 struct policy {
@@ -562,6 +563,7 @@ void policy_status(struct policy *pol, struct policy_server *const *servers, siz
 		st->counters = s->counters;
 		memcpy(st->last_failure, s->last_failure, sizeof(st->last_failure));
 		st->last_failure_at_ms = s->last_failure_at;
+		st->tls = s->tls;
 	}
 	pthread_mutex_unlock(&pol->lock);
 }
@@ -570,7 +572,45 @@ void policy_reset_stats(struct policy *pol)
 {
 	struct policy_server *s;
 	pthread_mutex_lock(&pol->lock);
-	LIST_FOREACH(s, &pol->servers, link)
+	LIST_FOREACH(s, &pol->servers, link) {
 		memset(&s->counters, 0, sizeof(s->counters));
+		s->tls.connections = s->tls.handshakes = s->tls.resumptions = s->tls.queries = 0;
+	}
+	pthread_mutex_unlock(&pol->lock);
+}
+
+/* ---- DNS over TLS, for status ------------------------------------------- */
+
+void policy_tls_connecting(struct policy *pol, struct policy_server *s)
+{
+	pthread_mutex_lock(&pol->lock);
+	s->tls.connections++;
+	pthread_mutex_unlock(&pol->lock);
+}
+
+void policy_tls_established(struct policy *pol, struct policy_server *s, const char *version,
+			    const char *name, bool verified, bool resumed)
+{
+	pthread_mutex_lock(&pol->lock);
+	s->tls.handshakes++;
+	s->tls.resumptions += resumed;
+	s->tls.verified = verified;
+	s->tls.fallback = false;
+	snprintf(s->tls.version, sizeof(s->tls.version), "%s", version);
+	snprintf(s->tls.name, sizeof(s->tls.name), "%s", name);
+	pthread_mutex_unlock(&pol->lock);
+}
+
+void policy_tls_sent(struct policy *pol, struct policy_server *s)
+{
+	pthread_mutex_lock(&pol->lock);
+	s->tls.queries++;
+	pthread_mutex_unlock(&pol->lock);
+}
+
+void policy_tls_fallback(struct policy *pol, struct policy_server *s, bool on)
+{
+	pthread_mutex_lock(&pol->lock);
+	s->tls.fallback = on;
 	pthread_mutex_unlock(&pol->lock);
 }

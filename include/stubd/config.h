@@ -47,6 +47,9 @@ extern const char *const config_dbus_names[CONFIG_DBUS_COUNT_]; /* "auto", "yes"
  * Returns 0, or -EINVAL. */
 int config_dbus_parse(const char *text, enum config_dbus *out);
 
+/* "no", "opportunistic", "yes" (and yes/no's other spellings). Returns 0 or -EINVAL. */
+int config_tls_parse(const char *text, enum route_tls *out);
+
 /* What failed while loading; msg is complete and ready to print, e.g.
  * "/etc/stubd/stubd.conf:12: key 'cache-size': 'ten' is not a number". */
 struct config_error {
@@ -112,6 +115,9 @@ struct config {
 	unsigned upstream_timeout_ms; /* one try at one server: the most its RTO may grow to */
 	unsigned query_timeout_ms;    /* the whole question, all tries: then SERVFAIL */
 	unsigned edns_buffer_size;    /* advertised to upstreams and clients */
+	enum route_tls dns_over_tls;  /* the global servers' and forward-zones' */
+	char tls_ca_file[PATH_MAX];   /* "" the system's trust store */
+	unsigned tls_idle_timeout_ms; /* an idle DNS-over-TLS connection closes */
 	unsigned tcp_idle_timeout_ms; /* RFC 7766 §6.2.3 */
 	unsigned tcp_max_clients;     /* concurrent client connections */
 	unsigned tcp_max_queries;     /* in flight on one connection */

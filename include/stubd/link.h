@@ -177,7 +177,8 @@ typedef void (*link_source_fn)(void *arg, enum link_source source, const char *r
 void link_each_source(const struct link *l, link_source_fn fn, void *arg);
 
 /* Fills in->links (n_links) for route_table_new(): an array the registry
- * owns, valid until the next change. Returns 0, or -ENOMEM (in->links
+ * owns, valid until the next change. A link whose dns-over-tls no front
+ * end set takes in->global_tls (set it first). Returns 0, or -ENOMEM (in->links
  * then empty). */
 int link_route_input(struct link_registry *r, struct route_input *in);
 

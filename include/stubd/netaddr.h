@@ -29,6 +29,7 @@ int netaddr_parse(const char *text, uint16_t default_port, struct netaddr *out);
 const char *netaddr_str(const struct netaddr *a, char *buf, size_t size);
 
 uint16_t netaddr_port(const struct netaddr *a);
+void netaddr_set_port(struct netaddr *a, uint16_t port);
 int netaddr_family(const struct netaddr *a);
 
 /* Same family, address and port. */

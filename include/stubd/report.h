@@ -74,7 +74,7 @@ void report_note(struct report *r, enum report_tone tone, const char *fmt, ...)
  * rendered text, NUL-terminated, owned by the report; len may be NULL.
  * After it every other call is ignored and it returns the same text again.
  * Limits: sections deeper than 8 are dropped with what is in them; tables
- * keep their first 16 columns; an open table ends at the next call that is
+ * keep their first 24 columns; an open table ends at the next call that is
  * not a row. */
 const char *report_finish(struct report *r, size_t *len);
 

@@ -39,11 +39,30 @@
 /* An interface name (IFNAMSIZ), NUL included. */
 #define ROUTE_IFNAME_MAX 16
 
+/* How a server is asked: dns-over-tls, globally or per link (SPEC "DNS
+ * over TLS"). The table stamps each of its servers with the mode of
+ * where it came from; a parsed server is ROUTE_TLS_NO. */
+enum route_tls {
+	ROUTE_TLS_NO,
+	ROUTE_TLS_OPPORTUNISTIC, /* TLS when it can be set up, else plain DNS (RFC 7435) */
+	ROUTE_TLS_YES,           /* TLS with a verified certificate, or not at all */
+	ROUTE_TLS_COUNT_,
+};
+extern const char *const route_tls_names[ROUTE_TLS_COUNT_]; /* "no", "opportunistic", "yes" */
+
+/* DNS over TLS goes to this port when the server names none (RFC 7858 §3.1). */
+#define ROUTE_TLS_PORT 853
+
 /* A server as resolvectl writes it: ADDR[:PORT][%IFACE][#NAME]. */
 struct route_server {
 	struct netaddr addr;     /* port 53 unless given; fe80::/10 with its scope id */
 	char tls_name[ROUTE_NAME_TEXT_MAX]; /* "#NAME": what a DoT certificate must carry; "" none */
+	bool port_given;         /* ":PORT" was written: TLS goes there too, not to 853 */
+	uint8_t tls;             /* enum route_tls, set by the table */
 };
+
+/* Where TLS to s goes: its address, on ROUTE_TLS_PORT unless a port was given. */
+struct netaddr route_server_tls_addr(const struct route_server *s);
 
 /* Parses text into out. ifindex: the interface the server belongs to (a
  * link's), which an IPv6 link-local address without "%IFACE" is scoped to;
@@ -105,11 +124,13 @@ struct route_link_input {            /* a link as its front ends left it */
 	const struct route_domain *domains;
 	size_t n_domains;
 	bool default_route;              /* link_default_route() decided it */
+	enum route_tls tls;              /* its dns-over-tls: the link's own, else the global */
 };
 
 struct route_input {
 	const struct route_server *global;
 	size_t n_global;
+	enum route_tls global_tls;       /* for the global servers and forward-zones' */
 	const struct route_zone_input *zones;
 	size_t n_zones;
 	const struct route_link_input *links;
@@ -141,7 +162,8 @@ struct route_server_info {
 struct route_table;
 
 /* Builds a table from in (copied: in may go once this returns). Servers
- * that appear in several places are one server of the table. Returns NULL
+ * that appear in several places with the same dns-over-tls are one
+ * server of the table, stamped with it (route_server.tls). Returns NULL
  * when memory runs out. Free with route_table_free(). */
 struct route_table *route_table_new(const struct route_input *in);
 void route_table_free(struct route_table *t); /* NULL ok */

@@ -37,17 +37,21 @@
 /* A server of the table in force, as this loop's upstream stage knows it.
  * What is learnt about it (RTT, health, counters) lives in the policy,
  * behind its handle. */
+struct dot_server;
+
 struct upstream_server {
-	struct netaddr addr;
+	struct netaddr addr;   /* for plain DNS (UDP, TCP): port 53 unless given */
 	uint32_t scope_id;     /* IPv6 link-local: the interface */
 	char tls_name[ROUTE_NAME_TEXT_MAX]; /* "#NAME", for DNS over TLS; "" none */
 	char used_by[ROUTE_LABEL_MAX];      /* "global", "link wg0", ... (route.h) */
 	char name[NETADDR_STRLEN];
 	struct policy_server *policy;       /* held while the server set lives */
+	enum route_tls tls;                 /* dns-over-tls where it came from */
+	struct dot_server *dot;             /* its TLS, held; NULL when tls is no */
 };
 
-/* "192.0.2.1:53", or with its interface "[fe80::1%eth0]:53": how logs and
- * status name a server. */
+/* "192.0.2.1:53", or with its interface "[fe80::1%eth0]:53", or over TLS
+ * "192.0.2.1:853#dns.example": how logs and status name a server. */
 void upstream_server_name(const struct route_server *rs, char *buf, size_t size);
 
 /* UDP channels per server. Each try goes out on one picked at random, so
@@ -91,8 +95,10 @@ struct upstream_txn;
 struct upstream *upstream_new(struct event_base *base, const struct config *cfg,
 			      struct policy *pol);
 
-/* Takes cfg's timeouts, strategy and sizes for new questions (SIGHUP);
- * the policy's upstream-timeout is the daemon's to set. */
+/* Takes cfg's timeouts, strategy, sizes and TLS settings for new
+ * questions (SIGHUP); the policy's upstream-timeout is the daemon's to
+ * set. A tls-ca-file that cannot be loaded is logged, and the one before
+ * stays in use. */
 void upstream_configure(struct upstream *up, const struct config *cfg);
 
 /* Takes the routing table's servers (route.h numbers them; routes refer

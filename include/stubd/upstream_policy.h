@@ -262,6 +262,26 @@ struct policy_counters {
 
 #define POLICY_FAILURE_MAX 64
 
+/* What DNS over TLS did with a server (dot.h reports it), for status. */
+struct policy_tls {
+	uint64_t connections;   /* opened, or tried */
+	uint64_t handshakes;    /* completed */
+	uint64_t resumptions;   /* handshakes that resumed a session */
+	uint64_t queries;       /* sent over TLS */
+	bool fallback;          /* opportunistic: asked in plain text for now */
+	bool verified;          /* the last handshake's certificate passed the check */
+	char version[16];       /* the last handshake's, "TLSv1.3"; "" none yet */
+	char name[ROUTE_NAME_TEXT_MAX]; /* what its certificate was checked for */
+};
+
+void policy_tls_connecting(struct policy *pol, struct policy_server *s);
+void policy_tls_established(struct policy *pol, struct policy_server *s, const char *version,
+			    const char *name, bool verified, bool resumed);
+void policy_tls_sent(struct policy *pol, struct policy_server *s);
+/* Opportunistic mode: TLS could not be set up and the server is asked in
+ * plain text (on), or TLS works again (off). */
+void policy_tls_fallback(struct policy *pol, struct policy_server *s, bool on);
+
 struct policy_status {
 	enum policy_state state;
 	bool measured;          /* false: no RTT sample yet; srtt_us and rttvar_us are 0 */
@@ -273,6 +293,7 @@ struct policy_status {
 	struct policy_counters counters;
 	char last_failure[POLICY_FAILURE_MAX]; /* "timeout", "connection refused", ...; "" none yet */
 	uint64_t last_failure_at_ms;           /* its age is now - this */
+	struct policy_tls tls;
 };
 
 /* The status of n servers into out[n], one lock for all: the caller

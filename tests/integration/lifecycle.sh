@@ -242,12 +242,12 @@ check_match "--help: usage on stdout" '--check-config' "$OUT"
 printf 'search example.test\nnameserver 127.0.0.53\nnameserver 127.0.0.1\n' >"$TMP/resolv.conf"
 run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/resolv.conf" --hosts none -l 127.0.0.53
 check_eq "resolv.conf: exit status 0" 0 "$RC"
-check_match "resolv.conf: 127.0.0.1 used" 'upstream = 127\.0\.0\.1:53$' "$OUT"
+check_match "resolv.conf: 127.0.0.1 used" 'upstream = 127\.0\.0\.1$' "$OUT"
 check_no_match "resolv.conf: stubd's own address left out" 'upstream = 127\.0\.0\.53' "$OUT"
 check_match "resolv.conf: says it left 127.0.0.53 out" '127\.0\.0\.53' "$ERR"
 # Another port on the same address is not stubd: kept.
 run_stubd --check-config -c "$TMP/empty" --resolv-conf "$TMP/resolv.conf" --hosts none -l 127.0.0.53:5353
-check_match "resolv.conf: same address, other port: kept" 'upstream = 127\.0\.0\.53:53$' "$OUT"
+check_match "resolv.conf: same address, other port: kept" 'upstream = 127\.0\.0\.53$' "$OUT"
 
 # --- no control socket: a warning that says what to do, DNS goes on ---
 # (stubd makes a missing parent directory; a file in its place stops it.)

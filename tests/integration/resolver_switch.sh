@@ -101,7 +101,7 @@ sw enable
 check_eq "enable: exit status" 0 "$STATUS"
 check_match "enable: stubd says which nameserver it left out, and why" \
 	"^stubd\\[warning\\]: .*/etc/resolv\\.conf: leaving out nameserver 127\\.0\\.0\\.53:53: it is stubd's own listen address" "$OUT"
-check_match "enable: names the upstreams, as stubd writes them" 'upstreams for stubd.*: 192\.0\.2\.1:53$' "$(grep upstreams <<<"$OUT")"
+check_match "enable: names the upstreams, as stubd writes them" 'upstreams for stubd.*: 192\.0\.2\.1$' "$(grep upstreams <<<"$OUT")"
 check_match "enable: says it made a backup" 'backed up .*resolv\.conf.*stubd-backup' "$OUT"
 check_match "enable: says to start stubd, or reload it" 'next: start stubd .*stubctl reload' "$OUT"
 check_match "enable: says the search line and ndots do not carry over" \
@@ -120,14 +120,14 @@ check_eq "enable's first file and tmpfiles.d's say the same" "$(printf '%b' "$TM
 	echo "# BEGIN resolver-switch"
 	echo "$CREATED"
 	printf '%s\n' "${BLOCK_COMMENT[@]}"
-	echo "upstream = 192.0.2.1:53"
+	echo "upstream = 192.0.2.1"
 	echo "# END resolver-switch"
 } >"$TMP/expect-conf"
 check_file "enable: new stubd.conf is just the block" "$TMP/expect-conf" "$CONF"
 check_file "enable: backup is the original" "$TMP/orig-resolv.conf" "$BK"
 cfg=$(check_config "$CONF")
 check_match "stubd accepts the stubd.conf enable wrote" '^# effective configuration' "$cfg"
-check_eq "stubd forwards to the old nameserver only" "upstream = 192.0.2.1:53" "$(grep '^upstream =' <<<"$cfg")"
+check_eq "stubd forwards to the old nameserver only" "upstream = 192.0.2.1" "$(grep '^upstream =' <<<"$cfg")"
 check_eq "stubd listens where resolv.conf points" "listen = 127.0.0.53:53" "$(grep '^listen =' <<<"$cfg")"
 
 # ---- enable twice: the same files, the backup untouched -------------------
@@ -153,7 +153,7 @@ check_match "status: resolv.conf is the symlink" '^resolv\.conf: .*points at stu
 check_match "status: the file it points at is enable's, naming stubd" \
 	"^stubd's resolv\\.conf: .*/run/stubd/resolv\\.conf, the first one, from resolver-switch enable .*nameservers: 127\\.0\\.0\\.53$" "$OUT"
 check_match "status: names the backup and its nameservers" '^backup: .*stubd-backup, a file, nameservers: 192\.0\.2\.1 127\.0\.0\.53' "$OUT"
-check_match "status: upstreams in stubd.conf, as stubd reads them" "^upstreams: 192\\.0\\.2\\.1:53 \\(the '# BEGIN resolver-switch' block" "$OUT"
+check_match "status: upstreams in stubd.conf, as stubd reads them" "^upstreams: 192\\.0\\.2\\.1 \\(the '# BEGIN resolver-switch' block" "$OUT"
 
 # ---- --dry-run changes nothing ----------------------------------------------
 before=$(tree)
@@ -265,13 +265,13 @@ check_match "enable with a stubd.conf: says it set the old upstream aside" 'sett
 	echo "hosts-file = none"
 	echo "# BEGIN resolver-switch"
 	printf '%s\n' "${BLOCK_COMMENT[@]}"
-	echo "upstream = 192.0.2.1:53"
+	echo "upstream = 192.0.2.1"
 	echo "# END resolver-switch"
 } >"$TMP/expect-conf2"
 check_file "enable: the block is added, the old upstream set aside" "$TMP/expect-conf2" "$CONF"
 check_eq "enable: stubd.conf keeps its mode" 640 "$(stat -c '%a' "$CONF")"
 cfg=$(check_config "$CONF")
-check_eq "stubd reads only the block's upstream" "upstream = 192.0.2.1:53" "$(grep '^upstream =' <<<"$cfg")"
+check_eq "stubd reads only the block's upstream" "upstream = 192.0.2.1" "$(grep '^upstream =' <<<"$cfg")"
 check_match "stubd still reads the file's other lines" '^cache-size = 500$' "$cfg"
 sw enable
 check_file "enable again: stubd.conf the same (block replaced, not added)" "$TMP/expect-conf2" "$CONF"
@@ -290,7 +290,7 @@ check_eq "the block has the new upstreams" "upstream = 203.0.113.5,upstream = [2
 	"$(sed -n '/^# BEGIN/,/^# END/p' "$CONF" | grep '^upstream' | paste -sd,)"
 check_match "lines added after enable are kept" '^cache-min-ttl = 5$' "$(cat "$CONF")"
 cfg=$(check_config "$CONF")
-check_eq "stubd reads the --upstream servers" "upstream = 203.0.113.5:53,upstream = [2001:db8::53]:5353" \
+check_eq "stubd reads the --upstream servers" "upstream = 203.0.113.5,upstream = [2001:db8::53]:5353" \
 	"$(grep '^upstream =' <<<"$cfg" | paste -sd,)"
 sw enable
 check_eq "enable once more without --upstream keeps them" "upstream = 203.0.113.5,upstream = [2001:db8::53]:5353" \
@@ -312,10 +312,10 @@ check_eq "enable on a symlink: same target" /run/NetworkManager/resolv.conf "$(r
 check_link "enable on a symlink" /run/stubd/resolv.conf
 check_file "enable on a symlink: the target is untouched" "$TMP/nm-resolv" "$ROOT/run/NetworkManager/resolv.conf"
 check_eq "enable on a symlink: upstreams from the target (under --root)" \
-	"upstream = 192.0.2.9:53,upstream = [2001:db8::9]:53" "$(grep '^upstream' "$CONF" | paste -sd,)"
+	"upstream = 192.0.2.9,upstream = 2001:db8::9" "$(grep '^upstream' "$CONF" | paste -sd,)"
 check_match "enable on a symlink: says its search line does not carry over" "does not carry over 'search home\\.example\\.test'" "$OUT"
 cfg=$(check_config "$CONF")
-check_eq "stubd reads the IPv6 upstream" "upstream = 192.0.2.9:53,upstream = [2001:db8::9]:53" \
+check_eq "stubd reads the IPv6 upstream" "upstream = 192.0.2.9,upstream = 2001:db8::9" \
 	"$(grep '^upstream =' <<<"$cfg" | paste -sd,)"
 sw status
 check_match "status: the backup is a symlink" '^backup: .*a symlink to /run/NetworkManager/resolv\.conf \(managed by NetworkManager\), nameservers' "$OUT"
@@ -380,7 +380,7 @@ check_match "...in stubd's words" "stubd would refuse .*stubd\\.conf as enable w
 check_eq "refused: nothing changed" "$before" "$(tree)"
 sw --upstream 192.0.2.21 enable
 check_eq "accepted with --upstream" 0 "$STATUS"
-check_eq "its upstream" "upstream = 192.0.2.21:53" "$(check_config "$CONF" | grep '^upstream =')"
+check_eq "its upstream" "upstream = 192.0.2.21" "$(check_config "$CONF" | grep '^upstream =')"
 sw disable
 check_file "disable: the file is back" "$TMP/orig-loop" "$RC"
 
@@ -392,7 +392,7 @@ printf 'nameserver 192.0.2.31\nnameserver 192.0.2.32\n' >"$ROOT/run/systemd/reso
 ln -s /run/systemd/resolve/stub-resolv.conf "$RC"
 sw enable
 check_eq "systemd-resolved's server list is used when resolv.conf has only its stub" 0 "$STATUS"
-check_eq "...as upstreams" "upstream = 192.0.2.31:53,upstream = 192.0.2.32:53" "$(grep '^upstream' "$CONF" | paste -sd,)"
+check_eq "...as upstreams" "upstream = 192.0.2.31,upstream = 192.0.2.32" "$(grep '^upstream' "$CONF" | paste -sd,)"
 
 # ---- stubd's address is stubd.conf's listen -----------------------------------
 new_root
@@ -406,7 +406,7 @@ check_eq "the first file follows stubd's address" "nameserver 127.0.0.2" "$(grep
 check_match "...and says so" 'wrote .*/run/stubd/resolv\.conf again \(nameserver 127\.0\.0\.2\)' "$OUT"
 cfg=$(check_config "$CONF")
 check_eq "stubd listens there" "listen = 127.0.0.2:53" "$(grep '^listen =' <<<"$cfg")"
-check_eq "the upstreams enable wrote are kept" "upstream = 192.0.2.1:53" "$(grep '^upstream =' <<<"$cfg")"
+check_eq "the upstreams enable wrote are kept" "upstream = 192.0.2.1" "$(grep '^upstream =' <<<"$cfg")"
 sed -i '/^listen = 127\.0\.0\.2/d' "$CONF"
 sw enable
 check_eq "and back" "nameserver 127.0.0.53" "$(grep '^nameserver' "$RUNF")"
@@ -419,7 +419,7 @@ mkdir -p "$ROOT/etc/stubd"
 printf 'listen = 127.0.0.2\n' >"$CONF"
 sw enable
 check_eq "listen = 127.0.0.2 from the start: exit status" 0 "$STATUS"
-check_eq "127.0.0.53 is no loop there" "upstream = 192.0.2.1:53,upstream = 127.0.0.53:53" \
+check_eq "127.0.0.53 is no loop there" "upstream = 192.0.2.1,upstream = 127.0.0.53" \
 	"$(check_config "$CONF" | grep '^upstream =' | paste -sd,)"
 sw disable
 # resolv.conf takes no port: stubd's first listen address must be on 53.
@@ -440,7 +440,7 @@ check_match "status after a rewrite: not stubd's" '^resolv\.conf: .*\(a file\) d
 sw enable
 check_eq "enable after a rewrite: exit status" 0 "$STATUS"
 check_match "enable after a rewrite: says so" 'no longer the symlink resolver-switch made' "$OUT"
-check_eq "enable after a rewrite: the new nameserver is the upstream" "upstream = 192.0.2.77:53" "$(grep '^upstream' "$CONF")"
+check_eq "enable after a rewrite: the new nameserver is the upstream" "upstream = 192.0.2.77" "$(grep '^upstream' "$CONF")"
 check_file "enable after a rewrite: the backup is still the first original" "$TMP/orig-resolv.conf" "$BK"
 check_link "enable after a rewrite" /run/stubd/resolv.conf
 rm "$RC"
@@ -643,7 +643,7 @@ check_match "odd stubd.conf: stubd leaves out ::1, its own" "leaving out nameser
 # 192.0.2.1 is named twice, and stubd asks it once; 127.0.0.53 is not
 # stubd here, so no loop.
 check_match "odd stubd.conf: stubd says it asks 192.0.2.1 once" "nameserver 192\\.0\\.2\\.1:53 is named more than once; asking it once" "$OUT"
-check_eq "odd stubd.conf: the upstreams, each once" "upstream = 192.0.2.1:53,upstream = 127.0.0.53:53" \
+check_eq "odd stubd.conf: the upstreams, each once" "upstream = 192.0.2.1,upstream = 127.0.0.53" \
 	"$(grep '^upstream' "$CONF" | paste -sd,)"
 cfg=$(check_config "$CONF")
 check_eq "odd stubd.conf: stubd reads the result the same" "listen = 127.0.0.2:53,listen = [::1]:53" \
@@ -652,7 +652,7 @@ check_match "odd stubd.conf: the user's lines stay as they were" "^listen	=	127\
 sw status
 check_match "odd stubd.conf: status names the directory from stubd.conf" \
 	'points at stubd: a symlink to /run/alt/resolv\.conf \(runtime-directory from .*/etc/stubd/stubd\.conf\)' "$OUT"
-check_match "odd stubd.conf: status says what stubd forwards to" "^upstreams: 192\\.0\\.2\\.1:53 127\\.0\\.0\\.53:53 \\(the '# BEGIN resolver-switch' block" "$OUT"
+check_match "odd stubd.conf: status says what stubd forwards to" "^upstreams: 192\\.0\\.2\\.1 127\\.0\\.0\\.53 \\(the '# BEGIN resolver-switch' block" "$OUT"
 sw disable
 check_eq "odd stubd.conf: disable exit status" 0 "$STATUS"
 check_file "odd stubd.conf: as it was" "$TMP/orig-odd" "$CONF"
@@ -665,7 +665,7 @@ printf 'listen = 0.0.0.0:53\n' >"$CONF"
 sw --dry-run enable
 check_match "listen 0.0.0.0:53: stubd leaves out 127.0.0.1" \
 	"leaving out nameserver 127\\.0\\.0\\.1:53: stubd listens on 0\\.0\\.0\\.0:53, which would receive it" "$OUT"
-check_match "...and forwards to the other" 'upstreams for stubd .*: 192\.0\.2\.1:53$' "$OUT"
+check_match "...and forwards to the other" 'upstreams for stubd .*: 192\.0\.2\.1$' "$OUT"
 check_match "...and resolv.conf names stubd as stubd writes it" '\| nameserver 0\.0\.0\.0$' "$OUT"
 cp -a "$TMP/orig-resolv.conf" "$RC"
 

@@ -451,6 +451,31 @@ static void test_dbus_setting(void **state)
 	assert_set_error("dbus", "maybe", "key 'dbus': 'maybe' is not auto, yes or no");
 }
 
+/* DNS over TLS: its mode (off unless asked), the CA file, the idle timeout. */
+static void test_dns_over_tls_settings(void **state)
+{
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(cfg.dns_over_tls, ROUTE_TLS_NO);
+	assert_string_equal(cfg.tls_ca_file, "");
+	assert_int_equal(cfg.tls_idle_timeout_ms, 10000);
+	assert_int_equal(config_set(&cfg, "dns-over-tls", "opportunistic", &err), 0);
+	assert_int_equal(cfg.dns_over_tls, ROUTE_TLS_OPPORTUNISTIC);
+	assert_int_equal(config_set(&cfg, "dns-over-tls", "yes", &err), 0);
+	assert_int_equal(cfg.dns_over_tls, ROUTE_TLS_YES);
+	assert_int_equal(config_set(&cfg, "dns-over-tls", "off", &err), 0);
+	assert_int_equal(cfg.dns_over_tls, ROUTE_TLS_NO);
+	assert_set_error("dns-over-tls", "strict",
+			 "key 'dns-over-tls': 'strict' is not no, opportunistic or yes");
+	assert_int_equal(config_set(&cfg, "tls-ca-file", "/etc/stubd/ca.pem", &err), 0);
+	assert_string_equal(cfg.tls_ca_file, "/etc/stubd/ca.pem");
+	assert_int_equal(config_set(&cfg, "tls-idle-timeout", "30s", &err), 0);
+	assert_int_equal(cfg.tls_idle_timeout_ms, 30000);
+	assert_set_error("tls-idle-timeout", "50",
+			 "key 'tls-idle-timeout': '50' is not a duration from 100 to 600000 ms "
+			 "(a plain number is ms; 1500ms and 2s also work)");
+}
+
 static void test_upstream_strategy(void **state)
 {
 	config_defaults(&cfg);
@@ -1663,8 +1688,8 @@ static void test_print_round_trip_with_resolv_conf_upstreams(void **state)
 	assert_true(strncmp(first, want, strlen(want)) == 0);
 	snprintf(want, sizeof(want),
 		 "\n# upstream: none set, so these come from %s:\n"
-		 "# upstream = 192.0.2.1:53\n"
-		 "# upstream = [2001:db8::53]:53\n",
+		 "# upstream = 192.0.2.1\n"
+		 "# upstream = 2001:db8::53\n",
 		 fx->resolv);
 	assert_non_null(strstr(first, want));
 
@@ -1732,6 +1757,9 @@ static void test_print_json_defaults(void **state)
 			    "  \"upstream-timeout\": 1000,\n"
 			    "  \"query-timeout\": 5000,\n"
 			    "  \"edns-buffer-size\": 1232,\n"
+			    "  \"dns-over-tls\": \"no\",\n"
+			    "  \"tls-ca-file\": null,\n"
+			    "  \"tls-idle-timeout\": 10000,\n"
 			    "  \"tcp-idle-timeout\": 10000,\n"
 			    "  \"tcp-max-clients\": 256,\n"
 			    "  \"tcp-max-queries\": 64,\n"
@@ -1777,7 +1805,7 @@ static void test_print_json_values(void **state)
 	assert_true(strncmp(text, want, strlen(want)) == 0);
 	static const char *const members[] = {
 		"\n  \"listen\": [\"127.0.0.1:5300\", \"[::1]:5353\"],\n",
-		"\n  \"upstream\": [\"192.0.2.1:53\", \"[fe80::1]:853%lo#dns.example\"],\n",
+		"\n  \"upstream\": [\"192.0.2.1\", \"[fe80::1]:853%lo#dns.example\"],\n",
 		"\n  \"upstream_from_resolv_conf\": false,\n",
 		"\n  \"forward-zone\": [\"corp.example 10.0.0.53\"],\n",
 		"\n  \"allow\": [\"192.168.1.0/24\"],\n",
@@ -1802,7 +1830,7 @@ static void test_print_json_values(void **state)
 	write_file(fx->resolv, "nameserver 192.0.2.9\nnameserver 127.0.0.53\n");
 	assert_int_equal(args_with_resolv(fx, "cache-size = 5\n"), 0);
 	text = print_json_to_string(&cfg);
-	assert_non_null(strstr(text, "\n  \"upstream\": [\"192.0.2.9:53\"],\n"
+	assert_non_null(strstr(text, "\n  \"upstream\": [\"192.0.2.9\"],\n"
 				     "  \"upstream_from_resolv_conf\": true,\n"));
 	free(text);
 }
@@ -1833,7 +1861,7 @@ static void test_print_json_has_every_key(void **state)
 		at = found + 1;
 		n++;
 	}
-	assert_int_equal(n, 36);
+	assert_int_equal(n, 39);
 	assert_non_null(strstr(text, "\n  \"config_file\": "));
 	assert_non_null(strstr(text, "\n  \"upstream_from_resolv_conf\": "));
 	free(text);
@@ -1959,7 +1987,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 37); /* 36 keys, upstream shown twice */
+	assert_int_equal(n, 40); /* 39 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);
@@ -2008,6 +2036,7 @@ int main(void)
 		TEST(test_log_levels),
 		TEST(test_upstream_strategy),
 		TEST(test_dbus_setting),
+		TEST(test_dns_over_tls_settings),
 		TEST(test_paths),
 		TEST(test_addresses),
 		TEST(test_upstream_scope_and_name),

@@ -906,6 +906,34 @@ static struct link_registry *world_before(void)
 	return r;
 }
 
+/* A link's dns-over-tls, when a front end set it, is what its servers are
+ * asked with; else the global setting the caller puts in the input. */
+static void test_route_input_tls(void **state)
+{
+	struct link_registry *r = registry(NULL);
+	link_kernel_update(r, 2, "eth0", true);
+	link_kernel_update(r, 3, "wg0", true);
+	link_kernel_update(r, 4, "eth1", true);
+	struct link_settings strict = settings(2, "192.0.2.1#dns.example", NULL);
+	strict.modes[LINK_FEATURE_DNS_OVER_TLS] = LINK_MODE_YES;
+	set_ok(r, 2, LINK_SOURCE_DBUS, NULL, strict);
+	struct link_settings off = settings(3, "10.8.0.1", "~.");
+	off.modes[LINK_FEATURE_DNS_OVER_TLS] = LINK_MODE_NO;
+	set_ok(r, 3, LINK_SOURCE_MANUAL, NULL, off);
+	set_ok(r, 4, LINK_SOURCE_NETWORKD, NULL, settings(4, "10.0.0.1", NULL));
+	struct route_input in = { .global_tls = ROUTE_TLS_OPPORTUNISTIC };
+	assert_int_equal(link_route_input(r, &in), 0);
+	assert_int_equal(in.n_links, 3);
+	for (size_t i = 0; i < in.n_links; i++) {
+		const struct route_link_input *l = &in.links[i];
+		enum route_tls want = l->ifindex == 2   ? ROUTE_TLS_YES
+				      : l->ifindex == 3 ? ROUTE_TLS_NO
+							: ROUTE_TLS_OPPORTUNISTIC;
+		assert_int_equal(l->tls, want);
+	}
+	link_registry_free(r);
+}
+
 /* NetworkManager's "resolvconf -a NetworkManager" names no interface: its
  * record applies system-wide on a pseudo-link that is always up, routes
  * like a link, is saved and restored, and goes with its last record. */
@@ -1163,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_record_cap),
 		cmocka_unit_test(test_flood_stays_within_caps),
+		cmocka_unit_test(test_route_input_tls),
 		cmocka_unit_test(test_system_record),
 		cmocka_unit_test(test_save_load_round_trip),
 		cmocka_unit_test(test_dbus_and_stubctl_share_the_manual_fields),

@@ -814,6 +814,64 @@ static void test_servers_shared_between_routes(void **state)
 	route_table_free(t);
 }
 
+/* dns-over-tls is the server's source's: the global setting for global
+ * and forward-zone servers, a link's own for its servers. The same
+ * address asked two ways is two servers of the table (two connections,
+ * two records in the policy). */
+static void test_tls_mode_stamped_by_source(void **state)
+{
+	size_t n;
+	struct route_zone_input zones[] = { zone("example", "10.0.0.9") };
+	struct route_link_input links[] = {
+		link_in(3, "wg0", "192.0.2.1", "~corp.example", false),
+		link_in(4, "eth0", "192.0.2.7#dns.example", "~lan.example", false),
+	};
+	links[0].tls = ROUTE_TLS_NO;
+	links[1].tls = ROUTE_TLS_OPPORTUNISTIC;
+	struct route_input in = { .global = servers("192.0.2.1", 0, &n), .zones = zones, .n_zones = 1,
+				  .links = links, .n_links = 2, .global_tls = ROUTE_TLS_YES };
+	in.n_global = n;
+	struct route_table *t = table(&in);
+	assert_int_equal(route_table_server_count(t), 4);
+	const struct route *def = lookup(t, "www.example.com");
+	const struct route *corp = lookup(t, "host.corp.example");
+	const struct route *zone_route = lookup(t, "host.example");
+	const struct route *lan = lookup(t, "nas.lan.example");
+	assert_int_not_equal(def->servers[0], corp->servers[0]);
+	assert_int_equal(route_table_server(t, def->servers[0])->server.tls, ROUTE_TLS_YES);
+	assert_int_equal(route_table_server(t, corp->servers[0])->server.tls, ROUTE_TLS_NO);
+	assert_int_equal(route_table_server(t, zone_route->servers[0])->server.tls, ROUTE_TLS_YES);
+	assert_int_equal(route_table_server(t, lan->servers[0])->server.tls, ROUTE_TLS_OPPORTUNISTIC);
+	assert_string_equal(route_table_server(t, def->servers[0])->used_by, "global");
+	route_table_free(t);
+}
+
+/* RFC 7858 §3.1: TLS goes to 853 unless the server names a port, which
+ * then carries TLS too. */
+static void test_tls_port(void **state)
+{
+	struct route_server plain = parse_server("192.0.2.1#dns.example", 0);
+	struct route_server given = parse_server("192.0.2.1:53#dns.example", 0);
+	struct route_server high = parse_server("[2001:db8::1]:8853", 0);
+	assert_false(plain.port_given);
+	assert_true(given.port_given);
+	assert_int_equal(netaddr_port(&plain.addr), 53);
+	struct netaddr a = route_server_tls_addr(&plain);
+	assert_int_equal(netaddr_port(&a), ROUTE_TLS_PORT);
+	a = route_server_tls_addr(&given);
+	assert_int_equal(netaddr_port(&a), 53);
+	a = route_server_tls_addr(&high);
+	assert_int_equal(netaddr_port(&a), 8853);
+	/* Plain DNS cannot tell them apart; TLS can. */
+	assert_true(route_server_equal(&plain, &given));
+	plain.tls = given.tls = ROUTE_TLS_YES;
+	assert_false(route_server_equal(&plain, &given));
+	given.port_given = false;
+	assert_true(route_server_equal(&plain, &given));
+	given.tls = ROUTE_TLS_OPPORTUNISTIC;
+	assert_false(route_server_equal(&plain, &given));
+}
+
 static void test_used_by_too_long_ends_in_ellipsis(void **state)
 {
 	char names[20][16];
@@ -1111,6 +1169,8 @@ int main(void)
 		cmocka_unit_test_setup(test_lookup_ignores_case, reset),
 		cmocka_unit_test_setup(test_malformed_name_gets_default, reset),
 		cmocka_unit_test_setup(test_servers_shared_between_routes, reset),
+		cmocka_unit_test_setup(test_tls_mode_stamped_by_source, reset),
+		cmocka_unit_test(test_tls_port),
 		cmocka_unit_test_setup(test_used_by_too_long_ends_in_ellipsis, reset),
 		cmocka_unit_test_setup(test_route_server_cap, reset),
 		cmocka_unit_test_setup(test_diff, reset),
