@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "stubd/clock.h"
 #include "stubd/log.h"
 
 /* A burst of calls is handled this many at a time, then the loop gets a
@@ -53,13 +54,6 @@ static const char *address(void)
 	return a && *a ? a : "unix:path=/run/dbus/system_bus_socket";
 }
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -88,7 +82,7 @@ static void rearm(struct bus *b)
 		evtimer_del(b->timeout);
 		return;
 	}
-	uint64_t now = now_usec();
+	uint64_t now = clock_mono_us();
 	uint64_t in = deadline > now ? deadline - now : 0;
 	struct timeval tv = { .tv_sec = (time_t)(in / 1000000), .tv_usec = (suseconds_t)(in % 1000000) };
 	evtimer_add(b->timeout, &tv);

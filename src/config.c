@@ -143,6 +143,14 @@ static const struct key keys[] = {
 	  .offset = offsetof(struct config, stale_answer_timeout_ms),
 	  .min = 0, .max = 30000, .default_text = "1800",
 	  .help = "ms a client with a stale answer at hand waits for a fresh one (RFC 8767)" },
+	{ .name = "cache-file", .kind = KEY_HOSTS,
+	  .offset = offsetof(struct config, cache_file),
+	  .default_text = CONFIG_DEFAULT_CACHE_FILE,
+	  .help = "where the cache is saved on stop and loaded at start; 'none' (or empty) turns that off" },
+	{ .name = "cache-save-interval", .kind = KEY_DURATION,
+	  .offset = offsetof(struct config, cache_save_interval_ms),
+	  .min = 0, .max = 86400000, .default_text = "15min",
+	  .help = "how often the cache is also saved while running; 0 only on stop" },
 	{ .name = "max-inflight", .kind = KEY_UINT,
 	  .offset = offsetof(struct config, max_inflight),
 	  .min = 1, .max = 100000, .default_text = "1024",
@@ -317,6 +325,10 @@ static int parse_duration_ms(const char *text, unsigned long long *ms)
 		scale = 1;
 	else if (strcmp(unit, "s") == 0)
 		scale = 1000;
+	else if (strcmp(unit, "min") == 0)
+		scale = 60 * 1000;
+	else if (strcmp(unit, "h") == 0)
+		scale = 60 * 60 * 1000;
 	else
 		return -EINVAL;
 	if (parse_number(text, digits, &v) < 0 || v > ULLONG_MAX / scale)
@@ -605,7 +617,7 @@ static int set_duration(struct config *cfg, const struct key *k, const char *tex
 	if (parse_duration_ms(text, &ms) < 0 || ms < k->min || ms > k->max)
 		return fail(why,
 			    "'%s' is not a duration from %u to %u ms (a plain number is ms; "
-			    "1500ms and 2s also work)",
+			    "1500ms, 2s, 15min and 1h also work)",
 			    quote(text, &q), k->min, k->max);
 	*(unsigned *)field(cfg, k) = (unsigned)ms;
 	return 0;
@@ -658,6 +670,9 @@ static int set_value(struct config *cfg, const struct key *k, const char *text,
 	struct quote q;
 	char what[128];
 
+	/* SPEC: an empty cache-file turns saving off, as 'none' does. */
+	if (*text == '\0' && strcmp(k->name, "cache-file") == 0)
+		return set_path(cfg, k, "none", why);
 	if (*text == '\0') {
 		expected(k, what, sizeof(what));
 		return fail(why, "empty value (expected %s)", what);
@@ -995,6 +1010,7 @@ enum {
 	OPT_RESOLV_CONF,
 	OPT_WORKERS,
 	OPT_JSON,
+	OPT_CACHE_FILE,
 };
 
 static const struct option long_options[] = {
@@ -1004,6 +1020,7 @@ static const struct option long_options[] = {
 	{ "hosts", required_argument, NULL, OPT_HOSTS },
 	{ "control", required_argument, NULL, 's' },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
+	{ "cache-file", required_argument, NULL, OPT_CACHE_FILE },
 	{ "resolv-conf", required_argument, NULL, OPT_RESOLV_CONF },
 	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "foreground", no_argument, NULL, 'f' },
@@ -1029,6 +1046,7 @@ static const struct {
 	{ OPT_HOSTS, "--hosts", "hosts-file" },
 	{ 's', "--control", "control-socket" },
 	{ OPT_CACHE_SIZE, "--cache-size", "cache-size" },
+	{ OPT_CACHE_FILE, "--cache-file", "cache-file" },
 	{ OPT_RESOLV_CONF, "--resolv-conf", "resolv-conf" },
 	{ OPT_WORKERS, "--workers", "workers" },
 };
@@ -1877,6 +1895,7 @@ void config_usage(FILE *out)
 {
 	fputs("Usage: stubd [-c FILE] [-l ADDR[:PORT]]... [-u ADDR[:PORT]]...\n"
 	      "             [--hosts FILE|none] [-s SOCKET] [--cache-size N]\n"
+	      "             [--cache-file FILE|none]\n"
 	      "             [--workers N|auto] [-f] [-v]\n"
 	      "             [--check-config [--json]] [--version] [--help]\n"
 	      "\n"
@@ -1894,6 +1913,8 @@ void config_usage(FILE *out)
 	      "  -s, --control SOCKET        control socket for stubctl\n"
 	      "                              (default " CONFIG_DEFAULT_CONTROL ")\n"
 	      "      --cache-size N          max cached answers, 0 = no cache (default 10000)\n"
+	      "      --cache-file FILE|none  where the cache is kept across restarts\n"
+	      "                              (default " CONFIG_DEFAULT_CACHE_FILE ")\n"
 	      "      --workers N|auto        event loops (threads); auto = one per CPU (default 1)\n"
 	      "  -f, --foreground            stay in the foreground, log to stderr\n"
 	      "                              (default under systemd and when not root)\n"

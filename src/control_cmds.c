@@ -13,6 +13,8 @@
 #include "stubd/ask.h"
 #include "stubd/bus.h"
 #include "stubd/cache.h"
+#include "stubd/cachesave.h"
+#include "stubd/clock.h"
 #include "stubd/control_proto.h"
 #include "stubd/daemon.h"
 #include "stubd/linkctl.h"
@@ -35,13 +37,6 @@ struct ctl_query {
 };
 
 /* ---- small formatting helpers ------------------------------------------ */
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void format_duration(uint64_t s, char *buf, size_t size)
 {
@@ -164,7 +159,7 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 	struct policy_status *st = calloc(n ? n : 1, sizeof(*st));
 	if (!st)
 		n = 0;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	if (n)
 		policy_status(d->policy, handles, n, now, st);
 	report_table_begin(r, "upstreams", "Upstream servers", json ? 22 : 10, keys, titles,
@@ -219,6 +214,34 @@ static void report_upstreams(struct report *r, struct daemon *d, bool json)
 			    "or set an interface's with stubctl dns IFACE SERVER");
 }
 
+/* cache-file: where, the last save, what came back at start. */
+static void report_cache_file(struct report *r, const struct daemon *d)
+{
+	struct cachesave_status st;
+	if (!d->cachesave)
+		return;
+	cachesave_status(d->cachesave, &st);
+	report_str(r, "file", "File", st.enabled ? st.path : "none (cache-file)", REPORT_TONE_NONE);
+	if (!st.enabled)
+		return;
+	char when[96] = "not yet";
+	if (st.last_saved) {
+		char age[48];
+		time_t now = time(NULL);
+		format_duration(now > st.last_saved ? (uint64_t)(now - st.last_saved) : 0, age,
+				sizeof(age));
+		snprintf(when, sizeof(when), "%s ago%s", age, st.saving ? " (saving now)" : "");
+	} else if (st.saving) {
+		snprintf(when, sizeof(when), "saving now");
+	}
+	report_str(r, "last_saved", "Last saved", when, REPORT_TONE_NONE);
+	report_u64(r, "last_saved_at", NULL, (uint64_t)st.last_saved);
+	report_u64(r, "saved_answers", "Answers saved", st.last_saved_answers);
+	report_u64(r, "loaded_at_start", "Loaded at start", st.loaded);
+	if (st.last_error[0])
+		report_str(r, "file_error", "File problem", st.last_error, REPORT_TONE_BAD);
+}
+
 static void report_cache_summary(struct report *r, const struct daemon *d)
 {
 	report_begin(r, "cache", "Cache");
@@ -232,6 +255,7 @@ static void report_cache_summary(struct report *r, const struct daemon *d)
 	report_u64(r, "hits", "Hits", cs->hits);
 	report_u64(r, "misses", "Misses", cs->misses);
 	report_double(r, "hit_ratio", "Hit ratio", ratio(cs->hits, cs->hits + cs->misses), 3);
+	report_cache_file(r, d);
 	report_end(r);
 }
 
@@ -480,6 +504,7 @@ static void cmd_flush_cache(struct control_request *req, int argc, char **argv)
 		flushed = cache_flush_name(cache, wire, len, zone);
 	} else {
 		flushed = cache_flush_all(cache);
+		cachesave_flushed(control_request_daemon(req)->cachesave);
 	}
 	log_info("control: flushed %zu cache entries%s%s%s", flushed, name ? " for " : "",
 		 name ? name : "", zone ? " and below" : "");
@@ -522,7 +547,7 @@ static void dump_work(void *arg)
 	static const char *const titles[] = { "NAME", "TYPE", "TTL", "BYTES", "STALE" };
 	struct ctl_dump *dump = arg;
 	report_table_begin(dump->r, "entries", NULL, 5, keys, titles, "ssnns");
-	cache_walk(dump->cache, mono_ms(), dump_row, dump->r);
+	cache_walk(dump->cache, clock_mono_ms(), dump_row, dump->r);
 	report_table_end(dump->r);
 	struct cache_stats cs;
 	cache_get_stats(dump->cache, &cs);
@@ -683,7 +708,7 @@ static void finish_query(struct control_request *req)
 	}
 	if (control_request_format(req) == REPORT_JSON)
 		report_table_end(r);
-	uint64_t took = mono_ms() - cq->started_ms;
+	uint64_t took = clock_mono_ms() - cq->started_ms;
 	report_str(r, "route", NULL, cq->ask.route, REPORT_TONE_NONE);
 	report_note(r, REPORT_TONE_DIM, "-- route: %s", cq->ask.route);
 	report_u64(r, "time_ms", NULL, took);
@@ -807,7 +832,7 @@ static void cmd_query(struct control_request *req, int argc, char **argv)
 	char *text = ldns_rdf2str(name);
 	snprintf(cq->name, sizeof(cq->name), "%s", text ? text : "?");
 	free(text);
-	cq->started_ms = mono_ms();
+	cq->started_ms = clock_mono_ms();
 	int rc = ask_start(&cq->ask, daemon_main_worker(control_request_daemon(req))->pipeline,
 			   ldns_rdf_data(name), ldns_rdf_size(name), types, n_types, LDNS_RR_CLASS_IN,
 			   skip_cache, on_asked, cq);

@@ -15,6 +15,7 @@
 #include "stubd/access.h"
 #include "stubd/control.h"
 #include "stubd/log.h"
+#include "stubd/cachesave.h"
 #include "stubd/offload.h"
 #include "stubd/resolve1.h"
 #include "stubd/routing.h"
@@ -458,6 +459,7 @@ int daemon_reload(struct daemon *d, char *why, size_t why_size)
 		return -1;
 	}
 	setup_cache(d);
+	cachesave_configure(d->cachesave, &d->cfg);
 	routing_reconfigure(d->routing);
 	d->control_gid = access_group_id(d->cfg.control_group);
 	warn_about_upstreams(&d->cfg);
@@ -654,6 +656,12 @@ int daemon_init(struct daemon *d, const struct config *cfg, int argc, char **arg
 	if (!d->hosts_job || !d->hosts_offload)
 		return -1;
 	load_hosts_now(d);
+	/* Before the first answer: the workers' loops start in daemon_run. */
+	d->cachesave = cachesave_new(d->base, d->cache, &d->cfg,
+				     d->run_as.change ? d->run_as.uid : geteuid());
+	if (!d->cachesave)
+		return -1;
+	cachesave_load(d->cachesave);
 	struct timeval every = { .tv_sec = HOSTS_CHECK_INTERVAL_MS / 1000,
 				 .tv_usec = (HOSTS_CHECK_INTERVAL_MS % 1000) * 1000 };
 	d->hosts_watch = event_new(d->base, -1, EV_PERSIST, on_hosts_check, d);
@@ -713,6 +721,8 @@ int daemon_run(struct daemon *d)
 	event_base_dispatch(d->base);
 	for (unsigned i = 1; i < d->n_workers; i++)
 		worker_stop(&d->workers[i]);
+	/* A clean stop: nothing answers any more, the cache is as it ends. */
+	cachesave_stop(d->cachesave);
 	return 0;
 }
 
@@ -740,6 +750,7 @@ void daemon_fini(struct daemon *d)
 		event_free(d->tick);
 	if (d->watchdog)
 		event_free(d->watchdog);
+	cachesave_free(d->cachesave);
 	control_free(d->control);
 	/* The bus first: it hands back the lookups waiting in the pipeline. */
 	bus_free(d->bus);

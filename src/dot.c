@@ -22,6 +22,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "stubd/clock.h"
 #include "stubd/log.h"
 
 /* A question as it goes on the stream: header, name, type, class, an OPT
@@ -66,17 +67,11 @@ struct dot_conn {
 	struct bufferevent *bev;
 	SSL *ssl;
 	bool established;            /* the handshake completed */
+	bool dead;                   /* closed: its queries are being handed on */
 	struct event timer;          /* handshake deadline, then idle timeout */
 	struct dnsstream_table *inflight;
 	struct dnsstream_reader reader;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct timeval tv_ms(unsigned ms)
 {
@@ -160,11 +155,15 @@ int dot_client_configure(struct dot_client *c, const struct dot_settings *s, cha
 
 static void server_maybe_free(struct dot_server *s);
 
-static void conn_free(struct dot_conn *conn)
+/* Closes the socket and stops the timer; the struct and its table stay,
+ * so tickets still pointing here can be cancelled while the dead
+ * connection's queries are handed on (conn_fail). */
+static void conn_close(struct dot_conn *conn)
 {
 	struct dot_server *s = conn->server;
 	if (s->conn == conn)
 		s->conn = NULL;
+	conn->dead = true;
 	event_del(&conn->timer);
 	/* close_notify (RFC 8446 §6.1), best effort: without it OpenSSL
 	 * marks the session not resumable, and the next connection would
@@ -174,17 +173,48 @@ static void conn_free(struct dot_conn *conn)
 	ERR_clear_error();
 	/* Frees the SSL too (BEV_OPT_CLOSE_ON_FREE). */
 	bufferevent_free(conn->bev);
+	conn->bev = NULL;
+}
+
+static void conn_free(struct dot_conn *conn)
+{
+	struct dot_server *s = conn->server;
+	if (!conn->dead)
+		conn_close(conn);
 	dnsstream_table_free(conn->inflight);
 	free(conn);
 	server_maybe_free(s);
 }
 
-static void conn_arm_idle(struct dot_conn *conn)
+/* After the handshake the timer watches two things: a message begun and
+ * not finished (a server that sent a length of 65,535 and stopped would
+ * otherwise hold every later query on this connection), then, with no
+ * query in flight, the idle timeout. */
+static void conn_arm(struct dot_conn *conn)
 {
-	if (!conn->established || dnsstream_count(conn->inflight) > 0)
+	const struct dot_settings *set = &conn->server->client->set;
+	if (!conn->established || conn->dead)
+		return; /* the handshake's deadline stands */
+	struct timeval tv;
+	if (dnsstream_reader_pending(&conn->reader) > 0)
+		tv = tv_ms(set->handshake_ms);
+	else if (dnsstream_count(conn->inflight) == 0)
+		tv = tv_ms(set->idle_ms);
+	else {
+		event_del(&conn->timer);
 		return;
-	struct timeval tv = tv_ms(conn->server->client->set.idle_ms);
+	}
 	event_add(&conn->timer, &tv);
+}
+
+/* The server's address alone, as a certificate's IP entry holds it. */
+static void ip_str(const struct netaddr *a, char *buf, size_t size)
+{
+	const struct sockaddr_storage *ss = &a->ss;
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf, (socklen_t)size);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)size);
 }
 
 /* The certificate check, OpenSSL's (RFC 8310 §8.1): the name as SNI and
@@ -204,11 +234,7 @@ static int conn_set_peer(struct dot_conn *conn, const struct dot_server *s)
 		return 0;
 	}
 	char ip[INET6_ADDRSTRLEN];
-	const struct sockaddr_storage *ss = &s->addr.ss;
-	if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	ip_str(&s->addr, ip, sizeof(ip));
 	return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ip) == 1 ? 0 : -EINVAL;
 }
 
@@ -242,15 +268,21 @@ static void setup_why(struct dot_conn *conn, short what, char *why, size_t size)
 			return;
 		}
 	}
-	if (e) {
-		snprintf(why, size, "TLS: handshake failed (%s)", ERR_reason_error_string(e));
+	/* On a socket error libevent keeps SSL_get_error()'s code here, not
+	 * an OpenSSL error: only a code OpenSSL can name is its reason. */
+	const char *reason = e ? ERR_reason_error_string(e) : NULL;
+	if (reason) {
+		snprintf(why, size, "TLS: handshake failed (%s)", reason);
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err == ECONNREFUSED) {
+	/* A refused connect comes as an end of stream (EOF, no ERROR) with
+	 * the socket's error left in errno. */
+	if (sock_err == ECONNREFUSED) {
 		snprintf(why, size, "TLS: connection refused");
 		return;
 	}
-	if ((what & BEV_EVENT_ERROR) && sock_err) {
+	if (sock_err == ECONNRESET || sock_err == ETIMEDOUT || sock_err == EHOSTUNREACH ||
+	    sock_err == ENETUNREACH || ((what & BEV_EVENT_ERROR) && sock_err)) {
 		snprintf(why, size, "TLS: %s", strerror(sock_err));
 		return;
 	}
@@ -282,23 +314,24 @@ static int conn_send(struct dot_conn *conn, const struct wire_query *q, struct d
 	}
 	t->conn = conn;
 	t->id = id;
-	/* No idle close now; a handshake keeps its deadline. */
-	if (conn->established)
+	/* No idle close now; a handshake or a message half read keeps its deadline. */
+	if (conn->established && dnsstream_reader_pending(&conn->reader) == 0)
 		event_del(&conn->timer);
 	if (conn->server->handle)
 		policy_tls_sent(c->pol, conn->server->handle);
 	return 0;
 }
 
-/* The queries of a dead connection: sent again once on a new one
- * (RFC 7766 §6.2.1: a server may close at any time); those sent again
- * already, or that cannot be, fail. */
-static void conn_resend_all(struct dot_server *s, struct dnsstream_table *dead, const char *why)
+/* The queries of a dead connection (closed already): sent again once on
+ * a new one (RFC 7766 §6.2.1: a server may close at any time); those
+ * sent again already, or that cannot be, fail. Callbacks may cancel
+ * queries still on dead: they leave its table, and get no call. */
+static void conn_resend_all(struct dot_server *s, struct dot_conn *dead, const char *why)
 {
 	struct dnsstream_query dq;
 	const struct dot_ops *ops = s->client->ops;
 	int err = 0;
-	while (dnsstream_take(dead, &dq)) {
+	while (dnsstream_take(dead->inflight, &dq)) {
 		struct dot_ticket *t = dq.owner;
 		t->conn = NULL;
 		struct dot_conn *conn = s->conn;
@@ -318,14 +351,14 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 	struct dot_server *s = conn->server;
 	const struct dot_ops *ops = s->client->ops;
 	bool setup = !conn->established;
-	if (s->conn == conn)
-		s->conn = NULL;
 	snprintf(s->last_why, sizeof(s->last_why), "%s", why);
+	if (s->handle)
+		policy_tls_failed(s->client->pol, s->handle, why, clock_mono_ms());
 	if (setup) {
 		unsigned shift = s->fail_row < 6 ? s->fail_row : 6;
 		uint64_t wait = (uint64_t)BACKOFF_FIRST_MS << shift;
 		s->fail_row++;
-		s->retry_at_ms = mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
+		s->retry_at_ms = clock_mono_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
 		log_warn("upstream %s: TLS failed: %s; %s", s->name, why + (strncmp(why, "TLS: ", 5) ? 0 : 5),
 			 s->rs.tls == ROUTE_TLS_YES
 				 ? "not asked in plain text (dns-over-tls = yes)"
@@ -333,23 +366,21 @@ static void conn_fail(struct dot_conn *conn, const char *why)
 	} else {
 		log_info("upstream %s: TLS connection ended: %s", s->name, why);
 	}
-	/* The table leaves with the connection's queries; the connection
-	 * goes now, so callbacks see a server with no connection. */
-	struct dnsstream_table *dead = conn->inflight;
-	conn->inflight = NULL;
-	s->holders++; /* the server stays while its queries are handed on */
-	conn_free(conn);
+	/* Off the server first: callbacks see a server with no connection.
+	 * The server stays while its queries are handed on. */
+	s->holders++;
+	conn_close(conn);
 	if (setup) {
 		struct dnsstream_query dq;
-		while (dnsstream_take(dead, &dq)) {
+		while (dnsstream_take(conn->inflight, &dq)) {
 			struct dot_ticket *t = dq.owner;
 			t->conn = NULL;
 			ops->failed(t, why, true);
 		}
 	} else {
-		conn_resend_all(s, dead, why);
+		conn_resend_all(s, conn, why);
 	}
-	dnsstream_table_free(dead);
+	conn_free(conn);
 	dot_server_put(s);
 }
 
@@ -358,6 +389,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct dot_conn *conn = arg;
 	if (!conn->established) {
 		conn_fail(conn, "TLS: handshake timeout");
+		return;
+	}
+	if (dnsstream_reader_pending(&conn->reader) > 0) {
+		conn_fail(conn, "TLS: a reply stalled half sent");
 		return;
 	}
 	if (dnsstream_count(conn->inflight) == 0) {
@@ -378,7 +413,7 @@ static void conn_established(struct dot_conn *conn)
 	if (s->rs.tls_name[0])
 		snprintf(name, sizeof(name), "%s", s->rs.tls_name);
 	else
-		netaddr_str(&s->addr, name, sizeof(name));
+		ip_str(&s->addr, name, sizeof(name));
 	bool resumed = SSL_session_reused(conn->ssl) == 1;
 	if (s->handle)
 		policy_tls_established(s->client->pol, s->handle, SSL_get_version(conn->ssl), name,
@@ -389,7 +424,7 @@ static void conn_established(struct dot_conn *conn)
 			 X509_verify_cert_error_string(v));
 	log_debug("upstream %s: %s connection up%s", s->name, SSL_get_version(conn->ssl),
 		  resumed ? ", session resumed" : "");
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -463,7 +498,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_drain(in, used);
 	}
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 static struct dot_conn *conn_open(struct dot_server *s, int *err)
@@ -489,7 +524,11 @@ static struct dot_conn *conn_open(struct dot_server *s, int *err)
 						   BEV_OPT_CLOSE_ON_FREE);
 	if (!conn->bev)
 		goto fail;
-	/* The bufferevent owns the SSL from here. */
+	/* The bufferevent owns the SSL from here. A server may close without
+	 * close_notify (RFC 7858 §3.4 lets either side close an idle
+	 * connection): that is an end of stream, not an attack on it, as
+	 * DNS messages carry their own length. */
+	bufferevent_openssl_set_allow_dirty_shutdown(conn->bev, 1);
 	bufferevent_setcb(conn->bev, on_read, NULL, on_event, conn);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 	evtimer_assign(&conn->timer, c->base, on_timer, conn);
@@ -566,7 +605,7 @@ void dot_server_put(struct dot_server *s)
 
 bool dot_server_ready(const struct dot_server *s, const char **why)
 {
-	if (s->conn || s->retry_at_ms == 0 || mono_ms() >= s->retry_at_ms)
+	if (s->conn || s->retry_at_ms == 0 || clock_mono_ms() >= s->retry_at_ms)
 		return true;
 	if (why)
 		*why = s->last_why;
@@ -591,7 +630,7 @@ void dot_cancel(struct dot_ticket *t)
 		return;
 	t->conn = NULL;
 	dnsstream_remove(conn->inflight, t->id, t, NULL);
-	conn_arm_idle(conn);
+	conn_arm(conn);
 }
 
 void dot_client_free(struct dot_client *c)

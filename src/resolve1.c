@@ -18,6 +18,7 @@
 #include "stubd/access.h"
 #include "stubd/ask.h"
 #include "stubd/cache.h"
+#include "stubd/cachesave.h"
 #include "stubd/daemon.h"
 #include "stubd/link.h"
 #include "stubd/log.h"
@@ -537,6 +538,7 @@ static int act_flush_caches(struct resolve1 *r1, sd_bus_message *m, unsigned i, 
 	(void)i;
 	(void)e;
 	size_t n = cache_flush_all(r1->d->cache);
+	cachesave_flushed(r1->d->cachesave);
 	log_info("dbus: flushed %zu cache entries", n);
 	return 0;
 }
@@ -1288,8 +1290,18 @@ GETTER(get_link_default_route)
 	return sd_bus_message_append(reply, "b", link_default_route(l));
 }
 
-/* The mode a front end set, or "no" (stubd speaks neither LLMNR nor
- * mDNS, and DNS over TLS and DNSSEC are off unless set). */
+/* dns-over-tls in stubd.conf: what links that set none use, as
+ * systemd-resolved's DNSOverTLS= in resolved.conf. */
+GETTER(get_global_dot)
+{
+	(void)bus, (void)path, (void)interface, (void)property, (void)e;
+	struct resolve1 *r1 = arg;
+	return append_string(reply, route_tls_names[r1->d->cfg.dns_over_tls]);
+}
+
+/* The mode a front end set; unset, the global dns-over-tls for DNS over
+ * TLS (what the link's servers are asked with), and "no" for the rest
+ * (stubd speaks neither LLMNR nor mDNS and validates no DNSSEC). */
 GETTER(get_link_mode)
 {
 	(void)bus, (void)interface;
@@ -1301,6 +1313,8 @@ GETTER(get_link_mode)
 			      : strcmp(property, "DNSOverTLS") == 0   ? LINK_FEATURE_DNS_OVER_TLS
 								      : LINK_FEATURE_DNSSEC;
 	enum link_mode mode = link_effective(l)->modes[f];
+	if (mode == LINK_MODE_UNSET && f == LINK_FEATURE_DNS_OVER_TLS)
+		return get_global_dot(bus, path, interface, property, reply, arg, e);
 	return append_string(reply, mode == LINK_MODE_UNSET ? "no" : link_mode_names[mode]);
 }
 
@@ -1311,7 +1325,7 @@ static const sd_bus_vtable manager_vtable[] = {
 	SD_BUS_PROPERTY("LLMNRHostname", "s", get_hostname, 0, 0),
 	SD_BUS_PROPERTY("LLMNR", "s", get_no, 0, SD_BUS_VTABLE_PROPERTY_CONST),
 	SD_BUS_PROPERTY("MulticastDNS", "s", get_no, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-	SD_BUS_PROPERTY("DNSOverTLS", "s", get_no, 0, 0),
+	SD_BUS_PROPERTY("DNSOverTLS", "s", get_global_dot, 0, 0),
 	SD_BUS_PROPERTY("DNS", "a(iiay)", get_dns, 0, 0),
 	SD_BUS_PROPERTY("DNSEx", "a(iiayqs)", get_dns, 0, 0),
 	SD_BUS_PROPERTY("FallbackDNS", "a(iiay)", get_fallback_dns, 0, SD_BUS_VTABLE_PROPERTY_CONST),

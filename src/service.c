@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/clock.h"
 #include "stubd/log.h"
 
 static int classify_fd(int fd, struct service_fds *fds, struct config_error *err)
@@ -93,10 +94,8 @@ void service_reloading(void)
 {
 	/* systemd 253+ wants MONOTONIC_USEC with RELOADING=1 (Type=notify-reload);
 	 * older ones ignore it. */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading",
-		   (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+		   (unsigned long long)clock_mono_us());
 }
 
 void service_stopping(void)

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stubd/clock.h"
 #include "stubd/dot.h"
 #include "stubd/log.h"
 #include "stubd/route.h"
@@ -190,9 +191,7 @@ static struct timeval ms_to_tv(uint64_t ms)
  * server's RTT is well under the coarse clock's 4 ms tick. A vDSO read. */
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 static uint16_t draw16(struct upstream *up)
@@ -865,6 +864,8 @@ static void on_dot_failure(struct dot_ticket *ticket, const char *why, bool setu
 		/* RFC 7435: plain text rather than no answer. The failed
 		 * handshake is no round trip of the server's. */
 		policy_tls_fallback(t->txn->up->pol, s->policy, true);
+		/* The try's wait starts again: it was spent on the handshake. */
+		t->due_ms = now + (t->due_ms > t->sent_ms ? t->due_ms - t->sent_ms : 0);
 		t->sent_ms = now;
 		if (send_udp(t) == 0) {
 			arm(t->txn, now);
@@ -920,6 +921,19 @@ static struct try *open_extra(struct upstream_txn *txn, size_t pos)
 	return NULL;
 }
 
+/* True when a try of this question to pos is in flight over TLS: it
+ * will be answered or fail, never silently lost as a datagram is, so the
+ * second round does not send the server a copy (RFC 7766 §6.2.1). */
+static bool open_over_tls(const struct upstream_txn *txn, size_t pos)
+{
+	for (size_t i = 0; i < TRY_SLOTS; i++) {
+		const struct try *t = &txn->tries[i];
+		if (t->in_use && t->via_tls && t->pos == pos)
+			return true;
+	}
+	return false;
+}
+
 /* Sends the plan's next client try (skipping servers done for this
  * question, and those that cannot be sent to), and waits on it alone. */
 static void advance(struct upstream_txn *txn, uint64_t now)
@@ -931,6 +945,8 @@ static void advance(struct upstream_txn *txn, uint64_t now)
 		const struct policy_try *pt = &txn->plan.tries[txn->step++ % txn->plan.n_tries];
 		if (txn->done_pos & (1u << pt->pos))
 			continue;
+		if (open_over_tls(txn, pt->pos))
+			continue; /* a stream loses nothing: asking again only adds load */
 		struct try *extra = open_extra(txn, pt->pos);
 		if (extra) {
 			/* Already asked with this question: wait on that copy
@@ -956,7 +972,7 @@ static void arm(struct upstream_txn *txn, uint64_t now)
 	uint64_t next = UINT64_MAX;
 	for (size_t i = 0; i < TRY_SLOTS; i++) {
 		const struct try *t = &txn->tries[i];
-		if (!t->in_use)
+		if (!t->in_use || (t->reported && t->via_tls))
 			continue;
 		uint64_t at = t->reported ? t->sent_ms + txn->plan.listen_ms : t->due_ms;
 		if (at < next)
@@ -1127,8 +1143,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			if (txn->finished)
 				try_close(t);
 		}
-		/* No reply by listen_ms after its send: forgotten. */
-		if (t->sent_ms + txn->plan.listen_ms <= now + CLOCK_SLACK_MS)
+		/* No reply by listen_ms after its send: forgotten. Not over
+		 * TLS: that reply is not lost but slow, and waited for up to
+		 * query-timeout (no copy is sent: advance()). */
+		if (!t->via_tls && t->sent_ms + txn->plan.listen_ms <= now + CLOCK_SLACK_MS)
 			try_close(t);
 	}
 	if (move_on || (!txn->current && !any_open(txn)))

@@ -608,6 +608,14 @@ void policy_tls_sent(struct policy *pol, struct policy_server *s)
 	pthread_mutex_unlock(&pol->lock);
 }
 
+void policy_tls_failed(struct policy *pol, struct policy_server *s, const char *why,
+		       uint64_t now_ms)
+{
+	pthread_mutex_lock(&pol->lock);
+	note_failure(s, why, now_ms);
+	pthread_mutex_unlock(&pol->lock);
+}
+
 void policy_tls_fallback(struct policy *pol, struct policy_server *s, bool on)
 {
 	pthread_mutex_lock(&pol->lock);

@@ -64,7 +64,10 @@ struct cache;
 
 /* The clock the daemon gives the cache: monotonic, so TTLs do not jump
  * with the wall clock; the coarse clock is a vDSO read, cheap enough for
- * every hit. Milliseconds. */
+ * every hit. Milliseconds, from CACHE_CLOCK_BASE_MS at boot: an answer
+ * loaded from the cache file was stored before boot, at a time this
+ * clock must still be able to name. */
+#define CACHE_CLOCK_BASE_MS ((uint64_t)1 << 40) /* 34 years */
 uint64_t cache_clock_ms(void);
 
 /* The caller owns the result; free with cache_free(). NULL on no memory
@@ -132,6 +135,44 @@ size_t cache_expire(struct cache *c, const uint8_t *name, size_t name_len, bool 
 typedef void (*cache_visit_fn)(void *arg, const uint8_t *name, size_t name_len,
 			       uint16_t qtype, uint32_t ttl_left, size_t bytes, bool stale);
 void cache_walk(const struct cache *c, uint64_t now_ms, cache_visit_fn fn, void *arg);
+
+/* ---- the cache across restarts (cachefile.h writes and reads the file) ---- */
+
+#define CACHE_SAVED_DO 0x01  /* the key's DO bit */
+#define CACHE_SAVED_CD 0x02  /* the key's CD bit */
+
+/* An entry as it leaves and comes back: its key (the question is the
+ * answer's, at offset 12), its answer with the TTLs it was stored with,
+ * and its times as ages, which mean the same on any clock. */
+struct cache_saved {
+	uint8_t kflags;            /* CACHE_SAVED_DO | CACHE_SAVED_CD */
+	uint16_t qtype;
+	uint16_t qclass;
+	uint32_t lifetime_s;       /* from its store, after the clamps */
+	uint64_t age_ms;           /* since it was stored */
+	uint64_t idle_ms;          /* since it was last served (or stored) */
+	const uint8_t *answer;
+	size_t answer_len;
+};
+
+/* Calls fn for every entry still within its serve-stale window, with
+ * its ages at now_ms. Entries are copied a bucket range at a time under
+ * their shard's lock and fn runs with no lock held, so lookups wait for
+ * a short copy at most, not for the caller (the cache file is written
+ * from another thread). An entry moved by a table growth meanwhile may
+ * come twice. Allocates (cold path); stops early when memory runs out,
+ * and returns -ENOMEM then, else 0. */
+typedef void (*cache_export_fn)(void *arg, const struct cache_saved *e);
+int cache_export(struct cache *c, uint64_t now_ms, cache_export_fn fn, void *arg);
+
+/* Puts a saved entry back as stored age_ms before now_ms and served
+ * idle_ms before it, at the front of its shard's LRU (restore oldest-used
+ * first, so the caps keep the most recently used). Its lifetime is capped
+ * by cache-max-ttl as it is now. Returns 0; -ENOSPC when it is not
+ * kept (past its serve-stale window, the cache off or too small for it,
+ * older than the clock); -EBADMSG when the answer is not a stored answer
+ * for its key (the file lied); -ENOMEM. */
+int cache_restore(struct cache *c, const struct cache_saved *e, uint64_t now_ms);
 
 void cache_note_prefetch(struct cache *c);
 

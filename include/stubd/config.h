@@ -30,6 +30,7 @@
 #define CONFIG_DEFAULT_HOSTS "/etc/hosts"
 #define CONFIG_DEFAULT_CONTROL "/run/stubd/control.sock"
 #define CONFIG_DEFAULT_RUNTIME_DIR "/run/stubd"
+#define CONFIG_DEFAULT_CACHE_FILE "/var/cache/stubd/cache"
 /* forward-zone lines, and the servers one of them may name. */
 #define CONFIG_MAX_FORWARD_ZONES 64
 #define CONFIG_FORWARD_ZONE_MAX 1024   /* one line's value, NUL included */
@@ -110,6 +111,8 @@ struct config {
 	bool serve_stale;            /* RFC 8767 */
 	unsigned stale_max_age;      /* seconds past expiry */
 	unsigned stale_answer_timeout_ms; /* RFC 8767 client-response timer */
+	char cache_file[PATH_MAX];   /* kept across restarts; "none" off */
+	unsigned cache_save_interval_ms; /* also saved this often; 0 only on stop */
 
 	enum policy_strategy upstream_strategy; /* which server a question asks first */
 	unsigned upstream_timeout_ms; /* one try at one server: the most its RTO may grow to */

@@ -38,6 +38,8 @@ struct daemon_waiter {
 	struct daemon_waiter *next;
 };
 
+struct cachesave;
+
 struct daemon {
 	struct event_base *base;
 	struct config cfg;
@@ -59,6 +61,7 @@ struct daemon {
 	struct daemon_waiter *hosts_waiters; /* told when the load under way is in */
 
 	struct cache *cache;       /* always made; with cache-size 0 it stores nothing */
+	struct cachesave *cachesave; /* cache-file: the cache across restarts */
 	struct worker *workers;    /* n_workers; workers[0] runs on base */
 	unsigned n_workers;
 	bool cpu_steered;          /* UDP queries go to the worker on their CPU */

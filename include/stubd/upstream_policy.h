@@ -278,6 +278,12 @@ void policy_tls_connecting(struct policy *pol, struct policy_server *s);
 void policy_tls_established(struct policy *pol, struct policy_server *s, const char *version,
 			    const char *name, bool verified, bool resumed);
 void policy_tls_sent(struct policy *pol, struct policy_server *s);
+/* A TLS connection failed (why: "TLS: certificate expired"): shown as the
+ * server's last failure, even when no question waited on it (another
+ * server answered first) or it is asked in plain text instead. Counts
+ * nothing against its health: the tries that fail say that. */
+void policy_tls_failed(struct policy *pol, struct policy_server *s, const char *why,
+		       uint64_t now_ms);
 /* Opportunistic mode: TLS could not be set up and the server is asked in
  * plain text (on), or TLS works again (off). */
 void policy_tls_fallback(struct policy *pol, struct policy_server *s, bool on);

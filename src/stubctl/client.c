@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "stubd/config.h"
+#include "stubd/clock.h"
 #include "stubd/control_proto.h"
 
 /* "STUBCTL1 N\n" is 11 bytes; a first line longer than this is not stubd. */
@@ -35,9 +36,7 @@ struct conv {
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)clock_mono_ms();
 }
 
 /* Takes the time waited since start off the budget. */

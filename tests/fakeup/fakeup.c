@@ -16,6 +16,9 @@
  *
  * --log-port adds the query's source port to each log line (" port=N"), so
  * tests can see how many sockets stubd spreads its questions over.
+ *
+ * --udp-only leaves TCP out: a connection to the port is refused, as a
+ * plain DNS server's port 853 refuses DNS over TLS, while UDP answers.
  */
 #define _GNU_SOURCE
 
@@ -89,6 +92,7 @@ static struct {
 	uint8_t answer4[4];
 	FILE *log;
 	bool log_port;
+	bool udp_only; /* --udp-only: no TCP listener, so a TCP connect is refused */
 	struct listener listeners[MAX_LISTEN];
 	size_t nlisteners;
 	struct conn **conns;
@@ -881,6 +885,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: fakeup -l ADDR:PORT [-l ADDR:PORT ...] [--mode normal|servfail|refused|dead]\n"
 		   "              [--answer IPV4] [--delay MS] [--log FILE] [--log-port] [--ready-file FILE]\n"
+		   "              [--udp-only]\n"
 		   "ADDR is a loopback address: 127.0.0.5:5300 or [::1]:5300\n");
 }
 
@@ -894,6 +899,7 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'L' },
 		{ "ready-file", required_argument, NULL, 'r' },
 		{ "log-port", no_argument, NULL, 'P' },
+		{ "udp-only", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -936,6 +942,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			S.log_port = true;
+			break;
+		case 'U':
+			S.udp_only = true;
 			break;
 		case 'D':
 			S.delay_ms = (unsigned)strtoul(optarg, NULL, 10);
@@ -984,7 +993,7 @@ int main(int argc, char **argv)
 			cleanup();
 			return 2;
 		}
-		for (int tcp = 0; tcp <= 1; tcp++) {
+		for (int tcp = 0; tcp <= !S.udp_only; tcp++) {
 			int fd = open_listener(&ss, len, tcp);
 			if (fd < 0) {
 				fprintf(stderr, "fakeup: %s %s: %s\n", tcp ? "tcp" : "udp", listen_addrs[i],

@@ -1,8 +1,10 @@
 /* make_seeds.c - writes the binary seed corpora of fuzz_query, fuzz_reply,
- * fuzz_scrub_diff and fuzz_dnsstream from readable record text, with ldns.
+ * fuzz_scrub_diff, fuzz_dnsstream and fuzz_cachefile from readable record
+ * text, with ldns (and stubd's own cachefile writer for cache files).
  *
  *   fuzz_make_seeds DIR    writes DIR/fuzz_query/<name>, DIR/fuzz_reply/<name>,
- *                          DIR/fuzz_scrub_diff/<name> and DIR/fuzz_dnsstream/<name>
+ *                          DIR/fuzz_scrub_diff/<name>, DIR/fuzz_dnsstream/<name>
+ *                          and DIR/fuzz_cachefile/<name>
  *
  * Run by "tools/fuzz --seeds"; its output is what tests/fuzz/corpus holds,
  * so the corpus can be read (here) and remade. The text seeds of the other
@@ -18,6 +20,10 @@
  * cap less one, 4 a constant random source, 5 replies as they are, 6 other
  * letter case, 7 the wrong type; byte 1 bits 0-2 the count of piece sizes
  * less one, 3-4 the reply order, 5-7 the seed.
+ *
+ * A fuzz_cachefile input is a cache file image (cachefile.h), written by
+ * cachefile_writer itself from replies made here, so the seeds are what
+ * stubd writes; a few are then damaged by hand.
  */
 #include <errno.h>
 #include <ldns/ldns.h>
@@ -26,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "stubd/cachefile.h"
 
 static const char *out_dir;
 
@@ -591,6 +599,109 @@ static void streams(void)
 	save_stream("queries-with-options-tsig-record-after-opt", 0x02, 0x00, SIZES(0xff), &st);
 }
 
+/* ---- cache files ------------------------------------------------------ */
+
+/* A reply's wire form (malloc'ed, for the caller to free). */
+static uint8_t *spec_wire(const struct spec *s, size_t *len)
+{
+	ldns_pkt *p = build(s);
+	uint8_t *wire = NULL;
+	if (ldns_pkt2wire(&wire, p, len) != LDNS_STATUS_OK)
+		die("cannot write a reply");
+	ldns_pkt_free(p);
+	return wire;
+}
+
+static void add_answer(struct cachefile_writer *w, const struct spec *s, uint8_t kflags,
+		       uint32_t lifetime_s, uint64_t age_ms, uint64_t idle_ms)
+{
+	size_t len = 0;
+	uint8_t *wire = spec_wire(s, &len);
+	/* The key's type: the question's, after the name at offset 12. */
+	uint16_t qtype = 0;
+	size_t at = 12;
+	while (at < len && wire[at] != 0)
+		at += 1 + (size_t)wire[at];
+	if (at + 5 <= len)
+		qtype = (uint16_t)(wire[at + 1] << 8 | wire[at + 2]);
+	const struct cachefile_record r = {
+		.kflags = kflags, .qtype = qtype, .qclass = 1, .lifetime_s = lifetime_s,
+		.age_ms = age_ms, .idle_ms = idle_ms, .answer = wire, .answer_len = len,
+	};
+	if (cachefile_writer_add(w, &r) != 0)
+		die("cachefile_writer_add refused a seed record");
+	LDNS_FREE(wire);
+}
+
+#define ANSWER(w, kflags, lifetime, age, idle, ...) \
+	add_answer(w, &(struct spec){ .reply = true, __VA_ARGS__ }, kflags, lifetime, age, idle)
+
+static void save_cachefile(const char *name, struct cachefile_writer *w, size_t cut,
+			   uint32_t version)
+{
+	size_t len;
+	const uint8_t *image = cachefile_writer_image(w, &len);
+	uint8_t copy[8192];
+	if (len > sizeof(copy))
+		die("a cache file seed too large");
+	memcpy(copy, image, len);
+	if (version) /* big-endian at offset 8, the header's sum left stale */
+		for (int i = 0; i < 4; i++)
+			copy[8 + i] = (uint8_t)(version >> (24 - 8 * i));
+	save("fuzz_cachefile", name, NULL, 0, copy, len - cut);
+}
+
+static void cachefiles(void)
+{
+	/* 2024-06-10 06:13:20.123 UTC, as a save would write it. */
+	const uint64_t saved = 1718000000123ull;
+	struct cachefile_writer *w = cachefile_writer_new(saved);
+	if (!w)
+		die("out of memory");
+	save_cachefile("empty", w, 0, 0);
+
+	ANSWER(w, 0, 300, 12000, 500, .id = 0x1234, .question = "www.example.com. IN A",
+	       .records = { "an www.example.com. 300 IN A 192.0.2.1",
+			    "an www.example.com. 300 IN A 192.0.2.2" });
+	ANSWER(w, CACHEFILE_KFLAG_DO, 300, 310000, 310000, .id = 0x3333,
+	       .rcode = LDNS_RCODE_NXDOMAIN, .question = "nope.example.com. IN A", .edns = 1232,
+	       .dnssec_ok = true, .records = { "ns " SOA_COM });
+	ANSWER(w, CACHEFILE_KFLAG_DO | CACHEFILE_KFLAG_CD, 60, 0, 0, .id = 0x2223,
+	       .question = "www.example.com. IN AAAA",
+	       .records = { "an www.example.com. 50 IN CNAME a.example.net.",
+			    "an a.example.net. 40 IN CNAME b.example.org.",
+			    "an b.example.org. 30 IN AAAA 2001:db8::b" });
+	ANSWER(w, CACHEFILE_KFLAG_CD, 30, 29999, 1, .id = 0x6666, .rcode = LDNS_RCODE_SERVFAIL,
+	       .question = "broken.example. IN A");
+	save_cachefile("four-answers", w, 0, 0);
+	save_cachefile("four-answers-cut-in-the-last", w, 7, 0);
+	save_cachefile("four-answers-version-2", w, 0, 2);
+	cachefile_writer_free(w);
+
+	/* Many small ones, and the extremes: a bare header as the answer,
+	 * every field at its largest. */
+	w = cachefile_writer_new(UINT64_MAX);
+	if (!w)
+		die("out of memory");
+	static const uint8_t bare[12] = { 0x12, 0x34, 0x81, 0x80 };
+	const struct cachefile_record extreme = {
+		.kflags = 3, .qtype = 0xffff, .qclass = 0xffff, .lifetime_s = UINT32_MAX,
+		.age_ms = UINT64_MAX, .idle_ms = UINT64_MAX, .answer = bare, .answer_len = 12,
+	};
+	if (cachefile_writer_add(w, &extreme) != 0)
+		die("cachefile_writer_add refused a seed record");
+	for (unsigned i = 0; i < 24; i++)
+		ANSWER(w, (uint8_t)(i & 3), 60 + i, 1000ull * i, 10ull * i, .id = (uint16_t)i,
+		       .question = i & 1 ? "a.example. IN AAAA" : "b.example. IN A",
+		       .records = { i & 1 ? "an a.example. 60 IN AAAA 2001:db8::1"
+					  : "an b.example. 60 IN A 192.0.2.7" });
+	save_cachefile("many-small-and-extremes", w, 0, 0);
+	cachefile_writer_free(w);
+
+	raw("fuzz_cachefile", "foreign-script", "#!/bin/sh\necho hello\n", 21);
+	raw("fuzz_cachefile", "magic-only", "STUBDCF\0", 8);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -601,5 +712,6 @@ int main(int argc, char **argv)
 	queries();
 	replies();
 	streams();
+	cachefiles();
 	return 0;
 }

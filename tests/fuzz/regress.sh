@@ -15,7 +15,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build="$top/build-fuzz"
 corpus="$top/tests/fuzz/corpus"
 seconds=${FUZZ_SECONDS:-3}
-targets=(fuzz_query fuzz_reply fuzz_scrub_diff fuzz_hosts fuzz_config fuzz_control fuzz_dnsstream)
+targets=(fuzz_query fuzz_reply fuzz_scrub_diff fuzz_hosts fuzz_config fuzz_control fuzz_dnsstream
+	fuzz_cachefile)
 
 skip() {
 	echo "SKIP: $*"

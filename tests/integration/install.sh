@@ -45,6 +45,12 @@ HOOK=etc/dhcp/dhclient-enter-hooks.d/stubd
 check "the dhclient hook is $HOOK" cmp -s "$SRC/conf/dhclient-enter-hook" "$DEST/$HOOK"
 check_eq "the dhclient hook is 0644 (dhclient-script sources it)" 644 "$(stat -c %a "$DEST/$HOOK")"
 check "no usr/etc" test ! -e "$DEST/usr/etc"
+# The manuals, as written, where man looks under the prefix.
+for page in man8/stubd.8 man5/stubd.conf.5 man1/stubctl.1; do
+	check "usr/share/man/$page installed as shipped" \
+		cmp -s "$SRC/conf/man/$(basename "$page")" "$DEST/usr/share/man/$page"
+	check_eq "usr/share/man/$page is 0644" 644 "$(stat -c %a "$DEST/usr/share/man/$page")"
+done
 check "stubd.socket installed as shipped" cmp -s "$SRC/systemd/stubd.socket" "$UNITDIR/stubd.socket"
 check "stubd.service installed" test -f "$UNITDIR/stubd.service"
 check "sysusers.d/stubd.conf installed" cmp -s "$SRC/systemd/stubd.sysusers" "$SYSUSERSDIR/stubd.conf"
@@ -126,6 +132,13 @@ check_eq "usr/sbin/resolvconf -> ../bin/stubctl" "../bin/stubctl" "$(readlink "$
 check_match "the link runs as resolvconf" '^resolvconf \(stubd\) ' "$("$DEST/usr/sbin/resolvconf" --version)"
 check "the link is in install_manifest.txt (for uninstalling)" \
 	grep -qx "$DEST/usr/sbin/resolvconf" "$BUILD/install_manifest.txt"
+# With it, its manual: resolvconf(8) is stubctl(1), whose RESOLVCONF
+# COMPATIBILITY section describes that command line.
+check_eq "usr/share/man/man8/resolvconf.8 -> ../man1/stubctl.1" "../man1/stubctl.1" \
+	"$(readlink "$DEST/usr/share/man/man8/resolvconf.8")"
+check "man8/resolvconf.8 leads to stubctl(1)" cmp -s "$SRC/conf/man/stubctl.1" "$DEST/usr/share/man/man8/resolvconf.8"
+check "man8/resolvconf.8 is in install_manifest.txt" \
+	grep -qx "$DEST/usr/share/man/man8/resolvconf.8" "$BUILD/install_manifest.txt"
 
 # A second install keeps a stubd.conf the admin edited and puts the shipped
 # one beside it.
@@ -149,6 +162,8 @@ check "another resolvconf is no link" test ! -L "$TMP/dest-foreign/usr/sbin/reso
 check_match "another resolvconf: the install says so" \
 	"Keeping $TMP/dest-foreign/usr/sbin/resolvconf, which is not stubd's" \
 	"$(tr -s ' \n' ' ' <"$TMP/install-foreign.log")"
+check "another resolvconf: its manual is not shadowed by stubd's" \
+	test ! -e "$TMP/dest-foreign/usr/share/man/man8/resolvconf.8" -a ! -L "$TMP/dest-foreign/usr/share/man/man8/resolvconf.8"
 
 # Another prefix: sysconfdir follows it as GNUInstallDirs says, and so do
 # ExecStart= and ExecReload=.
@@ -177,6 +192,7 @@ check_eq "the fresh tree has STUBD_RESOLVCONF_LINK=OFF" OFF \
 DESTDIR=$TMP/dest-off cmake --install "$TMP/build-off" --prefix /usr --component resolvconf \
 	>"$TMP/install-off.log" 2>&1 || fail "cmake --install of the OFF tree failed: $(cat "$TMP/install-off.log")"
 check "STUBD_RESOLVCONF_LINK=OFF: no usr/sbin/resolvconf" test ! -e "$TMP/dest-off/usr/sbin/resolvconf" -a ! -L "$TMP/dest-off/usr/sbin/resolvconf"
+check "STUBD_RESOLVCONF_LINK=OFF: no man8/resolvconf.8" test ! -e "$TMP/dest-off/usr/share/man/man8/resolvconf.8" -a ! -L "$TMP/dest-off/usr/share/man/man8/resolvconf.8"
 
 # sysusers.d and tmpfiles.d, applied to the tree as the package manager
 # would at install time (both are offline with --root).

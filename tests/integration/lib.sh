@@ -103,8 +103,10 @@ stubd_start() {
 	# stubd must not be taken as ready on its predecessor's log line.
 	: >"$TMP/stubd.log"
 	# shellcheck disable=SC2086 # STUBD_PREFIX is words
+	# No cache file unless a test asks (--cache-file after this one wins):
+	# a restart must not bring back the last run's answers by surprise.
 	${STUBD_PREFIX:-} "$STUBD" -f -v -c "$TMP/empty" --resolv-conf "$TMP/empty" --hosts none -s "$TMP/control.sock" \
-		-l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
+		--cache-file none -l "$STUBD_ADDR:$STUBD_PORT" "$@" >"$TMP/stubd.log" 2>&1 &
 	STUBD_PID=$!
 	PIDS+=($STUBD_PID)
 	wait_for 5 grep -qs 'ready: serving' "$TMP/stubd.log" ||
@@ -544,4 +546,51 @@ unbound_tls_stop() {
 tcp_conns() {
 	local addr=${1%:*} port=${1##*:}
 	ss -Htn state established "( dst $addr and dport = :$port )" | wc -l
+}
+
+# fake_tls_start VAR ADDR PORT CERT KEY MODE [ARG...]: tests/tools/fake_tls.py,
+# a DNS-over-TLS server that misbehaves as MODE says (ok, garbage,
+# garbage-framed, not-tls, stall, split, hang-65535, close-inflight: see
+# the script), on ADDR port PORT (loopback only) with CERT and KEY; each
+# ARG goes to it (e.g. --answer 192.0.2.7, --bad-conns 2, --tls-max 1.2).
+# Sets VAR to ADDR:PORT ([ADDR]:PORT for IPv6) and VAR_PID; its log, one
+# line per connection, handshake and query ("conn N", "tls N TLSv1.3
+# resumed=no sni=NAME", "query N NAME TYPE id=ID len=LEN", ...), is
+# $TMP/VAR.log. Returns once the port listens.
+fake_tls_start() {
+	local var=$1 addr=$2 port=$3 cert=$4 key=$5 mode=$6
+	shift 6
+	local src=${SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+	local hp
+	case $addr in
+	127.*) hp=$addr:$port ;;
+	::1) hp=[$addr]:$port ;;
+	*) fail "fake_tls_start: $addr is not a loopback address" ;;
+	esac
+	rm -f "$TMP/$var.ready"
+	python3 "$src/tests/tools/fake_tls.py" --listen "$hp" --cert "$cert" --key "$key" --mode "$mode" \
+		--log "$TMP/$var.log" --ready "$TMP/$var.ready" "$@" 2>"$TMP/$var.stderr.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	printf -v "${var}_PID" '%s' "$pid"
+	wait_for 5 test -f "$TMP/$var.ready" || fail "fake_tls $var did not start: $(cat "$TMP/$var.stderr.log")"
+	printf -v "$var" '%s' "$hp"
+}
+
+# upstream_field SERVER KEY: KEY of the upstream SERVER in stubctl --json
+# status, SERVER being its ADDR:PORT (stubd may show "ADDR:PORT#NAME":
+# either matches): a string as it is, a boolean as true/false, a number as
+# JSON writes it; "MISSING" when there is no such server or key.
+upstream_field() {
+	ctl --json status | python3 -c '
+import json, sys
+server, key = sys.argv[1], sys.argv[2]
+for u in json.load(sys.stdin).get("upstreams", []):
+    a = u.get("address", "")
+    if a == server or a.split("#")[0] == server.split("#")[0]:
+        v = u.get(key, "MISSING")
+        print(json.dumps(v) if isinstance(v, (bool, int, float)) else v)
+        break
+else:
+    print("MISSING")' "$1" "$2"
 }

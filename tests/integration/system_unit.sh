@@ -13,7 +13,10 @@
 #   starts it again;
 # - watchdog: a stubd that stops answering (SIGSTOP) is killed and
 #   restarted by systemd (WatchdogSec=, shortened here to 3 s by a drop-in);
-# - the journal: stubd's own lines, at their own priorities.
+# - the journal: stubd's own lines, at their own priorities;
+# - the cache across restarts: "systemctl restart stubd" keeps an answer
+#   (the upstream is not asked again, its TTL has gone down), saved in
+#   /var/cache/stubd/cache (CacheDirectory=), 0600 and stubd's.
 # DNS goes only to a fake upstream inside the container (127.0.0.9). Same
 # image and boot as system_nm.sh.
 . "$(dirname "$0")/lib.sh"
@@ -45,7 +48,7 @@ cat >"$root/etc/systemd/system/fake-global.service" <<'UNIT'
 [Unit]
 Description=fake upstream DNS server for the system_unit test
 [Service]
-ExecStart=/usr/local/bin/fakeup -l 127.0.0.9:53 --answer 192.0.2.99
+ExecStart=/usr/local/bin/fakeup -l 127.0.0.9:53 --answer 192.0.2.99 --log /var/log/fake-global.log
 [Install]
 WantedBy=multi-user.target
 UNIT
@@ -219,6 +222,39 @@ check_match "a reload is info (6)" '^configuration reloaded$' "$info"
 warn=$(stubd_log -p warning)
 check_match "-p warning: the rejected config" 'reload failed' "$warn"
 check_no_match "-p warning: not the info lines" 'ready: serving|configuration reloaded' "$warn"
+
+# ---- (g) the cache across "systemctl restart stubd" ---------------------------
+# up_asked NAME: how many times the fake upstream was asked NAME (A).
+up_asked() { ct grep -c " ${1//./\\.}\. A " /var/log/fake-global.log || true; }
+ttl_of() { answer "$1" | awk '$4 == "A" { print $2; exit }'; }
+check_eq "a fresh answer, TTL 300" 300 "$(ttl_of kept.unit.example)"
+t_kept=$(now_ms)
+check_eq "the upstream was asked once" 1 "$(up_asked kept.unit.example)"
+sleep 2
+pid4=$(show MainPID)
+ct systemctl restart stubd || ct_fail "systemctl restart stubd failed"
+wait_for 10 active || ct_fail "stubd is not active after the restart"
+pid5=$(show MainPID)
+check "a new process" [ "$pid5" != "$pid4" -a "$pid5" != 0 ]
+ttl=$(ttl_of kept.unit.example)
+down=$((($(now_ms) - t_kept + 999) / 1000))
+check_between "after the restart, the same answer, its TTL lower by the time between ($down s)" \
+	$((300 - down - 1)) $((300 - down + 1)) "$ttl"
+check "... at least 2 s lower (TTL $ttl)" test "$ttl" -le 298
+check_eq "... from the cache: the upstream was not asked again" 1 "$(up_asked kept.unit.example)"
+check_eq "/var/cache/stubd/cache: mode 0600, owned by stubd" "600 stubd stubd" \
+	"$(ct stat -c '%a %U %G' /var/cache/stubd/cache)"
+check_eq "/var/cache/stubd: mode 0700, owned by stubd (CacheDirectory=)" "700 stubd stubd" \
+	"$(ct stat -c '%a %U %G' /var/cache/stubd)"
+check_match "the journal: the stop saved the cache" \
+	'^cache saved to /var/cache/stubd/cache: [1-9][0-9]* answers in [0-9]+ ms$' "$(stubd_log _PID="$pid4")"
+check_match "the journal: the start loaded it" \
+	'^cache loaded from /var/cache/stubd/cache: [1-9][0-9]* answers \(saved [0-9]+ s ago; ' \
+	"$(stubd_log _PID="$pid5")"
+status=$(ct stubctl status --json)
+check_eq "stubctl status: the file" /var/cache/stubd/cache "$(jq -r .cache.file <<<"$status")"
+check "stubctl status: answers loaded at start" test "$(jq -r .cache.loaded_at_start <<<"$status")" -ge 1
+check_eq "stubctl status: no file problem" null "$(jq -r .cache.file_error <<<"$status")"
 
 echo "[$TEST_NAME] image copy ${t_copy} s, boot ${t_boot} s, reload ${t_reload} ms," \
 	"socket activation to the first answer ${t_act} ms; SIGSTOP (WatchdogSec=3s) to a new" \

@@ -1198,6 +1198,165 @@ static void test_walk(void **state)
 
 /* ---- serve-stale and prefetch ----------------------------------------- */
 
+/* ---- the cache across restarts ----------------------------------------- */
+
+/* What cache_export() hands out, kept past the call (answers copied). */
+struct saved_set {
+	struct cache_saved e[64];
+	uint8_t bytes[64][512];
+	size_t n;
+};
+
+static void keep_saved(void *arg, const struct cache_saved *e)
+{
+	struct saved_set *set = arg;
+	assert_true(set->n < 64);
+	assert_true(e->answer_len <= sizeof(set->bytes[0]));
+	memcpy(set->bytes[set->n], e->answer, e->answer_len);
+	set->e[set->n] = *e;
+	set->e[set->n].answer = set->bytes[set->n];
+	set->n++;
+}
+
+static const struct cache_saved *saved_named(const struct saved_set *set, const char *qname,
+					     uint8_t kflags)
+{
+	uint8_t wire[WIRE_NAME_MAX];
+	size_t len = wire_name(wire, qname);
+	for (size_t i = 0; i < set->n; i++)
+		if (set->e[i].kflags == kflags &&
+		    memcmp(set->e[i].answer + WIRE_HEADER_LEN, wire, len) == 0)
+			return &set->e[i];
+	fail_msg("%s not exported", qname);
+	return NULL;
+}
+
+/* An answer leaves with its ages and comes back into a new cache on
+ * another clock with the TTL it had left: ages, not times, cross over. */
+static void test_export_restore_keeps_ttl_left(void **state)
+{
+	struct cache_config cfg = base_config();
+	cfg.stale_max_age = 600;
+	struct cache *c = cache_new(&cfg);
+	struct wire_query q, qdo;
+	make_query(&q, "www.example.test", WIRE_TYPE_A);
+	struct qopt o = { .id = 7, .qtype = WIRE_TYPE_A, .edns = true, .dnssec_ok = true, .cd = true };
+	make_query_opt(&qdo, "www.example.test", &o);
+	struct pkt p;
+	simple_answer(&p, "www.example.test", 300, 1);
+	assert_int_equal(cache_store(c, &q, p.b, p.len, 1000000), 0);
+	simple_answer(&p, "www.example.test", 1000, 2);
+	assert_int_equal(cache_store(c, &qdo, p.b, p.len, 1000000), 0);
+	assert_int_equal(store_a(c, "old.example.test", 10, 3, 1000000), 0);
+	assert_int_equal(store_a(c, "gone.example.test", 10, 4, 0), 0); /* past its stale window */
+	assert_int_equal(hit_ttl(c, &q, 1060000), 240); /* used 60 s after its store */
+
+	struct saved_set set = { .n = 0 };
+	assert_int_equal(cache_export(c, 1100000, keep_saved, &set), 0);
+	assert_int_equal(set.n, 3);
+	const struct cache_saved *www = saved_named(&set, "www.example.test", 0);
+	assert_int_equal(www->lifetime_s, 300);
+	assert_int_equal(www->age_ms, 100000);
+	assert_int_equal(www->idle_ms, 40000);
+	assert_int_equal(www->qtype, WIRE_TYPE_A);
+	assert_int_equal(www->qclass, WIRE_CLASS_IN);
+	assert_int_equal(saved_named(&set, "www.example.test", CACHE_SAVED_DO | CACHE_SAVED_CD)->lifetime_s,
+			 1000);
+	cache_free(c);
+
+	/* Another process, another clock: 5 s later by the wall. */
+	struct cache *d = cache_new(&cfg);
+	uint64_t now = 50000000;
+	for (size_t i = 0; i < set.n; i++) {
+		struct cache_saved e = set.e[i];
+		e.age_ms += 5000;
+		e.idle_ms += 5000;
+		assert_int_equal(cache_restore(d, &e, now), 0);
+	}
+	assert_int_equal(stats(d).entries, 3);
+	assert_int_equal(hit_ttl(d, &q, now), 195);
+	assert_int_equal(hit_addr(d, &qdo, now), 2); /* the DO+CD key stayed its own */
+	/* Expired during the downtime: not fresh, but stale within the window. */
+	struct wire_query qold;
+	make_query(&qold, "old.example.test", WIRE_TYPE_A);
+	expect_miss(d, &qold, now);
+	size_t len;
+	assert_int_equal(lookup_stale(d, &qold, now, &len), CACHE_STALE);
+	/* Past the window: not kept at all. */
+	struct cache_saved late = *www;
+	late.age_ms = (300 + 600) * 1000;
+	assert_int_equal(cache_restore(d, &late, now), -ENOSPC);
+	/* Older than the clock can name. */
+	late.age_ms = now + 1;
+	assert_int_equal(cache_restore(d, &late, now), -ENOSPC);
+	cache_free(d);
+}
+
+/* A file's answer is input: one that is not a stored answer for its key
+ * is refused, as a store would refuse it. */
+static void test_restore_checks_the_answer(void **state)
+{
+	struct cache_config cfg = base_config();
+	struct cache *c = cache_new(&cfg);
+	struct pkt p;
+	simple_answer(&p, "www.example.test", 300, 1);
+	struct cache_saved e = { .qtype = WIRE_TYPE_A, .qclass = WIRE_CLASS_IN, .lifetime_s = 300,
+				 .answer = p.b, .answer_len = p.len };
+	e.qtype = WIRE_TYPE_AAAA; /* not the answer's question */
+	assert_int_equal(cache_restore(c, &e, 1000), -EBADMSG);
+	e.qtype = WIRE_TYPE_A;
+	e.answer_len = 11;
+	assert_int_equal(cache_restore(c, &e, 1000), -EBADMSG);
+	e.answer_len = p.len - 1; /* a record cut short */
+	assert_int_equal(cache_restore(c, &e, 1000), -EBADMSG);
+	e.answer_len = p.len;
+	assert_int_equal(cache_restore(c, &e, 1000), 0);
+	assert_int_equal(stats(c).entries, 1);
+	cache_free(c);
+}
+
+/* Restored oldest-used first into a smaller cache, the most recently used
+ * answers are the ones kept; cache-max-ttl as it is now caps a lifetime. */
+static void test_restore_keeps_most_recent_under_caps(void **state)
+{
+	struct cache_config cfg = base_config();
+	struct cache *c = cache_new(&cfg);
+	char name[64];
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		assert_int_equal(store_a(c, name, 3600, (uint32_t)i, 1000 + (uint64_t)i * 1000), 0);
+	}
+	struct saved_set set = { .n = 0 };
+	assert_int_equal(cache_export(c, 20000, keep_saved, &set), 0);
+	assert_int_equal(set.n, 10);
+	cache_free(c);
+
+	cfg.max_entries = 4;
+	cfg.max_ttl = 600;
+	struct cache *d = cache_new(&cfg);
+	/* Oldest used first: the largest idle first. */
+	for (int pass = 0; pass < 10; pass++) {
+		size_t pick = 0;
+		for (size_t i = 1; i < set.n; i++)
+			if (set.e[i].idle_ms > set.e[pick].idle_ms)
+				pick = i;
+		assert_int_equal(cache_restore(d, &set.e[pick], 5000000), 0);
+		set.e[pick].idle_ms = 0;
+		set.e[pick] = set.e[--set.n];
+	}
+	assert_int_equal(stats(d).entries, 4);
+	struct wire_query q;
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		make_query(&q, name, WIRE_TYPE_A);
+		if (i < 6)
+			expect_miss(d, &q, 5000000);
+		else
+			assert_int_equal(hit_ttl(d, &q, 5000000), 600 - (20000 - 1000 - (uint64_t)i * 1000) / 1000);
+	}
+	cache_free(d);
+}
+
 static void test_serve_stale(void **state)
 {
 	struct cache_config cfg = base_config();
@@ -1859,6 +2018,9 @@ int main(void)
 		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_expire_zone),
 		cmocka_unit_test(test_walk),
+		cmocka_unit_test(test_export_restore_keeps_ttl_left),
+		cmocka_unit_test(test_restore_checks_the_answer),
+		cmocka_unit_test(test_restore_keeps_most_recent_under_caps),
 		cmocka_unit_test(test_serve_stale),
 		cmocka_unit_test(test_prefetch),
 		cmocka_unit_test(test_truncated_reply),

@@ -231,7 +231,7 @@ static void range_error(const struct number_key *nk, const char *value, char *bu
 	if (nk->duration)
 		snprintf(buf, size,
 			 "key '%s': '%s' is not a duration from %u to %u ms (a plain number is "
-			 "ms; 1500ms and 2s also work)",
+			 "ms; 1500ms, 2s, 15min and 1h also work)",
 			 nk->key, value, nk->min, nk->max);
 	else
 		snprintf(buf, size, "key '%s': '%s' is not a number from %u to %u", nk->key, value,
@@ -331,7 +331,7 @@ static void test_durations_reject_bad_units_and_range(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(want, sizeof(want),
 			 "key 'upstream-timeout': '%s' is not a duration from 50 to 30000 ms "
-			 "(a plain number is ms; 1500ms and 2s also work)",
+			 "(a plain number is ms; 1500ms, 2s, 15min and 1h also work)",
 			 bad[i]);
 		assert_set_error("upstream-timeout", bad[i], want);
 	}
@@ -473,7 +473,7 @@ static void test_dns_over_tls_settings(void **state)
 	assert_int_equal(cfg.tls_idle_timeout_ms, 30000);
 	assert_set_error("tls-idle-timeout", "50",
 			 "key 'tls-idle-timeout': '50' is not a duration from 100 to 600000 ms "
-			 "(a plain number is ms; 1500ms and 2s also work)");
+			 "(a plain number is ms; 1500ms, 2s, 15min and 1h also work)");
 }
 
 static void test_upstream_strategy(void **state)
@@ -650,6 +650,16 @@ static void test_empty_values(void **state)
 			 "key 'hosts-file': empty value (expected a file path or 'none')");
 	assert_set_error("log-level", "",
 			 "key 'log-level': empty value (expected error, warning, info or debug)");
+	/* SPEC: an empty cache-file is 'none'. */
+	config_defaults(&cfg);
+	assert_string_equal(cfg.cache_file, CONFIG_DEFAULT_CACHE_FILE);
+	assert_int_equal(config_set(&cfg, "cache-file", "", &err), 0);
+	assert_string_equal(cfg.cache_file, "none");
+	assert_int_equal(cfg.cache_save_interval_ms, 15 * 60 * 1000);
+	assert_int_equal(config_set(&cfg, "cache-save-interval", "1h", &err), 0);
+	assert_int_equal(cfg.cache_save_interval_ms, 60 * 60 * 1000);
+	assert_int_equal(config_set(&cfg, "cache-save-interval", "0", &err), 0);
+	assert_int_equal(cfg.cache_save_interval_ms, 0);
 }
 
 static void test_unknown_keys(void **state)
@@ -775,7 +785,7 @@ static void test_file_error_names_file_line_and_key(void **state)
 			  "IPv6 as [::1]:53)");
 	assert_load_error(fx, "query-timeout = 61s\n", 1,
 			  "key 'query-timeout': '61s' is not a duration from 100 to 60000 ms "
-			  "(a plain number is ms; 1500ms and 2s also work)");
+			  "(a plain number is ms; 1500ms, 2s, 15min and 1h also work)");
 	assert_load_error(fx, "cache-size =\n", 1,
 			  "key 'cache-size': empty value (expected a number from 0 to 10000000)");
 	assert_load_error(fx, "cache-size = # nothing\n", 1,
@@ -1752,6 +1762,8 @@ static void test_print_json_defaults(void **state)
 			    "  \"serve-stale\": true,\n"
 			    "  \"stale-max-age\": 86400,\n"
 			    "  \"stale-answer-timeout\": 1800,\n"
+			    "  \"cache-file\": \"/var/cache/stubd/cache\",\n"
+			    "  \"cache-save-interval\": 900000,\n"
 			    "  \"max-inflight\": 1024,\n"
 			    "  \"upstream-strategy\": \"fastest\",\n"
 			    "  \"upstream-timeout\": 1000,\n"
@@ -1861,7 +1873,7 @@ static void test_print_json_has_every_key(void **state)
 		at = found + 1;
 		n++;
 	}
-	assert_int_equal(n, 39);
+	assert_int_equal(n, 41);
 	assert_non_null(strstr(text, "\n  \"config_file\": "));
 	assert_non_null(strstr(text, "\n  \"upstream_from_resolv_conf\": "));
 	free(text);
@@ -1987,7 +1999,7 @@ static void test_shipped_conf_uncommented_loads(void **state)
 	}
 	fclose(out);
 	free(conf);
-	assert_int_equal(n, 40); /* 39 keys, upstream shown twice */
+	assert_int_equal(n, 42); /* 41 keys, upstream shown twice */
 	config_defaults(&cfg);
 	assert_int_equal(config_load_file(&cfg, fx->conf, &err), 0);
 	assert_int_equal(cfg.n_upstream, 2);

@@ -126,11 +126,8 @@ static void test_cache_hit_allocates_nothing(void **state)
 	question(&query, "WWW.example.test", WIRE_TYPE_A);
 	opt(&query, 1232, 0, false);
 	parse(&query, &q);
-	/* Stored now, on the pipeline's clock (monotonic, coarse). */
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	assert_int_equal(cache_store(w->cache, &q, ans.b, ans.len, now), 0);
+	/* Stored now, on the pipeline's clock. */
+	assert_int_equal(cache_store(w->cache, &q, ans.b, ans.len, cache_clock_ms()), 0);
 
 	struct pipeline_client client = { .reply = never_called, .reply_limit = 1232 };
 	struct pipeline_origin origin;

@@ -864,6 +864,56 @@ static void test_probe_schedule(void **state)
 
 /* ---- handles ------------------------------------------------------------------- */
 
+/* The same address asked over TLS and in plain text is two servers: what
+ * one learns (RTT, health, TLS counters) is not the other's. */
+static void test_tls_record(void **state)
+{
+	struct policy *pol = policy_new(1000);
+	assert_non_null(pol);
+	struct route_server plain = server_key("192.0.2.1#dns.example");
+	struct route_server tls = plain;
+	tls.tls = ROUTE_TLS_YES;
+	struct policy_server *hp = policy_server_get(pol, &plain, 0);
+	struct policy_server *ht = policy_server_get(pol, &tls, 0);
+	assert_ptr_not_equal(hp, ht);
+
+	policy_tls_connecting(pol, ht);
+	policy_tls_sent(pol, ht);
+	policy_tls_sent(pol, ht);
+	policy_tls_established(pol, ht, "TLSv1.3", "dns.example", true, false);
+	policy_tls_connecting(pol, ht);
+	policy_tls_established(pol, ht, "TLSv1.3", "dns.example", true, true);
+	policy_tls_fallback(pol, ht, true);
+	struct policy_status st[2];
+	struct policy_server *both[2] = { hp, ht };
+	policy_status(pol, both, 2, 10, st);
+	assert_int_equal(st[0].tls.connections, 0);
+	assert_int_equal(st[1].tls.connections, 2);
+	assert_int_equal(st[1].tls.handshakes, 2);
+	assert_int_equal(st[1].tls.resumptions, 1);
+	assert_int_equal(st[1].tls.queries, 2);
+	assert_true(st[1].tls.verified);
+	assert_true(st[1].tls.fallback);
+	assert_string_equal(st[1].tls.version, "TLSv1.3");
+	assert_string_equal(st[1].tls.name, "dns.example");
+
+	/* A handshake clears the fall-back; reset-statistics zeroes counts
+	 * but keeps what the last handshake was. */
+	policy_tls_established(pol, ht, "TLSv1.2", "dns.example", false, false);
+	policy_reset_stats(pol);
+	policy_status(pol, both, 2, 20, st);
+	assert_false(st[1].tls.fallback);
+	assert_false(st[1].tls.verified);
+	assert_int_equal(st[1].tls.connections, 0);
+	assert_int_equal(st[1].tls.handshakes, 0);
+	assert_int_equal(st[1].tls.resumptions, 0);
+	assert_int_equal(st[1].tls.queries, 0);
+	assert_string_equal(st[1].tls.version, "TLSv1.2");
+	policy_server_put(pol, hp, 30);
+	policy_server_put(pol, ht, 30);
+	policy_free(pol);
+}
+
 static void test_handles_survive_rebuild(void **state)
 {
 	struct policy *pol = policy_new(1000);
@@ -1067,6 +1117,7 @@ int main(void)
 		cmocka_unit_test(test_handles_survive_rebuild),
 		cmocka_unit_test(test_reset_stats_keeps_what_is_learnt),
 		cmocka_unit_test(test_strategy_names),
+		cmocka_unit_test(test_tls_record),
 		cmocka_unit_test(test_threads_share_one_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
