@@ -8,6 +8,8 @@
 #include "stubd/dot.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -540,6 +542,12 @@ static struct dot_conn *conn_open(struct dot_server *s, int *err)
 		conn_free(conn);
 		return NULL;
 	}
+	/* Queries go out as they come, each its own small write: with Nagle
+	 * on, a second one waits for the ACK of the first, which the server
+	 * delays up to 40 ms (tools/bench saw 10 concurrent misses take
+	 * 8-11 ms each over TLS). */
+	int one = 1;
+	(void)setsockopt(bufferevent_getfd(conn->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct timeval tv = tv_ms(c->set.handshake_ms);
 	event_add(&conn->timer, &tv);
 	s->conn = conn;
