@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "stubd/ascii.h"
 #include "stubd/atomicfile.h"
+#include "stubd/why.h"
 
 static const uint8_t magic[8] = { 'S', 'T', 'U', 'B', 'D', 'C', 'F', '\0' };
 
@@ -79,18 +79,6 @@ static uint64_t get64(const uint8_t *p)
 	return ((uint64_t)get32(p) << 32) | get32(p + 4);
 }
 
-/* Sets why (when there is one) and returns err. */
-__attribute__((format(printf, 4, 5))) static int say(char *why, size_t why_size, int err,
-						     const char *fmt, ...)
-{
-	if (why && why_size > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -208,21 +196,21 @@ static long long walk(const uint8_t *p, size_t len, uint64_t count, cachefile_re
 		size_t left = len - off;
 		const uint8_t *rec = p + off;
 		if (left < CACHEFILE_RECORD_FIXED)
-			return say(why, why_size, -EBADMSG,
+			return why_set(why, why_size, -EBADMSG,
 				   "record %" PRIu64 " at payload byte %zu: %zu bytes left, "
 				   "less than a record's %d fixed bytes (corrupted)",
 				   n, off, left, CACHEFILE_RECORD_FIXED);
 		size_t alen = get16(rec + R_ANSWER_LEN);
 		if (alen < CACHEFILE_ANSWER_MIN)
-			return say(why, why_size, -EBADMSG,
+			return why_set(why, why_size, -EBADMSG,
 				   "record %" PRIu64 " at payload byte %zu: an answer of %zu bytes, "
 				   "shorter than a DNS header (corrupted)", n, off, alen);
 		if (left - CACHEFILE_RECORD_FIXED < alen)
-			return say(why, why_size, -EBADMSG,
+			return why_set(why, why_size, -EBADMSG,
 				   "record %" PRIu64 " at payload byte %zu: its answer of %zu bytes "
 				   "runs past the payload's end (corrupted)", n, off, alen);
 		if ((rec[R_KFLAGS] & ~KFLAGS_KNOWN) || rec[R_RESERVED] != 0)
-			return say(why, why_size, -EBADMSG,
+			return why_set(why, why_size, -EBADMSG,
 				   "record %" PRIu64 " at payload byte %zu: unknown flags "
 				   "0x%02x 0x%02x (corrupted)", n, off, rec[R_KFLAGS],
 				   rec[R_RESERVED]);
@@ -243,13 +231,13 @@ static long long walk(const uint8_t *p, size_t len, uint64_t count, cachefile_re
 		n++;
 	}
 	if (n != count)
-		return say(why, why_size, -EBADMSG,
+		return why_set(why, why_size, -EBADMSG,
 			   "the header says %" PRIu64 " records, the payload holds %" PRIu64
 			   " (corrupted)", count, n);
 	/* At 40 bytes a record at least, more than INT_MAX records take
 	 * 80 GiB: no file of stubd's, but the return value must hold it. */
 	if (n > INT_MAX)
-		return say(why, why_size, -EFBIG, "%" PRIu64 " records, more than %d", n, INT_MAX);
+		return why_set(why, why_size, -EFBIG, "%" PRIu64 " records, more than %d", n, INT_MAX);
 	return (long long)n;
 }
 
@@ -260,9 +248,9 @@ int cachefile_parse(const uint8_t *buf, size_t len, uint64_t *saved_wall_ms,
 	 * short; a start of ours cut short is truncated. */
 	size_t have = len < sizeof(magic) ? len : sizeof(magic);
 	if (have > 0 && memcmp(buf, magic, have) != 0)
-		return say(why, why_size, -EPROTO, "not a stubd cache file: bad magic (foreign)");
+		return why_set(why, why_size, -EPROTO, "not a stubd cache file: bad magic (foreign)");
 	if (len < H_VERSION + 4)
-		return say(why, why_size, -ENODATA,
+		return why_set(why, why_size, -ENODATA,
 			   "%zu bytes, shorter than the %d-byte header (truncated)", len,
 			   CACHEFILE_HEADER_LEN);
 
@@ -270,37 +258,37 @@ int cachefile_parse(const uint8_t *buf, size_t len, uint64_t *saved_wall_ms,
 	 * out (and sum) its header otherwise. */
 	uint32_t version = get32(buf + H_VERSION);
 	if (version == 0)
-		return say(why, why_size, -EBADMSG, "version 0 (corrupted)");
+		return why_set(why, why_size, -EBADMSG, "version 0 (corrupted)");
 	if (version > CACHEFILE_VERSION)
-		return say(why, why_size, -ENOTSUP,
+		return why_set(why, why_size, -ENOTSUP,
 			   "version %" PRIu32 ", this stubd reads version %d (future version)",
 			   version, CACHEFILE_VERSION);
 	if (len < CACHEFILE_HEADER_LEN)
-		return say(why, why_size, -ENODATA,
+		return why_set(why, why_size, -ENODATA,
 			   "%zu bytes, shorter than the %d-byte header (truncated)", len,
 			   CACHEFILE_HEADER_LEN);
 	if (get64(buf + H_HEADER_SUM) != ascii_fnv64(ASCII_FNV64_BASIS, buf, H_HEADER_SUM))
-		return say(why, why_size, -EBADMSG, "header checksum mismatch (corrupted)");
+		return why_set(why, why_size, -EBADMSG, "header checksum mismatch (corrupted)");
 	/* Covered by the checksum, so only a writer of another mind sets
 	 * it otherwise: version 1 has one header length. */
 	if (get32(buf + H_HEADER_LEN) != CACHEFILE_HEADER_LEN)
-		return say(why, why_size, -EBADMSG,
+		return why_set(why, why_size, -EBADMSG,
 			   "a header length of %" PRIu32 ", version 1's is %d (corrupted)",
 			   get32(buf + H_HEADER_LEN), CACHEFILE_HEADER_LEN);
 
 	uint64_t payload_len = get64(buf + H_PAYLOAD_LEN);
 	size_t have_payload = len - CACHEFILE_HEADER_LEN;
 	if (payload_len > have_payload)
-		return say(why, why_size, -ENODATA,
+		return why_set(why, why_size, -ENODATA,
 			   "%zu bytes of payload, the header says %" PRIu64 " (truncated)",
 			   have_payload, payload_len);
 	if (payload_len < have_payload)
-		return say(why, why_size, -EBADMSG,
+		return why_set(why, why_size, -EBADMSG,
 			   "%" PRIu64 " bytes after the payload's end (corrupted)",
 			   (uint64_t)(have_payload - payload_len));
 	const uint8_t *payload = buf + CACHEFILE_HEADER_LEN;
 	if (get64(buf + H_PAYLOAD_SUM) != ascii_fnv64(ASCII_FNV64_BASIS, payload, have_payload))
-		return say(why, why_size, -EBADMSG, "payload checksum mismatch (corrupted)");
+		return why_set(why, why_size, -EBADMSG, "payload checksum mismatch (corrupted)");
 
 	/* Every record is checked before the first is handed out: a caller
 	 * never holds half a file's records. */
@@ -322,12 +310,12 @@ static int set_aside(const char *path, int err, const char *what, char *why, siz
 {
 	char aside[PATH_MAX];
 	if (snprintf(aside, sizeof(aside), "%s.damaged", path) >= (int)sizeof(aside))
-		return say(why, why_size, err, "%s: %s; cannot move it aside: path too long",
+		return why_set(why, why_size, err, "%s: %s; cannot move it aside: path too long",
 			   path, what);
 	if (rename(path, aside) < 0)
-		return say(why, why_size, err, "%s: %s; cannot move it to %s: %s", path, what,
+		return why_set(why, why_size, err, "%s: %s; cannot move it to %s: %s", path, what,
 			   aside, strerror(errno));
-	return say(why, why_size, err, "%s: %s; moved to %s", path, what, aside);
+	return why_set(why, why_size, err, "%s: %s; moved to %s", path, what, aside);
 }
 
 /* Reads up to size bytes of fd into buf; returns how many (fewer when
@@ -359,23 +347,23 @@ int cachefile_load(const char *path, uid_t owner_uid, size_t max_bytes,
 	if (fd < 0) {
 		int err = -errno;
 		if (err == -ENOENT)
-			return say(why, why_size, err, "%s: no file", path);
+			return why_set(why, why_size, err, "%s: no file", path);
 		/* ELOOP from O_NOFOLLOW is a link at path itself; from too
 		 * many links in the folders above, it is not ours to move. */
 		if (err == -ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
 			return set_aside(path, err, "a symbolic link, not followed", why,
 					 why_size);
-		return say(why, why_size, err, "%s: cannot open: %s", path, strerror(-err));
+		return why_set(why, why_size, err, "%s: cannot open: %s", path, strerror(-err));
 	}
 	int err = 0;
 	uint8_t *buf = NULL;
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
-		say(why, why_size, err, "%s: cannot stat: %s", path, strerror(-err));
+		why_set(why, why_size, err, "%s: cannot stat: %s", path, strerror(-err));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		err = say(why, why_size, -EINVAL, "%s: not a regular file (left where it is)", path);
+		err = why_set(why, why_size, -EINVAL, "%s: not a regular file (left where it is)", path);
 		goto out;
 	}
 	if (st.st_uid != owner_uid) {
@@ -393,12 +381,12 @@ int cachefile_load(const char *path, uid_t owner_uid, size_t max_bytes,
 	size_t size = (size_t)st.st_size;
 	buf = malloc(size > 0 ? size : 1);
 	if (!buf) {
-		err = say(why, why_size, -ENOMEM, "%s: no memory for %zu bytes", path, size);
+		err = why_set(why, why_size, -ENOMEM, "%s: no memory for %zu bytes", path, size);
 		goto out;
 	}
 	ssize_t got = read_whole(fd, buf, size);
 	if (got < 0) {
-		err = say(why, why_size, (int)got, "%s: cannot read: %s", path,
+		err = why_set(why, why_size, (int)got, "%s: cannot read: %s", path,
 			  strerror((int)-got));
 		goto out;
 	}

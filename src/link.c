@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "stubd/log.h"
+#include "stubd/why.h"
 
 /* resolvconf records one link may hold ("eth0.dhclient", "eth0.inet", ...):
  * a few are normal, dozens mean a script gone wrong. */
@@ -66,18 +66,6 @@ struct link_registry {
 	struct route_link_input *inputs; /* link_route_input()'s array */
 };
 
-static int say(char *why, size_t why_size, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int say(char *why, size_t why_size, int err, const char *fmt, ...)
-{
-	if (why && why_size > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 /* ---- modes ----------------------------------------------------------- */
 
@@ -436,12 +424,12 @@ static int refresh(struct link_registry *r, struct link *l, bool check_caps, cha
 	struct link_settings merged;
 	int err = merge_link(l, &merged);
 	if (err < 0)
-		return say(why, why_size, err, "out of memory");
+		return why_set(why, why_size, err, "out of memory");
 	if (check_caps && merged.n_servers > r->limits.max_servers &&
 	    merged.n_servers > l->effective.n_servers) {
 		size_t n = merged.n_servers;
 		link_settings_clear(&merged);
-		return say(why, why_size, -E2BIG,
+		return why_set(why, why_size, -E2BIG,
 			   "%s would have %zu DNS servers; at most %zu per interface "
 			   "(max-link-servers in stubd.conf)", l->name, n, r->limits.max_servers);
 	}
@@ -449,7 +437,7 @@ static int refresh(struct link_registry *r, struct link *l, bool check_caps, cha
 	    merged.n_domains > l->effective.n_domains) {
 		size_t n = merged.n_domains;
 		link_settings_clear(&merged);
-		return say(why, why_size, -E2BIG,
+		return why_set(why, why_size, -E2BIG,
 			   "%s would have %zu domains; at most %zu per interface "
 			   "(max-link-domains in stubd.conf)", l->name, n, r->limits.max_domains);
 	}
@@ -473,7 +461,7 @@ static int check_new_link(struct link_registry *r, const struct link *l, char *w
 {
 	if (link_has_settings(l) || links_with_settings(r) < r->limits.max_links)
 		return 0;
-	return say(why, why_size, -E2BIG,
+	return why_set(why, why_size, -E2BIG,
 		   "%zu interfaces already have DNS settings; at most %zu (max-links in stubd.conf)",
 		   links_with_settings(r), r->limits.max_links);
 }
@@ -522,11 +510,11 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 				 ? system_link(r)
 				 : find_link(r, ifindex);
 	if (!l)
-		return say(why, why_size, -ENODEV, "no interface with index %u", ifindex);
+		return why_set(why, why_size, -ENODEV, "no interface with index %u", ifindex);
 	if (source >= LINK_SOURCE_COUNT_)
-		return say(why, why_size, -EINVAL, "unknown source of settings");
+		return why_set(why, why_size, -EINVAL, "unknown source of settings");
 	if (source == LINK_SOURCE_RESOLVCONF && !record_name_ok(record))
-		return say(why, why_size, -EINVAL, "a resolvconf record needs a name of 1-%d "
+		return why_set(why, why_size, -EINVAL, "a resolvconf record needs a name of 1-%d "
 			   "printable ASCII characters, no blanks", RECORD_NAME_MAX - 1);
 	int err = check_new_link(r, l, why, why_size);
 	if (err < 0)
@@ -534,7 +522,7 @@ int link_set(struct link_registry *r, unsigned ifindex, enum link_source source,
 	bool was_new = source == LINK_SOURCE_RESOLVCONF && !source_slot(l, source, record, false);
 	struct link_settings *slot = source_slot(l, source, record, true);
 	if (!slot)
-		return say(why, why_size, -E2BIG, "%s already has %d resolvconf records; remove some "
+		return why_set(why, why_size, -E2BIG, "%s already has %d resolvconf records; remove some "
 			   "with resolvconf -d", l->name, LINK_MAX_RECORDS);
 	struct link_settings old = *slot;
 	*slot = *s;
@@ -559,7 +547,7 @@ int link_set_manual_fields(struct link_registry *r, unsigned ifindex, enum link_
 {
 	struct link *l = find_link(r, ifindex);
 	if (!l)
-		return say(why, why_size, -ENODEV, "no interface with index %u", ifindex);
+		return why_set(why, why_size, -ENODEV, "no interface with index %u", ifindex);
 	int err = check_new_link(r, l, why, why_size);
 	if (err < 0)
 		return err;
@@ -882,12 +870,12 @@ static int load_list(struct link_settings *s, bool servers, char *list, unsigned
 		s->has_servers = true;
 		s->servers = n ? calloc(n, sizeof(s->servers[0])) : NULL;
 		if (n && !s->servers)
-			return say(why, why_size, -ENOMEM, "out of memory");
+			return why_set(why, why_size, -ENOMEM, "out of memory");
 	} else {
 		s->has_domains = true;
 		s->domains = n ? calloc(n, sizeof(s->domains[0])) : NULL;
 		if (n && !s->domains)
-			return say(why, why_size, -ENOMEM, "out of memory");
+			return why_set(why, why_size, -ENOMEM, "out of memory");
 	}
 	char *save = NULL;
 	for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
@@ -904,7 +892,7 @@ static int load_field(struct link_settings *s, char *field, unsigned ifindex, ch
 {
 	char *eq = strchr(field, '=');
 	if (!eq)
-		return say(why, why_size, -EINVAL, "'%.40s' is not KEY=VALUE", field);
+		return why_set(why, why_size, -EINVAL, "'%.40s' is not KEY=VALUE", field);
 	*eq = '\0';
 	const char *value = eq + 1;
 	if (strcmp(field, "servers") == 0 && !s->has_servers)
@@ -913,7 +901,7 @@ static int load_field(struct link_settings *s, char *field, unsigned ifindex, ch
 		return load_list(s, false, eq + 1, ifindex, why, why_size);
 	if (strcmp(field, "default-route") == 0) {
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
-			return say(why, why_size, -EINVAL, "default-route=%.40s is not yes or no", value);
+			return why_set(why, why_size, -EINVAL, "default-route=%.40s is not yes or no", value);
 		s->default_route = strcmp(value, "yes") == 0;
 		return 0;
 	}
@@ -921,8 +909,8 @@ static int load_field(struct link_settings *s, char *field, unsigned ifindex, ch
 		if (strcmp(field, link_feature_names[f]) == 0)
 			return link_mode_parse(f, value, &s->modes[f]) == 0
 				       ? 0
-				       : say(why, why_size, -EINVAL, "%s=%.40s is not a setting", field, value);
-	return say(why, why_size, -EINVAL, "unknown or repeated key '%.40s'", field);
+				       : why_set(why, why_size, -EINVAL, "%s=%.40s is not a setting", field, value);
+	return why_set(why, why_size, -EINVAL, "unknown or repeated key '%.40s'", field);
 }
 
 /* One line; returns 1 when settings were restored, 0 when skipped (a
@@ -934,7 +922,7 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	char *name = strtok_r(NULL, " \t\n", &save);
 	char *source = strtok_r(NULL, " \t\n", &save);
 	if (!idx_text || !name || !source)
-		return say(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE");
+		return why_set(why, why_size, -EINVAL, "expected IFINDEX NAME SOURCE");
 	/* A line that is not ours says so, rather than passing for a link
 	 * that is gone: "abc" is no index 0. */
 	errno = 0;
@@ -943,7 +931,7 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	bool system = v == LINK_SYSTEM_INDEX && strcmp(name, LINK_SYSTEM_NAME) == 0;
 	if (idx_text[0] < '0' || idx_text[0] > '9' || *end != '\0' || errno || (v == 0 && !system) ||
 	    v > UINT_MAX)
-		return say(why, why_size, -EINVAL, "'%.40s' is not an interface index", idx_text);
+		return why_set(why, why_size, -EINVAL, "'%.40s' is not an interface index", idx_text);
 	unsigned ifindex = (unsigned)v;
 	enum link_source src;
 	const char *record = NULL;
@@ -955,7 +943,7 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 		src = LINK_SOURCE_RESOLVCONF;
 		record = source + 11;
 	} else {
-		return say(why, why_size, -EINVAL, "unknown source '%.40s'", source);
+		return why_set(why, why_size, -EINVAL, "unknown source '%.40s'", source);
 	}
 	/* Settings of an interface that is gone, or whose index another one
 	 * has now: not restored, and no error. */
@@ -963,7 +951,7 @@ static int load_line(struct link_registry *r, char *line, char *why, size_t why_
 	if (!system && (!l || strcmp(l->name, name) != 0))
 		return 0;
 	if (system && src != LINK_SOURCE_RESOLVCONF)
-		return say(why, why_size, -EINVAL, "only resolvconf records apply system-wide");
+		return why_set(why, why_size, -EINVAL, "only resolvconf records apply system-wide");
 	struct link_settings s;
 	link_settings_init(&s);
 	int err = 0;
@@ -990,9 +978,9 @@ int link_registry_load(struct link_registry *r, FILE *in, const char *path)
 			continue;
 		int rc;
 		if (strlen(line) != (size_t)len)
-			rc = say(why, sizeof(why), -EINVAL, "binary data");
+			rc = why_set(why, sizeof(why), -EINVAL, "binary data");
 		else if (len > LINK_LINE_MAX)
-			rc = say(why, sizeof(why), -EINVAL, "line longer than %d bytes", LINK_LINE_MAX);
+			rc = why_set(why, sizeof(why), -EINVAL, "line longer than %d bytes", LINK_LINE_MAX);
 		else
 			rc = load_line(r, line, why, sizeof(why));
 		if (rc < 0)

@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "stubd/log.h"
+#include "stubd/why.h"
 
 const char *const route_kind_names[ROUTE_KIND_COUNT_] = {
 	[ROUTE_DEFAULT] = "default",
@@ -22,18 +22,6 @@ const char *const route_kind_names[ROUTE_KIND_COUNT_] = {
 /* What a "used by" list that no longer fits its buffer ends in. */
 #define USED_BY_ELLIPSIS "..."
 
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-	if (why && why_size > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, why_size, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 /* ---- servers ----------------------------------------------------------- */
 
@@ -56,17 +44,17 @@ static uint32_t scope_of(const struct netaddr *a)
 static int parse_scope(const char *zone, unsigned *ifindex, char *why, size_t why_size)
 {
 	if (*zone == '\0')
-		return fail(why, why_size, "empty interface after '%%'");
+		return why_set(why, why_size, -EINVAL, "empty interface after '%%'");
 	if (strspn(zone, "0123456789") == strlen(zone)) {
 		unsigned long v = strtoul(zone, NULL, 10);
 		if (v == 0 || v > UINT32_MAX)
-			return fail(why, why_size, "'%s' is not an interface index", zone);
+			return why_set(why, why_size, -EINVAL, "'%s' is not an interface index", zone);
 		*ifindex = (unsigned)v;
 		return 0;
 	}
 	unsigned idx = if_nametoindex(zone);
 	if (idx == 0)
-		return fail(why, why_size, "no interface named '%s'", zone);
+		return why_set(why, why_size, -EINVAL, "no interface named '%s'", zone);
 	*ifindex = idx;
 	return 0;
 }
@@ -111,15 +99,15 @@ static int bad_char(char *why, size_t why_size, const char *what, const char *na
 		c++;
 	unsigned char u = (unsigned char)*c;
 	if (u == ' ' || u == '\t')
-		return fail(why, why_size, "%s '%.64s' has a blank", what, name);
+		return why_set(why, why_size, -EINVAL, "%s '%.64s' has a blank", what, name);
 	if (u < 0x20 || u == 0x7f)
-		return fail(why, why_size, "%s has a control character (byte 0x%02x)", what, u);
+		return why_set(why, why_size, -EINVAL, "%s has a control character (byte 0x%02x)", what, u);
 	if (u >= 0x80)
-		return fail(why, why_size, "%s '%.64s' has a non-ASCII character "
+		return why_set(why, why_size, -EINVAL, "%s '%.64s' has a non-ASCII character "
 			    "(write IDNs in their xn-- form)", what, name);
 	if (u == '\\')
-		return fail(why, why_size, "%s '%.64s' has a '\\': escapes are not taken here", what, name);
-	return fail(why, why_size, "%s '%.64s' has '%c': only letters, digits, '-' and '_' "
+		return why_set(why, why_size, -EINVAL, "%s '%.64s' has a '\\': escapes are not taken here", what, name);
+	return why_set(why, why_size, -EINVAL, "%s '%.64s' has '%c': only letters, digits, '-' and '_' "
 		    "may make up a label", what, name, u);
 }
 
@@ -130,12 +118,12 @@ static int check_tls_name(const char *name, char *why, size_t why_size)
 	size_t len = strlen(name);
 	/* 253 characters, and the one trailing dot a name may carry. */
 	if (len > (size_t)ROUTE_NAME_TEXT_MAX - 1 + (len > 0 && name[len - 1] == '.'))
-		return fail(why, why_size, "server name '#%.40s...' is longer than 253 characters", name);
+		return why_set(why, why_size, -EINVAL, "server name '#%.40s...' is longer than 253 characters", name);
 	for (const char *c = name; *c; c++)
 		if (!name_char(*c))
 			return bad_char(why, why_size, "server name", name);
 	if (wire_name_from_text(name, len, true, wire, &bad) == 0)
-		return fail(why, why_size, "server name '#%s': %s", name, bad);
+		return why_set(why, why_size, -EINVAL, "server name '#%s': %s", name, bad);
 	return 0;
 }
 
@@ -146,11 +134,11 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 
 	memset(out, 0, sizeof(*out));
 	if (!text || *text == '\0')
-		return fail(why, why_size, "empty server address");
+		return why_set(why, why_size, -EINVAL, "empty server address");
 	const char *hash = strchr(text, '#');
 	size_t addr_len = hash ? (size_t)(hash - text) : strlen(text);
 	if (addr_len >= sizeof(buf))
-		return fail(why, why_size, "'%.64s...' is not an IP address", text);
+		return why_set(why, why_size, -EINVAL, "'%.64s...' is not an IP address", text);
 	memcpy(buf, text, addr_len);
 	buf[addr_len] = '\0';
 	if (hash) {
@@ -163,10 +151,10 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 	}
 	int has_zone = cut_zone(buf, zone, sizeof(zone));
 	if (has_zone < 0)
-		return fail(why, why_size, "'%s': the part after '%%' is too long for an interface", text);
+		return why_set(why, why_size, -EINVAL, "'%s': the part after '%%' is too long for an interface", text);
 	/* Parsed without a default, so a port written stands out. */
 	if (netaddr_parse(buf, 0, &out->addr) < 0)
-		return fail(why, why_size, "'%s' is not an IP address with an optional port "
+		return why_set(why, why_size, -EINVAL, "'%s' is not an IP address with an optional port "
 			    "(ADDR[:PORT][%%IFACE][#NAME], IPv6 with a port as [ADDR]:PORT)", text);
 	out->port_given = netaddr_port(&out->addr) != 0;
 	if (!out->port_given)
@@ -184,10 +172,10 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 		 * which network the address is on, and refuses to send. */
 		const char *close = buf[0] == '[' ? strchr(buf, ']') : NULL;
 		if (close)
-			return fail(why, why_size, "%s is an IPv6 link-local address: give its "
+			return why_set(why, why_size, -EINVAL, "%s is an IPv6 link-local address: give its "
 				    "interface, as in %.*s%%eth0%s", buf, (int)(close - buf), buf,
 				    close);
-		return fail(why, why_size, "%s is an IPv6 link-local address: give its interface, "
+		return why_set(why, why_size, -EINVAL, "%s is an IPv6 link-local address: give its interface, "
 			    "as in %s%%eth0", buf, buf);
 	}
 	((struct sockaddr_in6 *)&out->addr.ss)->sin6_scope_id = scope;
@@ -264,14 +252,14 @@ int route_domain_parse(const char *text, struct route_domain *out, char *why, si
 
 	memset(out, 0, sizeof(*out));
 	if (!text || *text == '\0')
-		return fail(why, why_size, "empty domain");
+		return why_set(why, why_size, -EINVAL, "empty domain");
 	if (*name == '~') {
 		out->route_only = true;
 		name++;
 	}
 	size_t len = strlen(name);
 	if (len == 0)
-		return fail(why, why_size, "'~' needs a domain after it, as in ~corp.example or ~.");
+		return why_set(why, why_size, -EINVAL, "'~' needs a domain after it, as in ~corp.example or ~.");
 	if (strcmp(name, ".") == 0) {
 		/* The root routes everything; it is never a search domain. */
 		out->wire[0] = 0;
@@ -280,13 +268,13 @@ int route_domain_parse(const char *text, struct route_domain *out, char *why, si
 		return 0;
 	}
 	if (len > 253 + (name[len - 1] == '.'))
-		return fail(why, why_size, "domain '%.40s...' is longer than 253 characters", name);
+		return why_set(why, why_size, -EINVAL, "domain '%.40s...' is longer than 253 characters", name);
 	for (const char *c = name; *c; c++)
 		if (!name_char(*c))
 			return bad_char(why, why_size, "domain", name);
 	size_t n = wire_name_from_text(name, len, true, out->wire, &bad);
 	if (n == 0)
-		return fail(why, why_size, "domain '%.64s': %s", name, bad);
+		return why_set(why, why_size, -EINVAL, "domain '%.64s': %s", name, bad);
 	out->len = (uint8_t)n;
 	return 0;
 }
