@@ -37,6 +37,9 @@ static void stay_out_of_the_way(void)
 static void *run(void *p)
 {
 	struct offload *o = p;
+	/* Named, so that tools/bench can tell the job's CPU from the loops'
+	 * (/proc/PID/task/TID/comm). */
+	(void)pthread_setname_np(pthread_self(), "stubd-offload");
 	stay_out_of_the_way();
 	o->work(o->work_arg);
 	uint64_t one = 1;
