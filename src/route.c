@@ -207,7 +207,8 @@ const char *route_server_format(const struct route_server *s, bool numeric_scope
 			snprintf(zone, sizeof(zone), "%%%u", scope);
 	}
 	const char *hash = s->tls_name[0] ? "#" : "";
-	if (port == 53)
+	/* A port written stays written, 53 too: over TLS none means 853. */
+	if (port == 53 && !s->port_given)
 		snprintf(buf, size, "%s%s%s%s", host, zone, hash, s->tls_name);
 	else if (netaddr_family(a) == AF_INET6)
 		snprintf(buf, size, "[%s%s]:%u%s%s", host, zone, port, hash, s->tls_name);

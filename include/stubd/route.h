@@ -73,7 +73,8 @@ int route_server_parse(const char *text, unsigned ifindex, struct route_server *
 		       char *why, size_t why_size);
 
 /* The text form again: "192.0.2.1", "192.0.2.1:5353", "fe80::1%wlan0", "[fe80::1%wlan0]:5353",
- * "9.9.9.9#dns.quad9.net" (port shown when not 53; the scope as the
+ * "9.9.9.9#dns.quad9.net" (port shown when written or not 53, so that
+ * it parses back to the same server, over TLS too; the scope as the
  * interface's name when it still exists, else its index). */
 const char *route_server_str(const struct route_server *s, char *buf, size_t size);
 

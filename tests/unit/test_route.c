@@ -862,6 +862,12 @@ static void test_tls_port(void **state)
 	assert_int_equal(netaddr_port(&a), 53);
 	a = route_server_tls_addr(&high);
 	assert_int_equal(netaddr_port(&a), 8853);
+	/* Each parses back from its text form as it was. */
+	char text[ROUTE_NAME_TEXT_MAX + NETADDR_STRLEN];
+	assert_string_equal(route_server_str(&given, text, sizeof(text)), "192.0.2.1:53#dns.example");
+	assert_string_equal(route_server_str(&plain, text, sizeof(text)), "192.0.2.1#dns.example");
+	struct route_server again = parse_server(route_server_str(&given, text, sizeof(text)), 0);
+	assert_true(again.port_given);
 	/* Plain DNS cannot tell them apart; TLS can. */
 	assert_true(route_server_equal(&plain, &given));
 	plain.tls = given.tls = ROUTE_TLS_YES;
