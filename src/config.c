@@ -1420,6 +1420,19 @@ static const char *flag_of(const char *key)
 /* Says that a and b cannot both hold, from the later of the two, whose
  * file and line (or flag) start the message: "FILE:LINE: key 'A': VALUE
  * a_to_b (OTHER, line N): why". b_to_a is the relation told from b. */
+/* "FILE:LINE: key 'K'", "--flag" or "key 'K'": where a setting came from. */
+static void where_of(const struct config *cfg, const struct side *s, char *buf, size_t size)
+{
+	if (s->origin == CONFIG_FROM_FLAG)
+		snprintf(buf, size, "%s", flag_of(s->key));
+	else if (s->origin != CONFIG_FROM_DEFAULT && cfg->config_file[0])
+		snprintf(buf, size, "%s:%u: key '%s'", cfg->config_file, s->origin, s->key);
+	else if (s->origin != CONFIG_FROM_DEFAULT)
+		snprintf(buf, size, "line %u: key '%s'", s->origin, s->key);
+	else
+		snprintf(buf, size, "key '%s'", s->key);
+}
+
 static int contradiction(const struct config *cfg, struct config_error *err,
 			 const struct side *a, const char *a_to_b,
 			 const struct side *b, const char *b_to_a, const char *why)
@@ -1435,15 +1448,7 @@ static int contradiction(const struct config *cfg, struct config_error *err,
 		other = a;
 		relation = b_to_a;
 	}
-	if (later->origin == CONFIG_FROM_FLAG)
-		snprintf(where, sizeof(where), "%s", flag_of(later->key));
-	else if (later->origin != CONFIG_FROM_DEFAULT && cfg->config_file[0])
-		snprintf(where, sizeof(where), "%s:%u: key '%s'", cfg->config_file, later->origin,
-			 later->key);
-	else if (later->origin != CONFIG_FROM_DEFAULT)
-		snprintf(where, sizeof(where), "line %u: key '%s'", later->origin, later->key);
-	else
-		snprintf(where, sizeof(where), "key '%s'", later->key);
+	where_of(cfg, later, where, sizeof(where));
 
 	if (other->origin == CONFIG_FROM_FLAG)
 		snprintf(note, sizeof(note), ", %s", flag_of(other->key));
@@ -1453,6 +1458,22 @@ static int contradiction(const struct config *cfg, struct config_error *err,
 		snprintf(note, sizeof(note), ", the default");
 	return fail(err, "%s: %s %s (%s%s): %s", where, later->subject, relation, other->object,
 		    note, why);
+}
+
+/* A CA file that cannot be read would leave every DNS-over-TLS server
+ * failing later with no word of the config: said now, with its line. */
+static int check_tls_ca_file(const struct config *cfg, struct config_error *err)
+{
+	struct side ca;
+	char where[PATH_MAX + 96];
+	if (!cfg->tls_ca_file[0] || access(cfg->tls_ca_file, R_OK) == 0)
+		return 0;
+	int e = errno;
+	side_key(&ca, cfg, "tls-ca-file");
+	where_of(cfg, &ca, where, sizeof(where));
+	return fail(err, "%s: cannot read %s: %s (give a PEM file of CA certificates, or leave "
+		    "tls-ca-file unset for the system's trust store)",
+		    where, cfg->tls_ca_file, strerror(e));
 }
 
 /* A question that ends before one try has had its time can never move on
@@ -1635,7 +1656,8 @@ static int check_listens(const struct config *cfg, struct config_error *err)
 int config_check(const struct config *cfg, struct config_error *err)
 {
 	if (check_timeouts(cfg, err) < 0 || check_ttls(cfg, err) < 0 ||
-	    check_listens(cfg, err) < 0 || check_loops(cfg, err) < 0)
+	    check_listens(cfg, err) < 0 || check_loops(cfg, err) < 0 ||
+	    check_tls_ca_file(cfg, err) < 0)
 		return -EINVAL;
 	return 0;
 }

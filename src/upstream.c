@@ -838,6 +838,8 @@ static int send_first(struct try *t, const char **why)
 	if (s->tls == ROUTE_TLS_YES) {
 		if (err == -EAGAIN)
 			*why = last;
+		else if (err == -ENOPROTOOPT) /* dot.h: no SSL_CTX */
+			*why = "TLS: no CA certificates loaded (tls-ca-file; the log at start or reload says why)";
 		return err;
 	}
 	policy_tls_fallback(txn->up->pol, s->policy, true);

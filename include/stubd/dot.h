@@ -95,7 +95,8 @@ bool dot_server_ready(const struct dot_server *s, const char **why);
 
 /* Sends q to s over TLS (padded, RFC 8467), opening a connection when
  * none is open, and sets *t. Callbacks for t come later, from the loop.
- * Returns 0; -EAGAIN while backing off (dot_server_ready); -EBUSY when a
+ * Returns 0; -EAGAIN while backing off (dot_server_ready); -ENOPROTOOPT
+ * when no CA file could ever be loaded (no SSL_CTX); -EBUSY when a
  * connection holds DNSSTREAM_INFLIGHT_MAX queries already; -ENOMEM; or a
  * connect() error. */
 int dot_send(struct dot_server *s, const struct wire_query *q, struct dot_ticket *t);

@@ -183,5 +183,16 @@ check_eq "opportunistic, no TLS listener: transport" udp-fallback "$(f "$FB" tra
 check "opportunistic, no TLS listener: the log says the connection was refused" \
 	grep -Eiq "upstream ${FB//./\\.}[^ ]* .*TLS failed: connection refused" "$TMP/stubd.log"
 check_imatch "opportunistic, no TLS listener: last_error says why" '^TLS: connection refused' "$(f "$FB" last_error)"
+
+# ---- a CA file that is not PEM ------------------------------------------------------
+# Readable, so the config check lets it by; OpenSSL cannot load it: the log
+# says so at start, a strict server fails at once and says why.
+printf 'not a certificate\n' >"$TMP/bad-ca.pem"
+stubd_conf "dns-over-tls = yes" "tls-ca-file = $TMP/bad-ca.pem"
+restart -u "$DOT#dot.test"
+check "bad CA file: the log at start names it" grep -q "tls-ca-file $TMP/bad-ca.pem: cannot load it" "$TMP/stubd.log"
+check_eq "bad CA file: SERVFAIL" SERVFAIL "$(rcode badca.example.test)"
+check_imatch "bad CA file: last_error says what to look at" '^TLS: no CA certificates loaded \(tls-ca-file' \
+	"$(f "$DOT#dot.test" last_error)"
 check "stubd still running" stubd_alive
 pass

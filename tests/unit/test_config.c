@@ -1432,6 +1432,23 @@ static void test_check_query_timeout_below_upstream_timeout(void **state)
 	assert_int_equal(args_with_resolv(fx, "upstream-timeout = 2000\nquery-timeout = 2s\n"), 0);
 }
 
+/* A CA file stubd cannot read is said at start, with its line. */
+static void test_check_tls_ca_file_readable(void **state)
+{
+	struct fixture *fx = *state;
+	char text[PATH_MAX + 64], rest[2 * PATH_MAX + 200];
+	const char *missing = temp_path(fx, "no-such-ca.pem");
+	snprintf(text, sizeof(text), "dns-over-tls = yes\ntls-ca-file = %s\n", missing);
+	snprintf(rest, sizeof(rest), "2: key 'tls-ca-file': cannot read %s: No such file or "
+		 "directory (give a PEM file of CA certificates, or leave tls-ca-file unset for "
+		 "the system's trust store)", missing);
+	assert_check_error(fx, text, rest);
+	write_file(temp_path(fx, "ca.pem"), "not checked here: OpenSSL reads it\n");
+	snprintf(text, sizeof(text), "tls-ca-file = %s\n", temp_path(fx, "ca.pem"));
+	assert_int_equal(args_with_resolv(fx, text), 0);
+	unlink(temp_path(fx, "ca.pem")); /* the teardown removes its own files only */
+}
+
 static void test_check_cache_min_ttl_above_max_ttl(void **state)
 {
 	struct fixture *fx = *state;
@@ -2092,6 +2109,7 @@ int main(void)
 		TEST(test_upstreams_leave_out_link_local_without_zone),
 		TEST(test_upstreams_named_twice_asked_once),
 		TEST(test_check_query_timeout_below_upstream_timeout),
+		TEST(test_check_tls_ca_file_readable),
 		TEST(test_check_cache_min_ttl_above_max_ttl),
 		TEST(test_check_cache_min_ttl_above_max_negative_ttl),
 		TEST(test_check_upstream_is_own_listen_address),
