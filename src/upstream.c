@@ -1230,16 +1230,9 @@ void upstream_reset_stats(struct upstream *up)
 bool upstream_route_down(const struct upstream *up, const struct route *route)
 {
 	struct policy_server *handles[ROUTE_MAX_SERVERS];
-	struct policy_status st[ROUTE_MAX_SERVERS];
 	size_t n = 0;
 	for (size_t i = 0; i < route->n_servers && i < ROUTE_MAX_SERVERS; i++)
 		if (route->servers[i] < up->set->n)
 			handles[n++] = up->set->servers[route->servers[i]].policy;
-	if (n == 0)
-		return true;
-	policy_status(up->pol, handles, n, now_ms(), st);
-	for (size_t i = 0; i < n; i++)
-		if (st[i].state == POLICY_UP)
-			return false;
-	return true;
+	return !policy_any_up(up->pol, handles, n, now_ms());
 }

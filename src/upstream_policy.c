@@ -568,6 +568,21 @@ void policy_status(struct policy *pol, struct policy_server *const *servers, siz
 	pthread_mutex_unlock(&pol->lock);
 }
 
+bool policy_any_up(struct policy *pol, struct policy_server *const *servers, size_t n,
+		   uint64_t now_ms)
+{
+	bool up = false;
+	pthread_mutex_lock(&pol->lock);
+	for (size_t i = 0; i < n && !up; i++) {
+		if (!servers[i])
+			continue;
+		lapse(servers[i], now_ms);
+		up = !servers[i]->down;
+	}
+	pthread_mutex_unlock(&pol->lock);
+	return up;
+}
+
 void policy_reset_stats(struct policy *pol)
 {
 	struct policy_server *s;

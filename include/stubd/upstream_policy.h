@@ -308,6 +308,11 @@ struct policy_status {
 void policy_status(struct policy *pol, struct policy_server *const *servers, size_t n,
 		   uint64_t now_ms, struct policy_status *out);
 
+/* Whether any of the n servers is up now (not down, not probing): what
+ * serve-stale asks on every miss, so it copies no status. */
+bool policy_any_up(struct policy *pol, struct policy_server *const *servers, size_t n,
+		   uint64_t now_ms);
+
 /* Zeroes every server's counters (reset-statistics); RTTs, health and
  * the last failure stay, they are not counts. */
 void policy_reset_stats(struct policy *pol);

@@ -790,6 +790,7 @@ static void test_plan_when_all_down(void **state)
 	assert_false(plan.all_down);
 	assert_int_equal(plan.extra_kind, POLICY_EXTRA_NONE);
 	assert_int_equal(plan.listen_ms, 1000);
+	assert_true(policy_any_up(w->pol, w->h, 3, 100));
 
 	for (size_t i = 0; i < 3; i++)
 		policy_timed_out(w->pol, w->h[i], 200, 300);
@@ -797,6 +798,7 @@ static void test_plan_when_all_down(void **state)
 	 * no probe besides, since every try is one. */
 	policy_choose(w->pol, w->h, 3, POLICY_FASTEST, 5000, &plan);
 	assert_true(plan.all_down);
+	assert_false(policy_any_up(w->pol, w->h, 3, 5000));
 	assert_int_equal(plan.n_tries, 3);
 	assert_int_equal(plan.tries[0].pos, C);
 	assert_int_equal(plan.tries[2].pos, B);
@@ -812,6 +814,10 @@ static void test_plan_when_all_down(void **state)
 	policy_choose(w->pol, w->h, 3, POLICY_FASTEST, 5100, &plan);
 	assert_false(plan.all_down);
 	assert_int_equal(plan.n_tries, 1);
+	assert_true(policy_any_up(w->pol, w->h, 3, 5100));
+	struct policy_server *others[] = { w->h[A], w->h[C] };
+	assert_false(policy_any_up(w->pol, others, 2, 5100));
+	assert_false(policy_any_up(w->pol, w->h, 0, 5100));
 	assert_int_equal(plan.tries[0].pos, B);
 	assert_int_equal(plan.extra_kind, POLICY_EXTRA_PROBE);
 	assert_true(plan.extra.pos == A || plan.extra.pos == C);
