@@ -6,6 +6,7 @@
 #include <linux/filter.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -83,6 +84,18 @@ struct listener_set {
 	struct netaddr udp_from[UDP_BATCH];
 	struct mmsghdr udp_msgs[UDP_BATCH];   /* built once: they point at the above */
 	struct iovec udp_iov[UDP_BATCH];
+
+	/* Answers that come later (from upstream) are held until the loop
+	 * has run this wake-up's callbacks, then sent by one sendmmsg(): a
+	 * read of upstream answers (a recvmmsg() batch, or a TLS stream's
+	 * records) sends them together. All of a batch leave one socket. */
+	uint8_t late_out[UDP_BATCH][UDP_REPLY_MAX];
+	struct netaddr late_to[UDP_BATCH];
+	struct mmsghdr late_msgs[UDP_BATCH]; /* built once: they point at the above */
+	struct iovec late_iov[UDP_BATCH];
+	struct listener *late_from;
+	unsigned n_late;
+	struct event late_flush;     /* made active when the first one is held */
 };
 
 /* No open resolver by accident: loopback clients, and those in an
@@ -134,23 +147,56 @@ static size_t handle_query(struct listener_set *set, const uint8_t *pkt, size_t 
 
 /* ---- UDP ---------------------------------------------------------- */
 
-static void udp_send(struct listener *l, const struct netaddr *to, const uint8_t *reply,
-		     size_t len)
+/* Sends n prepared datagrams from fd. A full socket buffer drops
+ * replies; clients retry, as after any lost datagram. */
+static void udp_send_all(struct listener_set *set, int fd, struct mmsghdr *msgs, unsigned n)
 {
-	struct listener_set *set = l->set;
-	if (len >= WIRE_HEADER_LEN && (wire_get16(reply + 2) & WIRE_FLAG_TC))
-		set->stats.truncated++;
-	/* A full socket buffer drops the reply; the client retries, as it
-	 * would after any lost datagram. */
-	if (sendto(l->udp_fd, reply, len, MSG_DONTWAIT, (const struct sockaddr *)&to->ss,
-		   to->len) < 0)
-		set->stats.send_errors++;
+	for (unsigned sent = 0; sent < n;) {
+		int r = sendmmsg(fd, msgs + sent, n - sent, MSG_DONTWAIT);
+		if (r <= 0) {
+			set->stats.send_errors += n - sent;
+			return;
+		}
+		sent += (unsigned)r;
+	}
+}
+
+static void late_flush(struct listener_set *set)
+{
+	unsigned n = set->n_late;
+	set->n_late = 0;
+	if (n > 0)
+		udp_send_all(set, set->late_from->udp_fd, set->late_msgs, n);
+}
+
+static void on_late_flush(evutil_socket_t fd, short what, void *arg)
+{
+	late_flush(arg);
 }
 
 static void udp_deliver(const struct pipeline_client *client, const uint8_t *reply,
 			size_t len, const struct pipeline_origin *origin)
 {
-	udp_send(client->owner, &client->addr, reply, len);
+	struct listener *l = client->owner;
+	struct listener_set *set = l->set;
+	if (len > UDP_REPLY_MAX) { /* never: edns-buffer-size is at most 4096 */
+		set->stats.send_errors++;
+		return;
+	}
+	if (len >= WIRE_HEADER_LEN && (wire_get16(reply + 2) & WIRE_FLAG_TC))
+		set->stats.truncated++;
+	if (set->n_late > 0 && set->late_from != l)
+		late_flush(set);
+	unsigned i = set->n_late++;
+	set->late_from = l;
+	memcpy(set->late_out[i], reply, len);
+	set->late_to[i] = client->addr;
+	set->late_iov[i].iov_len = len;
+	set->late_msgs[i].msg_hdr.msg_namelen = client->addr.len;
+	if (set->n_late == UDP_BATCH)
+		late_flush(set);
+	else if (i == 0)
+		event_active(&set->late_flush, EV_TIMEOUT, 1);
 }
 
 /* One datagram of a batch: the reply, if one is due now, is left in
@@ -207,16 +253,7 @@ static int udp_serve_batch(struct listener *l, int fd)
 		};
 		n_out++;
 	}
-	/* A full socket buffer drops replies; clients retry, as after any
-	 * lost datagram. */
-	for (unsigned sent = 0; sent < n_out;) {
-		int r = sendmmsg(fd, out + sent, n_out - sent, MSG_DONTWAIT);
-		if (r <= 0) {
-			set->stats.send_errors += n_out - sent;
-			break;
-		}
-		sent += (unsigned)r;
-	}
+	udp_send_all(set, fd, out, n_out);
 	return got;
 }
 
@@ -579,6 +616,12 @@ static void prepare_udp_batch(struct listener_set *set)
 			.msg_iov = &set->udp_iov[i],
 			.msg_iovlen = 1,
 		};
+		set->late_iov[i] = (struct iovec){ .iov_base = set->late_out[i] };
+		set->late_msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &set->late_to[i].ss,
+			.msg_iov = &set->late_iov[i],
+			.msg_iovlen = 1,
+		};
 	}
 }
 
@@ -606,6 +649,7 @@ struct listener_set *listener_set_new(struct event_base *base, struct pipeline *
 	set->pipeline = p;
 	listener_set_configure(set, cfg);
 	prepare_udp_batch(set);
+	event_assign(&set->late_flush, base, -1, 0, on_late_flush, set);
 	LIST_INIT(&set->conns);
 
 	if (fds && fds->n_udp + fds->n_tcp > 0) {
@@ -632,6 +676,8 @@ void listener_set_free(struct listener_set *set)
 		return;
 	while (!LIST_EMPTY(&set->conns))
 		conn_free(LIST_FIRST(&set->conns));
+	late_flush(set);
+	event_del(&set->late_flush);
 	for (size_t i = 0; i < set->n_listeners; i++)
 		listener_close(&set->listeners[i]);
 	free(set);

@@ -473,15 +473,27 @@ static int run_exchange(const struct sockaddr_storage *ss, socklen_t sslen, cons
 	return ret;
 }
 
-static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, const struct options *o,
-			char **names, size_t nnames)
+/* Sends the queries for names (ids 1..nnames) back to back, before any
+ * reply is read: over TCP in one buffer (pipeline), over UDP one datagram
+ * each (burst). */
+static int send_queries(int fd, bool tcp, const struct options *o, char **names, size_t nnames,
+			uint64_t deadline)
 {
-	if (nnames == 0 || nnames > 65535) {
-		fprintf(stderr, "dnsq: pipeline needs 1..65535 names\n");
-		return 2;
+	if (!tcp) {
+		for (size_t i = 0; i < nnames; i++) {
+			size_t qlen;
+			uint8_t *q = build_query(names[i], "A", (uint16_t)(i + 1), o, &qlen);
+			if (!q)
+				return 2;
+			ssize_t n = send(fd, q, qlen, 0);
+			free(q);
+			if (n < 0) {
+				fprintf(stderr, "dnsq: send: %s\n", strerror(errno));
+				return 1;
+			}
+		}
+		return 0;
 	}
-	/* All queries go out in one buffer so the server sees them back to back
-	 * before any reply can be read. */
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 	for (size_t i = 0; i < nnames; i++) {
@@ -498,19 +510,32 @@ static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, cons
 		outlen += 2 + qlen;
 		free(q);
 	}
-
-	uint64_t deadline = now_ms() + (uint64_t)o->timeout_ms;
-	int fd = connect_to(ss, sslen, true, deadline);
-	if (fd < 0) {
-		free(out);
-		return 1;
-	}
 	int rc = send_all(fd, out, outlen, deadline);
 	free(out);
 	if (rc < 0) {
 		fprintf(stderr, "dnsq: send: %s\n", strerror(errno));
-		close(fd);
 		return 1;
+	}
+	return 0;
+}
+
+/* Many questions at once on one connection or socket; prints a line per
+ * reply, and names the ids that got none. */
+static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, const struct options *o,
+			bool tcp, char **names, size_t nnames)
+{
+	if (nnames == 0 || nnames > 65535) {
+		fprintf(stderr, "dnsq: pipeline and burst need 1..65535 names\n");
+		return 2;
+	}
+	uint64_t deadline = now_ms() + (uint64_t)o->timeout_ms;
+	int fd = connect_to(ss, sslen, tcp, deadline);
+	if (fd < 0)
+		return 1;
+	int rc = send_queries(fd, tcp, o, names, nnames, deadline);
+	if (rc != 0) {
+		close(fd);
+		return rc;
 	}
 
 	bool *seen = calloc(nnames, sizeof *seen);
@@ -519,7 +544,7 @@ static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, cons
 	int ret = 0;
 	while (nseen < nnames) {
 		const uint8_t *reply;
-		long n = recv_msg(fd, true, &r, deadline, &reply);
+		long n = recv_msg(fd, tcp, &r, deadline, &reply);
 		if (n < 0) {
 			if (n == -1)
 				fprintf(stderr, "timeout\n");
@@ -529,7 +554,7 @@ static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, cons
 		ldns_pkt *p = NULL;
 		if (n < 12 || ldns_wire2pkt(&p, reply, (size_t)n) != LDNS_STATUS_OK) {
 			printf("unparsable reply (%ld bytes)\n", n);
-			consume_msg(true, &r);
+			consume_msg(tcp, &r);
 			continue;
 		}
 		unsigned id = ldns_pkt_id(p);
@@ -542,7 +567,7 @@ static int run_pipeline(const struct sockaddr_storage *ss, socklen_t sslen, cons
 		fflush(stdout);
 		free(name);
 		ldns_pkt_free(p);
-		consume_msg(true, &r);
+		consume_msg(tcp, &r);
 		if (id >= 1 && id <= nnames && !seen[id - 1]) {
 			seen[id - 1] = true;
 			nseen++;
@@ -641,7 +666,8 @@ static void usage(FILE *f)
 		"usage: dnsq [--tcp] [--timeout MS] [--replies N] ADDR:PORT hex HEXBYTES\n"
 		"       dnsq [--tcp] [--timeout MS] [--replies N] ADDR:PORT query NAME TYPE\n"
 		"            [--id N] [--no-edns | --edns-size N] [--edns-version V] [--do]\n"
-		"       dnsq [--timeout MS] ADDR:PORT pipeline NAME... (always TCP)\n"
+		"       dnsq [--timeout MS] ADDR:PORT pipeline NAME... (over TCP, one connection)\n"
+		"       dnsq [--timeout MS] ADDR:PORT burst NAME...    (over UDP, one socket)\n"
 		"       dnsq ADDR:PORT flood N [--seed S]\n"
 		"       dnsq ADDR:PORT namesflood N ZONE [--seed S]\n"
 		"ADDR is a loopback address: 127.0.0.1:53 or [::1]:53\n"
@@ -773,7 +799,9 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	if (!strcmp(mode, "pipeline") && nargs >= 1)
-		return run_pipeline(&ss, sslen, &o, args, (size_t)nargs);
+		return run_pipeline(&ss, sslen, &o, true, args, (size_t)nargs);
+	if (!strcmp(mode, "burst") && nargs >= 1)
+		return run_pipeline(&ss, sslen, &o, false, args, (size_t)nargs);
 	if (!strcmp(mode, "namesflood") && nargs == 2) {
 		if (!parse_num(args[0], 100000000, &v))
 			goto bad;
