@@ -548,7 +548,8 @@ static struct dot_conn *conn_open(struct dot_server *s, int *err)
 	 * 8-11 ms each over TLS). */
 	int one = 1;
 	(void)setsockopt(bufferevent_getfd(conn->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct timeval tv = tv_ms(c->set.handshake_ms);
+	struct timeval tv = tv_ms(s->rs.tls == ROUTE_TLS_YES ? c->set.strict_handshake_ms
+							      : c->set.handshake_ms);
 	event_add(&conn->timer, &tv);
 	s->conn = conn;
 	return conn;

@@ -371,12 +371,20 @@ static void apply_settings(struct upstream *up, const struct config *cfg)
 	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
 	up->edns_size = cfg->edns_buffer_size;
 	up->strategy = cfg->upstream_strategy;
-	/* Connecting and the handshake get what one try gets: a server that
-	 * cannot set TLS up in that time is failed (or, opportunistic, asked
-	 * in plain text) rather than waited on. */
+	/* Opportunistic: connecting and the handshake get what one try
+	 * gets, and a server that cannot set TLS up in that time is asked in
+	 * plain text rather than waited on. Yes: plain text is no way out, and
+	 * failing starts a back-off, so the handshake gets what is left of
+	 * query-timeout after one try of the question on it (a far server on
+	 * a slow link needs more than a try: systemd-resolved too gives
+	 * opportunistic mode the shorter deadline). */
+	unsigned strict_ms = cfg->upstream_timeout_ms;
+	if (cfg->query_timeout_ms > 2 * cfg->upstream_timeout_ms)
+		strict_ms = cfg->query_timeout_ms - cfg->upstream_timeout_ms;
 	struct dot_settings dot = { .ca_file = cfg->tls_ca_file,
 				    .idle_ms = cfg->tls_idle_timeout_ms,
 				    .handshake_ms = cfg->upstream_timeout_ms,
+				    .strict_handshake_ms = strict_ms,
 				    .edns_size = (uint16_t)cfg->edns_buffer_size };
 	char why[PATH_MAX + 128];
 	if (dot_client_configure(up->dot, &dot, why, sizeof(why)) < 0)

@@ -59,7 +59,9 @@ struct dot_ops {
 struct dot_settings {
 	const char *ca_file;        /* "" the system's trust store */
 	unsigned idle_ms;           /* tls-idle-timeout */
-	unsigned handshake_ms;      /* connect and handshake at most this */
+	unsigned handshake_ms;      /* connect and handshake at most this (opportunistic);
+				     * a message begun and not finished, as long */
+	unsigned strict_handshake_ms; /* the same for dns-over-tls = yes */
 	uint16_t edns_size;
 };
 

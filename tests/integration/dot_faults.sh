@@ -116,10 +116,10 @@ bad SHORT short-frame
 first short-frame SHORT 'bad length prefix'
 bad NOTLS not-tls
 first not-tls NOTLS 'handshake failed'
-# Connecting and the handshake get upstream-timeout (0.5 s here), what a
-# try gets.
+# With dns-over-tls = yes, connecting and the handshake get what
+# query-timeout leaves after one try: 1.5 s - 0.5 s here.
 bad STALL stall
-first stall STALL 'handshake timeout' -- "upstream-timeout = 500"
+first stall STALL 'handshake timeout' -- "upstream-timeout = 500" "query-timeout = 1500"
 check "stall: stubd closed the stalled connection" wait_for 3 grep -q '^eof 1$' "$TMP/STALL.log"
 bad HANG hang-65535
 first hang-65535 HANG 'stalled'
@@ -138,8 +138,8 @@ check_eq "hang-65535 alone: sent twice, on two connections" "1 1" \
 check_imatch "hang-65535 alone: last_error" 'stalled' "$(f "$HANG1" last_error)"
 check "hang-65535 alone: stubd still running" stubd_alive
 
-# A stalled handshake: SERVFAIL once the handshake timeout (0.5 s) ends it
-# (query-timeout, 1.5 s, at the latest), and the status says why.
+# A stalled handshake: SERVFAIL once the handshake timeout (1.5 s - 0.5 s)
+# ends it, before query-timeout, and the status says why.
 bad STALL1 stall
 run "$STALL1" -- "upstream-timeout = 500" "query-timeout = 1500"
 timed stall1.example.test
@@ -147,6 +147,20 @@ check_eq "stall alone: SERVFAIL" SERVFAIL "$ANS"
 check "stall alone: within query-timeout (${DT} ms)" test "$DT" -lt 2000
 check_imatch "stall alone: last_error" '^TLS: handshake timeout' "$(f "$STALL1" last_error)"
 check "stall alone: stubd still running" stubd_alive
+
+# A far server on a slow link: its handshake takes 0.8 s, more than one
+# try (upstream-timeout, 0.3 s). With yes, plain text is no way out, and
+# the handshake gets what query-timeout leaves after a try (2.7 s): the
+# question is answered over TLS, not failed into a back-off.
+bad SLOWHS ok --handshake-delay 800
+run "$SLOWHS" -- "upstream-timeout = 300" "query-timeout = 3000"
+timed slowhs.example.test
+check_eq "slow handshake, yes: answered over TLS" "NOERROR 192.0.2.77" "$ANS"
+check_eq "slow handshake, yes: one connection, one handshake" "1 1" \
+	"$(count_log SLOWHS '^conn ') $(count_log SLOWHS '^tls ')"
+check_eq "slow handshake, yes: no TLS failure logged" 0 \
+	"$(grep -c "upstream ${SLOWHS}.*TLS \(failed\|connection ended\)" "$TMP/stubd.log" || true)"
+check_eq "slow handshake, yes: the next question on that connection" 192.0.2.77 "$(a slowhs2.example.test)"
 
 # Split at every byte: the answers are put together, on one connection.
 bad SPLIT split
@@ -214,7 +228,9 @@ check_eq "opportunistic, not-tls: transport" udp-fallback "$(f "$ONOTLS" transpo
 check "opportunistic, not-tls: logged" logged "$ONOTLS" 'handshake failed.*plain'
 afterwards opportunistic-not-tls
 
-# The handshake times out; the same question then goes in plain text.
+# The handshake times out after upstream-timeout (0.5 s): opportunistic
+# mode does not wait out what yes would (2.5 s); the same question then
+# goes in plain text.
 opp OSTALL stall
 timed ostall.example.test
 check_eq "opportunistic, stall: the plain answer" "NOERROR 192.0.2.55" "$ANS"

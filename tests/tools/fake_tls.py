@@ -5,7 +5,7 @@ request, for the tests of stubd's TLS client (tests/integration/dot_faults.sh).
     fake_tls.py --listen ADDR:PORT --cert PEM --key PEM --mode MODE
                 [--answer IPV4] [--log FILE] [--ready FILE]
                 [--split-delay MS] [--bad-conns N] [--tls-max 1.2|1.3]
-                [--seed N]
+                [--seed N] [--handshake-delay MS]
 
 ADDR is a loopback address (127.x.y.z or [::1]): nothing else is served.
 Every connection gets a thread of its own. Modes:
@@ -44,6 +44,8 @@ can count; CONN is the connection's number, from 1:
   close CONN                            the server closed it (on purpose)
   eof CONN                              the client closed it
   error CONN WHY                        the connection broke
+--handshake-delay MS holds every TLS handshake that long before answering
+the ClientHello (a far server on a slow link), in the modes that do TLS.
 --ready FILE is created once the port listens. SIGTERM or SIGINT ends it.
 Python 3 standard library only.
 """
@@ -192,6 +194,8 @@ class Conn:
         mode = self.args.mode
         if mode in ("not-tls", "stall"):
             return self.serve_raw(mode)
+        if self.args.handshake_delay:
+            time.sleep(self.args.handshake_delay / 1000.0)
         tls = self.ctx.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
         tls.sni = "-"
         self.sock = tls
@@ -319,6 +323,7 @@ def main():
     p.add_argument("--bad-conns", type=int, default=1)
     p.add_argument("--tls-max", choices=("1.2", "1.3"), default="1.3")
     p.add_argument("--seed", type=int)
+    p.add_argument("--handshake-delay", type=float, default=0)
     args = p.parse_args()
     if args.seed is not None:
         rng.seed(args.seed)
