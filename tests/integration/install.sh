@@ -156,10 +156,21 @@ check_match "a second install: the link is up to date" \
 	"Up-to-date: $DEST/usr/sbin/resolvconf -> \.\./bin/stubctl" "$(cat "$TMP/install2.log")"
 check_eq "a second install: still the link" "../bin/stubctl" "$(readlink "$DEST/usr/sbin/resolvconf")"
 
+# resolvconf's bash completion: stubd's where there was none, and again
+# over its own at a second install.
+BASHCOMP=$(cache_var STUBD_BASH_COMPLETION_DIR)
+check "the resolvconf completion is stubd's" \
+	cmp -s "$SRC/conf/completion/resolvconf.bash" "$(dest_dir "$BASHCOMP")/resolvconf"
+check_no_match "a second install keeps no resolvconf completion of its own" "Keeping: .*completion" \
+	"$(cat "$TMP/install2.log")"
+
 # A resolvconf that is not stubd's (the resolvconf package's) is kept, and
-# the install says so.
+# the install says so; so is bash-completion's completion for resolvconf.
 mkdir -p "$TMP/dest-foreign/usr/sbin"
 printf '#!/bin/sh\n# Debian resolvconf\n' >"$TMP/dest-foreign/usr/sbin/resolvconf"
+case $BASHCOMP in /*) foreign_comp=$TMP/dest-foreign$BASHCOMP ;; *) foreign_comp=$TMP/dest-foreign/usr/$BASHCOMP ;; esac
+mkdir -p "$foreign_comp"
+printf '# bash completion for resolvconf  -*- shell-script -*-\n' >"$foreign_comp/resolvconf"
 DESTDIR=$TMP/dest-foreign cmake --install "$BUILD" --prefix /usr >"$TMP/install-foreign.log" 2>&1 ||
 	fail "cmake --install over another resolvconf failed: $(cat "$TMP/install-foreign.log")"
 check "another resolvconf is kept" grep -q 'Debian resolvconf' "$TMP/dest-foreign/usr/sbin/resolvconf"
@@ -169,6 +180,11 @@ check_match "another resolvconf: the install says so" \
 	"$(tr -s ' \n' ' ' <"$TMP/install-foreign.log")"
 check "another resolvconf: its manual is not shadowed by stubd's" \
 	test ! -e "$TMP/dest-foreign/usr/share/man/man8/resolvconf.8" -a ! -L "$TMP/dest-foreign/usr/share/man/man8/resolvconf.8"
+check "bash-completion's resolvconf completion is kept" \
+	grep -q '^# bash completion for resolvconf' "$foreign_comp/resolvconf"
+check_match "bash-completion's resolvconf completion: the install says so" \
+	"Keeping: $foreign_comp/resolvconf \(another package's completion" \
+	"$(tr -s ' \n' ' ' <"$TMP/install-foreign.log")"
 
 # Another prefix: sysconfdir follows it as GNUInstallDirs says, and so do
 # ExecStart= and ExecReload=.
