@@ -162,6 +162,11 @@ struct upstream {
 	struct server_set *set;
 	enum policy_strategy strategy;
 	struct timeval query_timeout;
+	/* The same, as one of libevent's common timeouts: every question's
+	 * deadline has this one duration, so they wait in a queue, in the
+	 * order they were added, instead of each going through the timer
+	 * heap. NULL when libevent has no slot left (then query_timeout). */
+	const struct timeval *query_timeout_common;
 	size_t edns_size;
 	struct upstream_stats stats;
 	struct dot_client *dot;  /* this loop's DNS-over-TLS connections */
@@ -369,6 +374,7 @@ static struct server_set *set_new(struct upstream *up, const struct route_table 
 static void apply_settings(struct upstream *up, const struct config *cfg)
 {
 	up->query_timeout = ms_to_tv(cfg->query_timeout_ms);
+	up->query_timeout_common = event_base_init_common_timeout(up->base, &up->query_timeout);
 	up->edns_size = cfg->edns_buffer_size;
 	up->strategy = cfg->upstream_strategy;
 	/* Opportunistic: connecting and the handshake get what one try
@@ -1198,7 +1204,8 @@ struct upstream_txn *upstream_resolve(struct upstream *up, const struct wire_que
 	LIST_INSERT_HEAD(&up->txns, txn, link);
 	evtimer_assign(&txn->timer, up->base, on_timer, txn);
 	evtimer_assign(&txn->deadline, up->base, on_deadline, txn);
-	evtimer_add(&txn->deadline, &up->query_timeout);
+	evtimer_add(&txn->deadline, up->query_timeout_common ? up->query_timeout_common
+							  : &up->query_timeout);
 
 	uint64_t now = now_ms();
 	policy_choose(up->pol, handles, txn->n_order, up->strategy, now, &txn->plan);
