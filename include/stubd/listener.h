@@ -4,8 +4,10 @@
  * length framing, pipelined queries answered in any order, an idle
  * timeout, a cap on connections and on queries in flight per connection)
  * and the per-transport counters. Each packet is checked by wire, then
- * handed to the pipeline; replies go back the way the question came. All
- * I/O is libevent on the daemon's event base.
+ * handed to the pipeline; replies go back the way the question came. UDP
+ * is read and answered in batches (recvmmsg, sendmmsg), and answers that
+ * come later from upstream are held until the wake-up's callbacks have run
+ * and sent together. All I/O is libevent on the daemon's event base.
  */
 #ifndef STUBD_LISTENER_H
 #define STUBD_LISTENER_H
