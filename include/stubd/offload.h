@@ -4,7 +4,10 @@
  * For work that can take long (parsing a hosts file of 100,000 lines) and
  * must not stall the answers of the loop that asked for it. Owns the
  * thread and the wake-up (an eventfd: it needs no locking in libevent,
- * which a stubd with one worker does not turn on).
+ * which a stubd with one worker does not turn on). The thread runs at idle
+ * priority, and off the CPU of the loop that started it when another CPU
+ * is online, so that the job neither delays that loop's answers nor takes
+ * its caches between them.
  */
 #ifndef STUBD_OFFLOAD_H
 #define STUBD_OFFLOAD_H
