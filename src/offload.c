@@ -9,9 +9,17 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* How long a job keeps off its loop's CPU: a job still running then may
+ * use that CPU's idle time too, so that a machine whose other CPUs are
+ * busy (SCHED_IDLE gets next to nothing beside other work) does not hold
+ * a hosts reload or a cache save back while the loop's CPU idles. */
+#define OFFLOAD_KEEP_OFF_MS 1000
+
 struct offload {
 	int efd;
 	struct event *wake;
+	struct event *widen;         /* OFFLOAD_KEEP_OFF_MS after the start */
+	unsigned keep_off_ms;
 	pthread_t thread;
 	bool busy;
 	int loop_cpu;                /* where the loop that started the job ran, or -1 */
@@ -28,14 +36,19 @@ struct offload {
  * answer 10-15% more CPU, its caches taken between answers (1.04x with
  * the save on the other CPU; cache cell). Any of the calls may be refused
  * (a sandbox, no other CPU online); the job then runs as it is. */
+static void all_cpus(cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, set);
+}
+
 static void stay_out_of_the_way(int loop_cpu)
 {
 	struct sched_param none = { .sched_priority = 0 };
 	(void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
 	cpu_set_t any;
-	CPU_ZERO(&any);
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		CPU_SET(cpu, &any);
+	all_cpus(&any);
 	if (loop_cpu >= 0 && loop_cpu < CPU_SETSIZE) {
 		cpu_set_t others = any;
 		CPU_CLR(loop_cpu, &others);
@@ -44,6 +57,20 @@ static void stay_out_of_the_way(int loop_cpu)
 			return;
 	}
 	(void)pthread_setaffinity_np(pthread_self(), sizeof(any), &any);
+}
+
+/* The job has kept off the loop's CPU long enough (OFFLOAD_KEEP_OFF_MS):
+ * every CPU from now on. ESRCH (it has just ended) is no matter. */
+static void on_widen(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct offload *o = arg;
+	if (!o->busy)
+		return;
+	cpu_set_t any;
+	all_cpus(&any);
+	(void)pthread_setaffinity_np(o->thread, sizeof(any), &any);
 }
 
 static void *run(void *p)
@@ -68,6 +95,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	uint64_t n;
 	if (read(fd, &n, sizeof(n)) != sizeof(n) || !o->busy)
 		return;
+	event_del(o->widen);
 	pthread_join(o->thread, NULL);
 	o->busy = false;
 	o->done(o->done_arg);
@@ -78,10 +106,12 @@ struct offload *offload_new(struct event_base *base)
 	struct offload *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
+	o->keep_off_ms = OFFLOAD_KEEP_OFF_MS;
 	o->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (o->efd >= 0)
 		o->wake = event_new(base, o->efd, EV_READ | EV_PERSIST, on_wake, o);
-	if (!o->wake || event_add(o->wake, NULL) < 0) {
+	o->widen = evtimer_new(base, on_widen, o);
+	if (!o->wake || !o->widen || event_add(o->wake, NULL) < 0) {
 		offload_free(o);
 		return NULL;
 	}
@@ -102,7 +132,17 @@ int offload_start(struct offload *o, offload_fn work, void *work_arg, offload_fn
 	if (err != 0)
 		return -err;
 	o->busy = true;
+	if (o->loop_cpu >= 0) {
+		struct timeval tv = { .tv_sec = o->keep_off_ms / 1000,
+				      .tv_usec = (suseconds_t)(o->keep_off_ms % 1000) * 1000 };
+		evtimer_add(o->widen, &tv);
+	}
 	return 0;
+}
+
+void offload_set_keep_off_ms(struct offload *o, unsigned ms)
+{
+	o->keep_off_ms = ms;
 }
 
 bool offload_busy(const struct offload *o)
@@ -118,6 +158,8 @@ void offload_free(struct offload *o)
 		pthread_join(o->thread, NULL);
 	if (o->wake)
 		event_free(o->wake);
+	if (o->widen)
+		event_free(o->widen);
 	if (o->efd >= 0)
 		close(o->efd);
 	free(o);

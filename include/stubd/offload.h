@@ -5,9 +5,10 @@
  * must not stall the answers of the loop that asked for it. Owns the
  * thread and the wake-up (an eventfd: it needs no locking in libevent,
  * which a stubd with one worker does not turn on). The thread runs at idle
- * priority, and off the CPU of the loop that started it when another CPU
- * is online, so that the job neither delays that loop's answers nor takes
- * its caches between them.
+ * priority, and for its first second off the CPU of the loop that started
+ * it when another CPU is online, so that the job neither delays that
+ * loop's answers nor takes its caches between them (then anywhere, so
+ * that busy other CPUs do not starve it).
  */
 #ifndef STUBD_OFFLOAD_H
 #define STUBD_OFFLOAD_H
@@ -29,6 +30,9 @@ int offload_start(struct offload *o, offload_fn work, void *work_arg, offload_fn
 		  void *done_arg);
 
 bool offload_busy(const struct offload *o);
+
+/* How long a job keeps off its loop's CPU (default 1000 ms); for tests. */
+void offload_set_keep_off_ms(struct offload *o, unsigned ms);
 
 /* Waits for a running job to finish (its done is not called), then
  * frees. NULL ok. */

@@ -1,7 +1,9 @@
 /* test_offload.c - a job on a thread of its own, its end on the loop. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,11 +85,66 @@ static void test_busy_and_free_while_running(void **state)
 	offload_free(NULL);
 }
 
+/* The job's thread keeps off the CPU its loop runs on, then (a job still
+ * running after the keep-off time) may use it too. */
+struct cpu_job {
+	int loop_cpu;
+	bool off_at_start, on_later;
+	struct event_base *base;
+};
+
+static bool may_run_on(int cpu)
+{
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_ISSET(cpu, &set);
+}
+
+static void cpu_work(void *arg)
+{
+	struct cpu_job *j = arg;
+	j->off_at_start = !may_run_on(j->loop_cpu);
+	usleep(300000); /* past the keep-off time, 100 ms here */
+	j->on_later = may_run_on(j->loop_cpu);
+}
+
+static void cpu_done(void *arg)
+{
+	struct cpu_job *j = arg;
+	event_base_loopbreak(j->base);
+}
+
+static void test_keeps_off_the_loops_cpu_then_may_use_it(void **state)
+{
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip(); /* no other CPU: the job runs where it can */
+	cpu_set_t before, one;
+	assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(before), &before), 0);
+	int cpu = sched_getcpu();
+	assert_true(cpu >= 0);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+
+	struct event_base *base = event_base_new();
+	struct offload *o = offload_new(base);
+	offload_set_keep_off_ms(o, 100);
+	struct cpu_job j = { .loop_cpu = cpu, .base = base };
+	assert_int_equal(offload_start(o, cpu_work, &j, cpu_done, &j), 0);
+	event_base_dispatch(base);
+	assert_true(j.off_at_start);
+	assert_true(j.on_later);
+	offload_free(o);
+	event_base_free(base);
+	assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(before), &before), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_work_on_a_thread_done_on_the_loop),
 		cmocka_unit_test(test_busy_and_free_while_running),
+		cmocka_unit_test(test_keeps_off_the_loops_cpu_then_may_use_it),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
