@@ -30,7 +30,8 @@ check_match "stubd listens on both addresses" "$second" "$(ctl status)"
 # 1. 100 questions at once from one socket: more answers come back in one
 #    go than one batch holds (32).
 names a 100 >"$TMP/a.asked"
-"$DNSQ" --timeout 5000 "$STUBD_ADDR:$STUBD_PORT" burst $(cat "$TMP/a.asked") >"$TMP/a.out" ||
+mapfile -t asked <"$TMP/a.asked"
+"$DNSQ" --timeout 5000 "$STUBD_ADDR:$STUBD_PORT" burst "${asked[@]}" >"$TMP/a.out" ||
 	fail "burst 1: $(tail -n 3 "$TMP/a.out")"
 check "a burst of 100 misses: each client question got its own answer" burst_ok "$TMP/a.out" "$TMP/a.asked" 100
 
@@ -39,9 +40,11 @@ check "a burst of 100 misses: each client question got its own answer" burst_ok 
 #    socket drops anything from elsewhere).
 names b 60 >"$TMP/b.asked"
 names c 60 >"$TMP/c.asked"
-"$DNSQ" --timeout 5000 "$STUBD_ADDR:$STUBD_PORT" burst $(cat "$TMP/b.asked") >"$TMP/b.out" &
+mapfile -t asked_b <"$TMP/b.asked"
+mapfile -t asked_c <"$TMP/c.asked"
+"$DNSQ" --timeout 5000 "$STUBD_ADDR:$STUBD_PORT" burst "${asked_b[@]}" >"$TMP/b.out" &
 first_pid=$!
-"$DNSQ" --timeout 5000 "$second" burst $(cat "$TMP/c.asked") >"$TMP/c.out" ||
+"$DNSQ" --timeout 5000 "$second" burst "${asked_c[@]}" >"$TMP/c.out" ||
 	fail "burst to the second address: $(tail -n 3 "$TMP/c.out")"
 wait "$first_pid" || fail "burst to the first address: $(tail -n 3 "$TMP/b.out")"
 check "bursts to two addresses: the first address's clients got their answers" \
@@ -54,7 +57,8 @@ check "stubd is alive" stubd_alive
 # 3. A stop with questions still upstream: the listeners close (and with
 #    them what is held for sending) cleanly.
 names d 20 >"$TMP/d.asked"
-"$DNSQ" --timeout 1000 "$STUBD_ADDR:$STUBD_PORT" burst $(cat "$TMP/d.asked") >"$TMP/d.out" &
+mapfile -t asked_d <"$TMP/d.asked"
+"$DNSQ" --timeout 1000 "$STUBD_ADDR:$STUBD_PORT" burst "${asked_d[@]}" >"$TMP/d.out" &
 burst_pid=$!
 wait_for 5 bash -c "[ \$(grep -c 'd[0-9]*\.example' '$TMP/UP.log') -ge 20 ]" ||
 	fail "the last burst did not reach upstream"
