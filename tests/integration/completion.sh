@@ -20,13 +20,7 @@ BASH_COMPLETION=/usr/share/bash-completion/bash_completion
 [ -f "$BASH_COMPLETION" ] ||
 	fail "no $BASH_COMPLETION: install the Debian package 'bash-completion' (tools/deps test does)"
 
-# The build tree: where CMakeCache.txt is, at or above the stubd binary.
-BUILD=$(dirname "$STUBD")
-while [ ! -f "$BUILD/CMakeCache.txt" ]; do
-	[ "$BUILD" != / ] || fail "no CMakeCache.txt above $STUBD"
-	BUILD=$(dirname "$BUILD")
-done
-cache_var() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
+build_dir
 [ "$(cache_var STUBD_RESOLVCONF_LINK)" = ON ] || fail "this test wants a build with STUBD_RESOLVCONF_LINK=ON"
 
 # install_components DESTDIR PREFIX [BUILD]: the completion and resolvconf

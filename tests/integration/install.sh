@@ -13,16 +13,7 @@
 
 SRC=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
-# The build tree: where CMakeCache.txt is, at or above the stubd binary
-# (ctest runs this from build/tests).
-BUILD=$(dirname "$STUBD")
-while [ ! -f "$BUILD/CMakeCache.txt" ]; do
-	[ "$BUILD" != / ] || fail "no CMakeCache.txt above $STUBD"
-	BUILD=$(dirname "$BUILD")
-done
-
-# cache_var NAME: a variable of the build's CMake cache.
-cache_var() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
+build_dir
 
 DEST=$TMP/dest
 DESTDIR=$DEST cmake --install "$BUILD" --prefix /usr >"$TMP/install.log" 2>&1 ||

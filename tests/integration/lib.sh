@@ -165,6 +165,18 @@ requests() { wc -l <"$TMP/$1.requests"; }
 # last_request_of VAR: the last request it got, one line.
 last_request_of() { tail -n 1 "$TMP/$1.requests"; }
 
+# build_dir: sets BUILD, the build tree (where CMakeCache.txt is, at or
+# above the stubd binary; ctest runs the tests from build/tests).
+build_dir() {
+	BUILD=$(dirname "$STUBD")
+	while [ ! -f "$BUILD/CMakeCache.txt" ]; do
+		[ "$BUILD" != / ] || fail "no CMakeCache.txt above $STUBD"
+		BUILD=$(dirname "$BUILD")
+	done
+}
+# cache_var NAME: a variable of the build's CMake cache (after build_dir).
+cache_var() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
+
 # ---- helpers shared by the robustness tests ----
 
 # fakeup_start_at VAR ADDR:PORT [fakeup args...]: like fakeup_start, on a

@@ -18,11 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SRC=${SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=$(dirname "$STUBD")
-while [ ! -f "$BUILD/CMakeCache.txt" ]; do
-	[ "$BUILD" != / ] || fail "no CMakeCache.txt above $STUBD"
-	BUILD=$(dirname "$BUILD")
-done
+build_dir
 OUT=$BUILD/package
 
 # ---- build (or reuse) -------------------------------------------------------

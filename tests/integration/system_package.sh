@@ -19,11 +19,7 @@
 # container, which sends DNS only to its own fake upstream (127.0.0.9).
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(dirname "$STUBD")
-while [ ! -f "$BUILD/CMakeCache.txt" ]; do
-	[ "$BUILD" != / ] || fail "no CMakeCache.txt above $STUBD"
-	BUILD=$(dirname "$BUILD")
-done
+build_dir
 debs=("$BUILD"/package/stubd_*.deb)
 DEB=${debs[0]}
 [ -f "$DEB" ] || fail "no package in $BUILD/package: package.sh builds it (ctest runs it first)"
